@@ -1,0 +1,59 @@
+//! Booth's function `E(x, y) = (x + 2y − 7)² + (2x + y − 5)²`.
+
+use burn::tensor::{Tensor, TensorData};
+use burn::tensor::backend::Backend;
+
+use super::{AnalyticEnergy, AnalyticHessian, column, constant_like};
+
+/// Booth's 2-D quadratic: one minimum of energy 0 at `(1, 3)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Booth;
+
+impl Booth {
+    fn residuals<Bk: Backend>(x: &Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+        let (x1, x2) = (column(x, 0), column(x, 1));
+        let p = x1.clone() + x2.clone().mul_scalar(2.0) - 7.0;
+        let q = x1.mul_scalar(2.0) + x2 - 5.0;
+        (p, q)
+    }
+}
+
+impl AnalyticEnergy for Booth {
+    fn input_dim(&self) -> Option<usize> {
+        Some(2)
+    }
+
+    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+        let n = x.dims()[0];
+        let (p, q) = Self::residuals(&x);
+        (p.square() + q.square()).reshape([n])
+    }
+
+    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+        let (p, q) = Self::residuals(&x);
+        let g1 = p.clone().mul_scalar(2.0) + q.clone().mul_scalar(4.0);
+        let g2 = p.mul_scalar(4.0) + q.mul_scalar(2.0);
+        Tensor::cat(vec![g1, g2], 1)
+    }
+}
+
+impl AnalyticHessian for Booth {
+    fn hvp<Bk: Backend>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+        // The Hessian is the constant [[10, 8], [8, 10]].
+        let h = constant_like(TensorData::from([[10.0, 8.0], [8.0, 10.0]]), &x);
+        v.matmul(h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytic::reference::{case, check_against_reference, check_hvp};
+
+    #[test]
+    fn matches_reference() {
+        let case = case("booth_2d");
+        check_against_reference(&Booth, &case, 1e-5, 1e-4);
+        check_hvp(&Booth, &case);
+    }
+}

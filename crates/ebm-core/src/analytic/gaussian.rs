@@ -1,0 +1,282 @@
+//! Multivariate Gaussian energy `E(x) = ½ (x − μ)ᵀ Σ⁻¹ (x − μ)`.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+
+use super::{AnalyticEnergy, AnalyticHessian, constant_like, row_sum};
+use crate::error::{EnergyError, Result, require_positive};
+
+/// Gaussian `N(μ, Σ)` as an energy (without the normalising constant, as in TorchEBM).
+///
+/// The covariance is checked to be square, symmetric and positive definite (by Cholesky), and its
+/// inverse (the precision) is computed once at construction in f64.
+///
+/// ```
+/// use ebm_core::analytic::Gaussian;
+/// let g = Gaussian::new(vec![1.0, -1.0], vec![vec![1.0, 0.5], vec![0.5, 2.0]]).unwrap();
+/// assert_eq!(g.dim(), 2);
+/// assert!(Gaussian::new(vec![0.0], vec![vec![-1.0]]).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gaussian {
+    mean: Vec<f64>,
+    covariance: Vec<Vec<f64>>,
+    /// Row-major `d × d` precision matrix `Σ⁻¹`.
+    precision: Vec<f64>,
+}
+
+impl Gaussian {
+    /// A Gaussian with the given mean and covariance.
+    pub fn new(mean: Vec<f64>, covariance: Vec<Vec<f64>>) -> Result<Self> {
+        let d = mean.len();
+        if d == 0 {
+            return Err(EnergyError::Empty { what: "mean" });
+        }
+        if mean.iter().any(|m| !m.is_finite()) {
+            return Err(EnergyError::NonFinite { what: "mean" });
+        }
+        if covariance.len() != d {
+            return Err(EnergyError::LengthMismatch {
+                what: "covariance rows vs mean",
+                left: covariance.len(),
+                right: d,
+            });
+        }
+        for row in &covariance {
+            if row.len() != d {
+                return Err(EnergyError::NotSquare {
+                    name: "covariance",
+                    rows: d,
+                    cols: row.len(),
+                });
+            }
+        }
+        let chol = cholesky(&covariance)?;
+        let precision = invert_from_cholesky(&chol);
+        Ok(Self {
+            mean,
+            covariance,
+            precision,
+        })
+    }
+
+    /// The standard normal `N(0, I)` in `dim` dimensions.
+    pub fn standard(dim: usize) -> Result<Self> {
+        if dim == 0 {
+            return Err(EnergyError::Empty { what: "dimension" });
+        }
+        let cov = (0..dim)
+            .map(|i| (0..dim).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+            .collect();
+        Self::new(vec![0.0; dim], cov)
+    }
+
+    /// Fits mean and unbiased covariance to `samples` `[N, D]` (N ≥ 2), adding `regularization·I`
+    /// to the covariance so that it stays positive definite.
+    pub fn from_samples<Bk: Backend>(samples: Tensor<Bk, 2>, regularization: f64) -> Result<Self> {
+        if !(regularization.is_finite() && regularization >= 0.0) {
+            return Err(EnergyError::InvalidParameter {
+                name: "regularization",
+                value: regularization,
+                requirement: "must be finite and >= 0",
+            });
+        }
+        let [n, d] = samples.dims();
+        if n < 2 {
+            return Err(EnergyError::InvalidParameter {
+                name: "number of samples",
+                value: n as f64,
+                requirement: "at least 2 samples are needed for a covariance",
+            });
+        }
+        let data: Vec<f64> = samples
+            .into_data()
+            .convert::<f64>()
+            .to_vec()
+            .expect("float tensor converts to f64");
+        if data.iter().any(|v| !v.is_finite()) {
+            return Err(EnergyError::NonFinite { what: "samples" });
+        }
+        let mut mean = vec![0.0; d];
+        for row in data.chunks(d) {
+            for (m, v) in mean.iter_mut().zip(row) {
+                *m += v / n as f64;
+            }
+        }
+        let mut cov = vec![vec![0.0; d]; d];
+        for row in data.chunks(d) {
+            for i in 0..d {
+                for j in 0..d {
+                    cov[i][j] += (row[i] - mean[i]) * (row[j] - mean[j]) / (n as f64 - 1.0);
+                }
+            }
+        }
+        for (i, row) in cov.iter_mut().enumerate() {
+            row[i] += regularization;
+        }
+        Self::new(mean, cov)
+    }
+
+    /// Dimension `d`.
+    pub fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// The mean `μ`.
+    pub fn mean(&self) -> &[f64] {
+        &self.mean
+    }
+
+    /// The covariance `Σ`.
+    pub fn covariance(&self) -> &[Vec<f64>] {
+        &self.covariance
+    }
+
+    /// The precision `Σ⁻¹`, row-major.
+    pub fn precision(&self) -> &[f64] {
+        &self.precision
+    }
+
+    fn tensors<Bk: Backend>(&self, like: &Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+        let d = self.dim();
+        let mean = constant_like(TensorData::new(self.mean.clone(), [1, d]), like);
+        let precision = constant_like(TensorData::new(self.precision.clone(), [d, d]), like);
+        (mean, precision)
+    }
+}
+
+impl AnalyticEnergy for Gaussian {
+    fn input_dim(&self) -> Option<usize> {
+        Some(self.dim())
+    }
+
+    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+        self.energy_and_grad(x).0
+    }
+
+    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+        let (mean, precision) = self.tensors(&x);
+        (x - mean).matmul(precision)
+    }
+
+    fn energy_and_grad<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
+        let (mean, precision) = self.tensors(&x);
+        let diff = x - mean;
+        let grad = diff.clone().matmul(precision);
+        (row_sum(grad.clone() * diff).mul_scalar(0.5), grad)
+    }
+}
+
+impl AnalyticHessian for Gaussian {
+    fn hvp<Bk: Backend>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+        let (_, precision) = self.tensors(&x);
+        v.matmul(precision)
+    }
+}
+
+/// Lower-triangular Cholesky factor of a symmetric positive-definite matrix.
+fn cholesky(a: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
+    let d = a.len();
+    let scale = a.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    for i in 0..d {
+        for j in 0..i {
+            if !a[i][j].is_finite() || (a[i][j] - a[j][i]).abs() > 1e-9 * scale.max(1.0) {
+                return Err(EnergyError::NotPositiveDefinite {
+                    name: "covariance",
+                    reason: format!("not symmetric at ({i}, {j})"),
+                });
+            }
+        }
+    }
+    let mut l = vec![vec![0.0; d]; d];
+    for i in 0..d {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
+            if i == j {
+                let pivot = a[i][i] - s;
+                require_positive("covariance Cholesky pivot", pivot).map_err(|_| {
+                    EnergyError::NotPositiveDefinite {
+                        name: "covariance",
+                        reason: format!("pivot {i} is {pivot:e}"),
+                    }
+                })?;
+                l[i][i] = pivot.sqrt();
+            } else {
+                l[i][j] = (a[i][j] - s) / l[j][j];
+            }
+        }
+    }
+    Ok(l)
+}
+
+/// `(L Lᵀ)⁻¹` as a row-major vector, by forward substitution for `L⁻¹`.
+fn invert_from_cholesky(l: &[Vec<f64>]) -> Vec<f64> {
+    let d = l.len();
+    let mut linv = vec![vec![0.0; d]; d];
+    for i in 0..d {
+        linv[i][i] = 1.0 / l[i][i];
+        for j in 0..i {
+            let s: f64 = (j..i).map(|k| l[i][k] * linv[k][j]).sum();
+            linv[i][j] = -s / l[i][i];
+        }
+    }
+    let mut inv = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..d {
+            inv[i * d + j] = (i.max(j)..d).map(|k| linv[k][i] * linv[k][j]).sum();
+        }
+    }
+    inv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytic::reference::{case, check_against_reference, check_hvp};
+    use burn::backend::NdArray;
+
+    #[test]
+    fn matches_reference() {
+        let case = case("gaussian_3d");
+        let p = &case.constructor_params;
+        let mean: Vec<f64> = serde_json::from_value(p["mean"].clone()).unwrap();
+        let cov: Vec<Vec<f64>> = serde_json::from_value(p["cov"].clone()).unwrap();
+        let cov_inv: Vec<Vec<f64>> = serde_json::from_value(p["cov_inv"].clone()).unwrap();
+        let g = Gaussian::new(mean, cov).unwrap();
+        let flat: Vec<f64> = cov_inv.into_iter().flatten().collect();
+        for (ours, reference) in g.precision().iter().zip(&flat) {
+            assert!((ours - reference).abs() < 1e-12, "precision {ours} vs {reference}");
+        }
+        check_against_reference(&g, &case, 1e-5, 1e-5);
+        check_hvp(&g, &case);
+    }
+
+    #[test]
+    fn from_samples_recovers_moments() {
+        let device = Default::default();
+        let x = Tensor::<NdArray, 2>::from_data([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]], &device);
+        let g = Gaussian::from_samples(x, 0.5).unwrap();
+        assert_eq!(g.mean(), &[1.0, 1.0]);
+        // Unbiased variance of {0, 2, 0, 2} is 4/3, plus the regularisation.
+        assert!((g.covariance()[0][0] - (4.0 / 3.0 + 0.5)).abs() < 1e-12);
+        assert!(g.covariance()[0][1].abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_covariances_are_typed_errors() {
+        let e = Gaussian::new(vec![0.0, 0.0], vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0]]);
+        assert!(matches!(e, Err(EnergyError::NotSquare { .. })), "{e:?}");
+        let e = Gaussian::new(vec![0.0, 0.0], vec![vec![1.0, 2.0], vec![2.0, 1.0]]);
+        assert!(matches!(e, Err(EnergyError::NotPositiveDefinite { .. })), "{e:?}");
+        let e = Gaussian::new(vec![0.0, 0.0], vec![vec![1.0, 0.5], vec![0.0, 1.0]]);
+        assert!(matches!(e, Err(EnergyError::NotPositiveDefinite { .. })), "{e:?}");
+        let e = Gaussian::new(vec![0.0, 0.0, 0.0], vec![vec![1.0, 0.0], vec![0.0, 1.0]]);
+        assert!(matches!(e, Err(EnergyError::LengthMismatch { .. })), "{e:?}");
+        assert!(matches!(Gaussian::standard(0), Err(EnergyError::Empty { .. })));
+        let one = Tensor::<NdArray, 2>::from_data([[1.0, 2.0]], &Default::default());
+        assert!(matches!(
+            Gaussian::from_samples(one, 0.0),
+            Err(EnergyError::InvalidParameter { .. })
+        ));
+    }
+}

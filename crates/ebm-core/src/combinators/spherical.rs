@@ -1,0 +1,76 @@
+//! Energy on the direction of `x`: `E(x) = E_base(x/‖x‖)`.
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+
+use super::BoxedEnergy;
+use crate::energy::{Energy, Inner};
+
+/// Smallest norm used when normalising; below it the direction is undefined, and the gradient is
+/// damped rather than infinite.
+const MIN_NORM: f64 = 1e-12;
+
+/// Evaluates a base energy on the unit sphere: `E(x) = E_base(u)`, `u = x/‖x‖`.
+///
+/// The gradient is the base gradient projected onto the tangent space and scaled by `1/‖x‖`:
+/// `∇E = (I − uuᵀ)·∇E_base(u) / ‖x‖`, which is radially constant, as it must be.
+pub struct Spherical<B: AutodiffBackend> {
+    base: BoxedEnergy<B>,
+}
+
+impl<B: AutodiffBackend> Spherical<B> {
+    /// Wraps `base`.
+    pub fn new(base: BoxedEnergy<B>) -> Self {
+        Self { base }
+    }
+}
+
+fn normalise<Bk: Backend>(x: Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+    let r = x.clone().square().sum_dim(1).sqrt().clamp_min(MIN_NORM);
+    (x / r.clone(), r)
+}
+
+impl<B: AutodiffBackend> Energy<B> for Spherical<B> {
+    fn input_dim(&self) -> Option<usize> {
+        self.base.input_dim()
+    }
+
+    fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        self.base.energy(normalise(x).0)
+    }
+
+    fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        self.base.energy_value(normalise(x).0)
+    }
+
+    fn energy_and_grad(
+        &self,
+        x: Tensor<Inner<B>, 2>,
+    ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        let (u, r) = normalise(x);
+        let (e, g) = self.base.energy_and_grad(u.clone());
+        let radial = (g.clone() * u.clone()).sum_dim(1);
+        ((e), (g - u * radial) / r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytic::Gaussian;
+    use crate::check::{CheckConfig, check_energy};
+    use burn::backend::{Autodiff, NdArray};
+
+    type B = Autodiff<NdArray>;
+
+    #[test]
+    fn depends_only_on_direction_and_gradient_matches_autodiff() {
+        let base = Gaussian::new(vec![1.0, 0.0], vec![vec![0.5, 0.0], vec![0.0, 0.5]]).unwrap();
+        let s = Spherical::<B>::new(Box::new(base));
+        let x = Tensor::<NdArray, 2>::from_data([[1.0, 1.0], [3.0, 3.0], [-0.5, 2.0]], &Default::default());
+        let e = s.energy_value(x.clone()).into_data().to_vec::<f32>().unwrap();
+        assert!((e[0] - e[1]).abs() < 1e-6, "{e:?}");
+        let report = check_energy::<B, _>(&s, x, &CheckConfig::default()).unwrap();
+        assert!(report.max_gradient_error < 1e-4, "{report:?}");
+    }
+}

@@ -1,0 +1,178 @@
+//! The [`Energy`] trait: the one abstraction that samplers and learners are written against.
+//!
+//! # Sign convention
+//!
+//! This is the single place where the convention is stated; everything in the workspace follows it.
+//!
+//! * An energy `E(x)` defines the density `p(x) ∝ exp(−E(x))`: **low energy means high probability**.
+//! * [`Energy::grad_energy`] returns **`+∇ₓE`**, the gradient *of the energy* (the same as TorchEBM's
+//!   `gradient`).
+//! * [`Energy::score`] returns **`∇ₓ log p = −∇ₓE`**. Samplers drift along the score.
+//!
+//! # Two paths: tracked and graph-free
+//!
+//! [`Energy::energy`] runs on the autodiff backend `B` and keeps the graph, so a learner can
+//! differentiate it in the parameters. The sampler-facing methods ([`Energy::energy_value`],
+//! [`Energy::grad_energy`], [`Energy::energy_and_grad`]) take and return tensors on
+//! `B::InnerBackend`: whatever they do internally, they hand back plain tensors with no graph, so a
+//! chain of a thousand steps never grows one. Energies with a closed-form gradient override them and
+//! never touch autodiff.
+
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+
+use crate::error::{EnergyError, Result};
+
+/// The backend that an autodiff backend `B` wraps: where graph-free computation happens.
+pub type Inner<B> = <B as AutodiffBackend>::InnerBackend;
+
+/// An energy function over batches of flattened samples `[N, D] → [N]`.
+///
+/// Images and other structured samples are flattened row-major (`[N, C·H·W]`); energies that need
+/// the structure (such as [`crate::neural::Cnn`]) reshape internally and document their layout.
+///
+/// Implementors must provide [`Energy::energy`]. The default input gradient uses autodiff on the
+/// inner graph of `B` and hands back a detached tensor; override [`Energy::energy_and_grad`] (and
+/// [`Energy::energy_value`]) when a cheaper exact path exists.
+///
+/// ```
+/// use burn::backend::{Autodiff, NdArray};
+/// use burn::tensor::Tensor;
+/// use ebm_core::{analytic::Harmonic, Energy};
+///
+/// type B = Autodiff<NdArray>;
+/// let device = Default::default();
+/// let energy = Harmonic::new(2.0).unwrap();
+/// let x = Tensor::<NdArray, 2>::from_data([[1.0, -1.0]], &device);
+/// // E = ½·k·‖x‖² = 2, ∇E = k·x, score = −k·x.
+/// let e = Energy::<B>::energy_value(&energy, x.clone());
+/// let s = Energy::<B>::score(&energy, x);
+/// assert_eq!(e.into_data().to_vec::<f32>().unwrap(), vec![2.0]);
+/// assert_eq!(s.into_data().to_vec::<f32>().unwrap(), vec![-2.0, 2.0]);
+/// ```
+pub trait Energy<B: AutodiffBackend>: Send + Sync {
+    /// Number of features per sample that the energy accepts, or `None` if any width works.
+    fn input_dim(&self) -> Option<usize>;
+
+    /// Energy of every sample, `[N, D] → [N]`, with the autodiff graph kept (for learning).
+    fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1>;
+
+    /// Energy of every sample with no graph.
+    fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        self.energy(Tensor::from_inner(x)).inner()
+    }
+
+    /// Energy and `+∇ₓE` together, with no graph (samplers that need both call this once).
+    fn energy_and_grad(
+        &self,
+        x: Tensor<Inner<B>, 2>,
+    ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        autodiff_energy_and_grad(self, x)
+    }
+
+    /// `+∇ₓE` for every sample, `[N, D] → [N, D]`, with no graph.
+    fn grad_energy(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 2> {
+        self.energy_and_grad(x).1
+    }
+
+    /// The score `∇ₓ log p = −∇ₓE`, with no graph.
+    fn score(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 2> {
+        self.grad_energy(x).neg()
+    }
+
+    /// Checks an input shape `[N, D]` against the energy: a non-empty batch of the right width.
+    fn check_input(&self, dims: [usize; 2]) -> Result<()> {
+        check_batch(self.input_dim(), dims)
+    }
+}
+
+/// Energies whose input gradient can itself be differentiated in the parameters.
+///
+/// Score matching needs `∂/∂θ` of expressions in `∇ₓE` and in Hessian-vector products. Burn's
+/// nested autodiff cannot differentiate fused ops such as `linear` twice, so implementors write the
+/// input gradient and the Hessian-vector product explicitly with primitive tensor ops on `B`; a
+/// single (first-order) backward pass then gives the parameter gradients. This also works on every
+/// backend, WGPU and CUDA included.
+///
+/// Implemented by [`crate::neural::Mlp`], [`crate::neural::Hybrid`] and the analytic energies with
+/// a closed-form Hessian. [`crate::neural::Cnn`] is CD-only and does not implement it.
+pub trait SecondOrderEnergy<B: AutodiffBackend>: Energy<B> {
+    /// `+∇ₓE` on the autodiff backend, differentiable in the parameters.
+    fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2>;
+
+    /// `(∇ₓE, H·v)` for each row, both differentiable in the parameters, where `H = ∇ₓ²E(x)` and
+    /// `v` has the shape of `x`.
+    fn grad_and_hvp_tracked(&self, x: Tensor<B, 2>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>);
+
+    /// `(∇ₓE, tr ∇ₓ²E)` for each row with the exact Laplacian (`D` Hessian-vector products, so meant
+    /// for low dimensions), both differentiable in the parameters.
+    fn grad_and_laplacian_tracked(&self, x: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 1>) {
+        let [n, d] = x.dims();
+        let device = x.device();
+        // Row k·n + i pairs sample i with basis vector e_k, so one batched pass gives all of H's
+        // diagonal entries.
+        let xs = x.repeat_dim(0, d);
+        let basis = Tensor::<B, 2>::eye(d, &device)
+            .unsqueeze_dim::<3>(1)
+            .expand([d, n, d])
+            .reshape([d * n, d]);
+        let (g, hv) = self.grad_and_hvp_tracked(xs, basis.clone());
+        let diag = (hv * basis).sum_dim(1).reshape([d, n]);
+        let grad = g.slice([0..n, 0..d]);
+        (grad, diag.sum_dim(0).reshape([n]))
+    }
+}
+
+/// `E(x)` and `∇ₓE` by reverse-mode autodiff on the autodiff backend, returned detached.
+///
+/// This is the default of [`Energy::energy_and_grad`] and the reference the energy checker
+/// compares closed-form gradients against.
+pub fn autodiff_energy_and_grad<B: AutodiffBackend, E: Energy<B> + ?Sized>(
+    energy: &E,
+    x: Tensor<Inner<B>, 2>,
+) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+    let x_tracked = Tensor::<B, 2>::from_inner(x).require_grad();
+    let e = energy.energy(x_tracked.clone());
+    let grads = e.clone().sum().backward();
+    let grad = x_tracked
+        .grad(&grads)
+        // An energy that ignores its input has a zero gradient, not a missing one.
+        .unwrap_or_else(|| Tensor::zeros(x_tracked.dims(), &x_tracked.device()));
+    (e.inner(), grad)
+}
+
+/// Checks that `dims = [N, D]` is a non-empty batch whose width matches `expected` (if any).
+pub fn check_batch(expected: Option<usize>, dims: [usize; 2]) -> Result<()> {
+    let [n, d] = dims;
+    if n == 0 {
+        return Err(EnergyError::EmptyBatch);
+    }
+    match expected {
+        Some(expected) if expected != d => Err(EnergyError::Dimension { expected, got: d }),
+        _ => Ok(()),
+    }
+}
+
+/// Builds a `[N, D]` batch from data of unknown shape, with a typed error instead of a panic when
+/// the rank is not 2 (for input read from files or other languages).
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::tensor::TensorData;
+/// use ebm_core::{batch_from_data, EnergyError};
+///
+/// let bad = TensorData::new(vec![0.0f32; 8], [2, 2, 2]);
+/// let err = batch_from_data::<NdArray>(bad, &Default::default()).unwrap_err();
+/// assert!(matches!(err, EnergyError::Rank { expected: 2, got: 3, .. }));
+/// ```
+pub fn batch_from_data<B: Backend>(data: TensorData, device: &B::Device) -> Result<Tensor<B, 2>> {
+    let rank = data.shape.len();
+    if rank != 2 {
+        return Err(EnergyError::Rank {
+            expected: 2,
+            got: rank,
+            layout: "[N, D]",
+        });
+    }
+    Ok(Tensor::from_data(data, device))
+}

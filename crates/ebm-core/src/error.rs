@@ -1,0 +1,118 @@
+//! The typed errors shared by every crate of the workspace.
+
+use thiserror::Error;
+
+/// Errors raised when an energy is built with bad parameters or called with bad input.
+///
+/// Every variant names the offending quantity so that the message alone tells the user what to fix.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum EnergyError {
+    /// The input tensor has the wrong number of dimensions.
+    #[error("expected an input of rank {expected} ({layout}), got rank {got}")]
+    Rank {
+        /// Rank the energy needs.
+        expected: usize,
+        /// Rank that was given.
+        got: usize,
+        /// Human-readable layout, e.g. `[N, D]`.
+        layout: &'static str,
+    },
+    /// The feature dimension of the input does not match the energy.
+    #[error("input has {got} features per sample but the energy expects {expected}")]
+    Dimension {
+        /// Features the energy needs.
+        expected: usize,
+        /// Features that were given.
+        got: usize,
+    },
+    /// The batch holds no samples.
+    #[error("the input batch is empty")]
+    EmptyBatch,
+    /// A matrix that must be square is not.
+    #[error("{name} must be square, got shape {rows}x{cols}")]
+    NotSquare {
+        /// Which matrix.
+        name: &'static str,
+        /// Number of rows.
+        rows: usize,
+        /// Number of columns.
+        cols: usize,
+    },
+    /// A covariance matrix is not symmetric positive definite.
+    #[error("{name} is not symmetric positive definite ({reason})")]
+    NotPositiveDefinite {
+        /// Which matrix.
+        name: &'static str,
+        /// Why the check failed.
+        reason: String,
+    },
+    /// Two parameters that must agree in length do not.
+    #[error("{what}: lengths differ ({left} vs {right})")]
+    LengthMismatch {
+        /// What was compared.
+        what: &'static str,
+        /// First length.
+        left: usize,
+        /// Second length.
+        right: usize,
+    },
+    /// A scalar parameter is outside its valid range.
+    #[error("invalid parameter `{name}` = {value}: {requirement}")]
+    InvalidParameter {
+        /// Parameter name.
+        name: &'static str,
+        /// The rejected value.
+        value: f64,
+        /// The rule it broke.
+        requirement: &'static str,
+    },
+    /// The energy needs at least `min` dimensions.
+    #[error("{energy} needs at least {min} dimensions, got {got}")]
+    TooFewDimensions {
+        /// Which energy.
+        energy: &'static str,
+        /// Minimum dimension.
+        min: usize,
+        /// Dimension that was given.
+        got: usize,
+    },
+    /// A list that must not be empty is empty (weights, components, layers).
+    #[error("{what} must not be empty")]
+    Empty {
+        /// What was empty.
+        what: &'static str,
+    },
+    /// A value that must be finite is not.
+    #[error("{what} contains a non-finite value")]
+    NonFinite {
+        /// What held the value.
+        what: &'static str,
+    },
+}
+
+/// Shorthand for results whose error is [`EnergyError`].
+pub type Result<T, E = EnergyError> = std::result::Result<T, E>;
+
+pub(crate) fn require_positive(name: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(EnergyError::InvalidParameter {
+            name,
+            value,
+            requirement: "must be finite and > 0",
+        })
+    }
+}
+
+pub(crate) fn require_finite(name: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(EnergyError::InvalidParameter {
+            name,
+            value,
+            requirement: "must be finite",
+        })
+    }
+}

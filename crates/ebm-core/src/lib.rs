@@ -1,0 +1,29 @@
+//! # ebm-core
+//!
+//! The foundation of the `ebm` workspace: the [`Energy`] abstraction, analytic energies, neural
+//! energies as Burn modules, combinators that build energies from energies, schedules, and
+//! diagnostics helpers.
+//!
+//! The sign convention (energy, gradient, score) is stated once, in the [`energy`] module.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`energy`] | [`Energy`], [`SecondOrderEnergy`], input checks |
+//! | [`analytic`] | Gaussian, DoubleWell, Harmonic, Rosenbrock, Ackley, Rastrigin, Himmelblau, Booth, Styblinski–Tang |
+//! | [`combinators`] | Composite, Mixture, Spherical, FromLogDensity |
+//! | [`neural`] | Mlp, Cnn, Hybrid and their activations |
+//! | [`check`] | the energy checker and its report |
+//! | [`grid`] | energies on a 2-D grid, for plots |
+//! | [`error`] | [`EnergyError`] |
+#![warn(missing_docs)]
+
+pub mod analytic;
+pub mod check;
+pub mod combinators;
+pub mod energy;
+pub mod error;
+pub mod grid;
+pub mod neural;
+
+pub use energy::{Energy, Inner, SecondOrderEnergy, autodiff_energy_and_grad, batch_from_data, check_batch};
+pub use error::{EnergyError, Result};

@@ -1,0 +1,159 @@
+//! Hybrid energy `σ(α)·E_analytic + (1 − σ(α))·E_neural` with a learnable mixing logit `α`.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::tensor::Tensor;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+
+use super::{Mlp, MlpConfig};
+use crate::analytic::{AnalyticEnergy, AnalyticHessian};
+use crate::energy::{Energy, Inner, SecondOrderEnergy};
+use crate::error::{EnergyError, Result};
+
+/// Builds a [`Hybrid`].
+#[derive(Config, Debug)]
+pub struct HybridConfig {
+    /// The neural part.
+    pub mlp: MlpConfig,
+    /// Initial mixing logit `α` (the seeds use 0.5, i.e. weight σ(0.5) ≈ 0.62 on the analytic part).
+    #[config(default = 0.5)]
+    pub alpha: f64,
+}
+
+impl HybridConfig {
+    /// Builds the hybrid around `analytic`, whose dimension must match the MLP's input.
+    pub fn init<B: Backend, A: AnalyticEnergy + Clone>(&self, analytic: A, device: &B::Device) -> Result<Hybrid<B, A>> {
+        if let Some(d) = analytic.input_dim()
+            && d != self.mlp.input_dim
+        {
+            return Err(EnergyError::Dimension { expected: self.mlp.input_dim, got: d });
+        }
+        if !self.alpha.is_finite() {
+            return Err(EnergyError::NonFinite { what: "alpha" });
+        }
+        Ok(Hybrid {
+            alpha: Param::from_tensor(Tensor::from_floats([self.alpha], device)),
+            analytic,
+            neural: self.mlp.init(device)?,
+        })
+    }
+}
+
+/// `E(x) = σ(α)·E_analytic(x) + (1 − σ(α))·E_neural(x)`: a known prior shape corrected by a
+/// network, with the balance `α` learned. Second order (usable in score matching) when the
+/// analytic part has a closed-form Hessian ([`AnalyticHessian`]).
+#[derive(Module, Debug)]
+pub struct Hybrid<B: Backend, A: AnalyticEnergy + Clone> {
+    /// Mixing logit `α`, shape `[1]`.
+    pub alpha: Param<Tensor<B, 1>>,
+    /// The analytic part (not a parameter).
+    #[module(skip)]
+    pub analytic: A,
+    /// The neural part.
+    pub neural: Mlp<B>,
+}
+
+impl<B: Backend, A: AnalyticEnergy + Clone> Hybrid<B, A> {
+    /// The current weight `σ(α)` of the analytic part.
+    pub fn analytic_weight(&self) -> f64 {
+        let a: f64 = burn::tensor::ElementConversion::elem(self.alpha.val().into_scalar());
+        1.0 / (1.0 + (-a).exp())
+    }
+}
+
+/// Mixes two per-sample quantities with weight `w = σ(α)` of shape `[1]`.
+fn mix<Bk: Backend, const D: usize>(w: Tensor<Bk, 1>, analytic: Tensor<Bk, D>, neural: Tensor<Bk, D>) -> Tensor<Bk, D> {
+    let w: Tensor<Bk, D> = w.reshape([1; D]);
+    analytic * w.clone() + neural * w.neg().add_scalar(1.0)
+}
+
+impl<B: AutodiffBackend, A: AnalyticEnergy + Clone> Energy<B> for Hybrid<B, A> {
+    fn input_dim(&self) -> Option<usize> {
+        Energy::<B>::input_dim(&self.neural)
+    }
+
+    fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        let w = sigmoid(self.alpha.val());
+        mix(w, AnalyticEnergy::energy(&self.analytic, x.clone()), self.neural.energy(x))
+    }
+
+    fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        let w = sigmoid(self.alpha.val().inner());
+        mix(w, AnalyticEnergy::energy(&self.analytic, x.clone()), self.neural.energy_value(x))
+    }
+
+    fn energy_and_grad(
+        &self,
+        x: Tensor<Inner<B>, 2>,
+    ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        let w = sigmoid(self.alpha.val().inner());
+        let (ea, ga) = AnalyticEnergy::energy_and_grad(&self.analytic, x.clone());
+        let (en, gn) = self.neural.energy_and_grad(x);
+        (mix(w.clone(), ea, en), mix(w, ga, gn))
+    }
+}
+
+impl<B: AutodiffBackend, A: AnalyticHessian + Clone> SecondOrderEnergy<B> for Hybrid<B, A> {
+    fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let w = sigmoid(self.alpha.val());
+        mix(w, AnalyticEnergy::grad_energy(&self.analytic, x.clone()), self.neural.grad_energy_tracked(x))
+    }
+
+    fn grad_and_hvp_tracked(&self, x: Tensor<B, 2>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let w = sigmoid(self.alpha.val());
+        let ga = AnalyticEnergy::grad_energy(&self.analytic, x.clone());
+        let ha = self.analytic.hvp(x.clone(), v.clone());
+        let (gn, hn) = self.neural.grad_and_hvp_tracked(x, v);
+        (mix(w.clone(), ga, gn), mix(w, ha, hn))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytic::Gaussian;
+    use crate::check::{CheckConfig, check_energy};
+    use crate::neural::Activation;
+    use burn::backend::{Autodiff, NdArray};
+
+    type B = Autodiff<NdArray>;
+
+    #[test]
+    fn mixes_with_sigmoid_weight_and_gradient_matches_autodiff() {
+        let device = Default::default();
+        let cfg = HybridConfig::new(MlpConfig::new(2, vec![8]).with_activation(Activation::Gelu));
+        let h = cfg.init::<B, _>(Gaussian::standard(2).unwrap(), &device).unwrap();
+        assert!((h.analytic_weight() - 0.622_459).abs() < 1e-5);
+        let x = Tensor::<NdArray, 2>::from_data([[0.3, -1.2], [1.1, 0.4]], &device);
+        let report = check_energy::<B, _>(&h, x.clone(), &CheckConfig::default()).unwrap();
+        assert!(report.max_gradient_error < 1e-5, "{report:?}");
+        // E = w·E_gauss + (1 − w)·E_mlp, checked term by term.
+        let w = h.analytic_weight() as f32;
+        let eg = Energy::<B>::energy_value(&Gaussian::standard(2).unwrap(), x.clone()).into_data().to_vec::<f32>().unwrap();
+        let em = h.neural.energy_value(x.clone()).into_data().to_vec::<f32>().unwrap();
+        let eh = h.energy_value(x).into_data().to_vec::<f32>().unwrap();
+        for i in 0..2 {
+            assert!((eh[i] - (w * eg[i] + (1.0 - w) * em[i])).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn alpha_receives_a_gradient() {
+        let device = Default::default();
+        let h = HybridConfig::new(MlpConfig::new(2, vec![4]))
+            .init::<B, _>(Gaussian::standard(2).unwrap(), &device)
+            .unwrap();
+        let x = Tensor::<B, 2>::from_data([[1.0, 2.0]], &device);
+        let grads = h.energy(x).sum().backward();
+        assert!(h.alpha.val().grad(&grads).is_some());
+    }
+
+    #[test]
+    fn dimension_mismatch_is_a_typed_error() {
+        let err = HybridConfig::new(MlpConfig::new(3, vec![4]))
+            .init::<B, _>(Gaussian::standard(2).unwrap(), &Default::default())
+            .unwrap_err();
+        assert_eq!(err, EnergyError::Dimension { expected: 3, got: 2 });
+    }
+}

@@ -1,0 +1,28 @@
+//! Neural energies as Burn modules, each with a `Config` that builds it.
+//!
+//! | energy | input | second order (score matching) |
+//! |---|---|---|
+//! | [`Mlp`] | `[N, D]` | yes: the input gradient and Hessian-vector products are written with primitive tensor ops |
+//! | [`Hybrid`] | `[N, D]` | yes, when its analytic part implements [`crate::analytic::AnalyticHessian`] |
+//! | [`Cnn`] | `[N, C·H·W]` (flattened images) | no: contrastive divergence only |
+
+mod activation;
+mod cnn;
+mod hybrid;
+mod mlp;
+
+pub use activation::Activation;
+pub use cnn::{Cnn, CnnConfig, ConvLayerConfig};
+pub use hybrid::{Hybrid, HybridConfig};
+pub use mlp::{Dense, Mlp, MlpConfig};
+
+use burn::module::Param;
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+/// Burn initialises parameters lazily, on first use; materialising them right away makes the
+/// values depend only on the seed and the construction order.
+fn materialise<B: Backend, const D: usize>(param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+    let _ = param.val();
+    param
+}
