@@ -98,7 +98,8 @@ pub fn check_energy<B: AutodiffBackend, E: Energy<B> + ?Sized>(
     energy.check_input([n, d])?;
     let (e, g) = energy.energy_and_grad(x.clone());
     let (_, g_ad) = autodiff_energy_and_grad::<B, E>(energy, x);
-    let to_vec = |t: burn::tensor::TensorData| t.convert::<f64>().to_vec::<f64>().expect("float data");
+    let to_vec =
+        |t: burn::tensor::TensorData| t.convert::<f64>().to_vec::<f64>().expect("float data");
     let e = to_vec(e.into_data());
     let g = to_vec(g.into_data());
     let g_ad = to_vec(g_ad.into_data());
@@ -122,7 +123,13 @@ pub fn check_energy<B: AutodiffBackend, E: Energy<B> + ?Sized>(
     }
     let norms: Vec<f64> = (0..n)
         .filter(|i| !bad_g.contains(i))
-        .map(|i| g[i * d..(i + 1) * d].iter().map(|v| v * v).sum::<f64>().sqrt())
+        .map(|i| {
+            g[i * d..(i + 1) * d]
+                .iter()
+                .map(|v| v * v)
+                .sum::<f64>()
+                .sqrt()
+        })
         .collect();
     let max_norm = norms.iter().copied().fold(0.0, f64::max);
     let exploding = norms.iter().filter(|&&v| v > config.max_score_norm).count();
@@ -176,9 +183,24 @@ mod tests {
         let x = Tensor::<NdArray, 2>::from_data([[0.0], [1.0], [1e4]], &Default::default());
         let report = check_energy::<B, _>(&e, x, &CheckConfig::default()).unwrap();
         assert_eq!(report.non_finite_energies, 1);
-        assert!(report.issues.contains(&Issue::NonFiniteEnergy(vec![0])), "{report:?}");
-        assert!(report.issues.iter().any(|i| matches!(i, Issue::ExplodingScore(1))), "{report:?}");
-        assert!(report.issues.iter().any(|i| matches!(i, Issue::LargeEnergyRange(_))), "{report:?}");
+        assert!(
+            report.issues.contains(&Issue::NonFiniteEnergy(vec![0])),
+            "{report:?}"
+        );
+        assert!(
+            report
+                .issues
+                .iter()
+                .any(|i| matches!(i, Issue::ExplodingScore(1))),
+            "{report:?}"
+        );
+        assert!(
+            report
+                .issues
+                .iter()
+                .any(|i| matches!(i, Issue::LargeEnergyRange(_))),
+            "{report:?}"
+        );
         assert!(!report.is_healthy());
     }
 
@@ -194,7 +216,13 @@ mod tests {
         let r = Rosenbrock::standard(3).unwrap();
         let x = Tensor::<NdArray, 2>::zeros([4, 2], &Default::default());
         let err = check_energy::<B, _>(&r, x, &CheckConfig::default()).unwrap_err();
-        assert_eq!(err, EnergyError::Dimension { expected: 3, got: 2 });
+        assert_eq!(
+            err,
+            EnergyError::Dimension {
+                expected: 3,
+                got: 2
+            }
+        );
         let x = Tensor::<NdArray, 2>::zeros([0, 3], &Default::default());
         let err = check_energy::<B, _>(&r, x, &CheckConfig::default()).unwrap_err();
         assert_eq!(err, EnergyError::EmptyBatch);

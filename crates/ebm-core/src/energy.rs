@@ -102,7 +102,11 @@ pub trait SecondOrderEnergy<B: AutodiffBackend>: Energy<B> {
 
     /// `(∇ₓE, H·v)` for each row, both differentiable in the parameters, where `H = ∇ₓ²E(x)` and
     /// `v` has the shape of `x`.
-    fn grad_and_hvp_tracked(&self, x: Tensor<B, 2>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>);
+    fn grad_and_hvp_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>);
 
     /// `(∇ₓE, tr ∇ₓ²E)` for each row with the exact Laplacian (`D` Hessian-vector products, so meant
     /// for low dimensions), both differentiable in the parameters.

@@ -47,7 +47,10 @@ pub fn energy_grid<B: AutodiffBackend, E: Energy<B> + ?Sized>(
     if let Some(d) = energy.input_dim()
         && d != 2
     {
-        return Err(EnergyError::Dimension { expected: d, got: 2 });
+        return Err(EnergyError::Dimension {
+            expected: d,
+            got: 2,
+        });
     }
     let axis = |name: &'static str, (lo, hi): (f64, f64), n: usize| -> Result<Vec<f64>> {
         if n < 2 {
@@ -64,7 +67,9 @@ pub fn energy_grid<B: AutodiffBackend, E: Energy<B> + ?Sized>(
                 requirement: "range must be finite with low < high",
             });
         }
-        Ok((0..n).map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64).collect())
+        Ok((0..n)
+            .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
+            .collect())
     };
     let xs = axis("x range", x_range, resolution[0])?;
     let ys = axis("y range", y_range, resolution[1])?;
@@ -75,7 +80,8 @@ pub fn energy_grid<B: AutodiffBackend, E: Energy<B> + ?Sized>(
             points.push(y);
         }
     }
-    let batch = Tensor::<Inner<B>, 2>::from_data(TensorData::new(points, [xs.len() * ys.len(), 2]), device);
+    let batch =
+        Tensor::<Inner<B>, 2>::from_data(TensorData::new(points, [xs.len() * ys.len(), 2]), device);
     let energies = energy
         .energy_value(batch)
         .into_data()
@@ -95,7 +101,14 @@ mod tests {
 
     #[test]
     fn layout_is_y_outer_x_inner() {
-        let grid = energy_grid::<B, _>(&Himmelblau, (0.0, 3.0), (0.0, 2.0), [4, 3], &Default::default()).unwrap();
+        let grid = energy_grid::<B, _>(
+            &Himmelblau,
+            (0.0, 3.0),
+            (0.0, 2.0),
+            [4, 3],
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(grid.energies.len(), 12);
         // (3, 2) is a minimum of Himmelblau's function.
         assert!(grid.at(3, 2).abs() < 1e-5);
@@ -107,10 +120,19 @@ mod tests {
         let g = Gaussian::standard(3).unwrap();
         assert!(matches!(
             energy_grid::<B, _>(&g, (0.0, 1.0), (0.0, 1.0), [4, 4], &Default::default()),
-            Err(EnergyError::Dimension { expected: 3, got: 2 })
+            Err(EnergyError::Dimension {
+                expected: 3,
+                got: 2
+            })
         ));
         assert!(matches!(
-            energy_grid::<B, _>(&Himmelblau, (1.0, 0.0), (0.0, 1.0), [4, 4], &Default::default()),
+            energy_grid::<B, _>(
+                &Himmelblau,
+                (1.0, 0.0),
+                (0.0, 1.0),
+                [4, 4],
+                &Default::default()
+            ),
             Err(EnergyError::InvalidParameter { .. })
         ));
     }

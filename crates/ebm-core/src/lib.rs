@@ -25,5 +25,7 @@ pub mod error;
 pub mod grid;
 pub mod neural;
 
-pub use energy::{Energy, Inner, SecondOrderEnergy, autodiff_energy_and_grad, batch_from_data, check_batch};
+pub use energy::{
+    Energy, Inner, SecondOrderEnergy, autodiff_energy_and_grad, batch_from_data, check_batch,
+};
 pub use error::{EnergyError, Result};

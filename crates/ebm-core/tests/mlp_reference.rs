@@ -65,14 +65,20 @@ fn flatten(v: &serde_json::Value) -> (Vec<f64>, Vec<usize>) {
             shape.extend(&parts[0].1);
             (parts.into_iter().flat_map(|p| p.0).collect(), shape)
         }
-        serde_json::Value::Array(items) => (items.iter().map(|i| i.as_f64().unwrap()).collect(), vec![items.len()]),
+        serde_json::Value::Array(items) => (
+            items.iter().map(|i| i.as_f64().unwrap()).collect(),
+            vec![items.len()],
+        ),
         other => (vec![other.as_f64().unwrap()], vec![]),
     }
 }
 
 fn batch(rows: &[Vec<f64>]) -> Tensor<B, 2> {
     let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-    Tensor::from_data(TensorData::new(flat, [rows.len(), rows[0].len()]), &Default::default())
+    Tensor::from_data(
+        TensorData::new(flat, [rows.len(), rows[0].len()]),
+        &Default::default(),
+    )
 }
 
 /// Builds our MLP from the PyTorch parameters (`W[out][in]`, transposed to our `[in, out]`).
@@ -86,10 +92,14 @@ fn mlp(model: &Model) -> Mlp<B> {
     let (mut ws, mut bs) = (vec![], vec![]);
     for l in 1..=3 {
         let (w, shape) = flatten(&model.params[&format!("W{l}")]);
-        let w = Tensor::<B, 2>::from_data(TensorData::new(w, [shape[0], shape[1]]), &device).transpose();
+        let w = Tensor::<B, 2>::from_data(TensorData::new(w, [shape[0], shape[1]]), &device)
+            .transpose();
         let (b, _) = flatten(&model.params[&format!("b{l}")]);
         ws.push(w.detach().require_grad());
-        bs.push(Tensor::<B, 1>::from_data(TensorData::new(b.clone(), [b.len()]), &device).require_grad());
+        bs.push(
+            Tensor::<B, 1>::from_data(TensorData::new(b.clone(), [b.len()]), &device)
+                .require_grad(),
+        );
     }
     Mlp::from_parameters(ws, bs, activation).unwrap()
 }
@@ -100,7 +110,10 @@ fn assert_close(what: &str, ours: &[f32], reference: &[f64], rtol: f64) {
     for (i, (&o, &r)) in ours.iter().zip(reference).enumerate() {
         let err = (o as f64 - r).abs();
         // The 1e-7 floor covers entries that are 0 up to float64 rounding (d/db3 of plain CD).
-        assert!(err <= rtol * (r.abs() + scale) + 1e-7, "{what}[{i}]: ours {o} vs reference {r} (err {err:e})");
+        assert!(
+            err <= rtol * (r.abs() + scale) + 1e-7,
+            "{what}[{i}]: ours {o} vs reference {r} (err {err:e})"
+        );
     }
 }
 
@@ -109,10 +122,22 @@ fn values<const D: usize>(t: Tensor<NdArray, D>) -> Vec<f32> {
 }
 
 /// Compares our loss and every parameter gradient with a reference loss case.
-fn check_loss(model: &Model, mlp: &Mlp<B>, key: &str, reference: &serde_json::Value, loss: Tensor<B, 1>, rtol: f64) {
+fn check_loss(
+    model: &Model,
+    mlp: &Mlp<B>,
+    key: &str,
+    reference: &serde_json::Value,
+    loss: Tensor<B, 1>,
+    rtol: f64,
+) {
     let case: LossCase = serde_json::from_value(reference.clone()).unwrap();
     let what = format!("{} {key}", model.name);
-    assert_close(&format!("{what} loss"), &values(loss.clone().inner()), &[case.loss], rtol);
+    assert_close(
+        &format!("{what} loss"),
+        &values(loss.clone().inner()),
+        &[case.loss],
+        rtol,
+    );
     let grads: Grads = loss.backward();
     let layers = [&mlp.hidden[0], &mlp.hidden[1], &mlp.output];
     for (l, layer) in layers.iter().enumerate() {
@@ -121,10 +146,25 @@ fn check_loss(model: &Model, mlp: &Mlp<B>, key: &str, reference: &serde_json::Va
         let zeros_w = || Tensor::zeros(layer.weight.val().dims(), &Default::default());
         let zeros_b = || Tensor::zeros(layer.bias.val().dims(), &Default::default());
         // A parameter that the loss does not reach (b3 in score matching) has a zero gradient.
-        let gw = layer.weight.val().grad(&grads).unwrap_or_else(zeros_w).transpose();
+        let gw = layer
+            .weight
+            .val()
+            .grad(&grads)
+            .unwrap_or_else(zeros_w)
+            .transpose();
         let gb = layer.bias.val().grad(&grads).unwrap_or_else(zeros_b);
-        assert_close(&format!("{what} d/d{name_w}"), &values(gw), &flatten(&case.param_grads[&name_w]).0, rtol);
-        assert_close(&format!("{what} d/d{name_b}"), &values(gb), &flatten(&case.param_grads[&name_b]).0, rtol);
+        assert_close(
+            &format!("{what} d/d{name_w}"),
+            &values(gw),
+            &flatten(&case.param_grads[&name_w]).0,
+            rtol,
+        );
+        assert_close(
+            &format!("{what} d/d{name_b}"),
+            &values(gb),
+            &flatten(&case.param_grads[&name_b]).0,
+            rtol,
+        );
     }
 }
 
@@ -140,16 +180,33 @@ fn energy_gradient_hessian_and_laplacian_match() {
     for model in &file.models {
         let mlp = mlp(model);
         let (e, g) = mlp.energy_and_grad(x.clone().inner());
-        assert_close(&format!("{} energy", model.name), &values(e), &model.energy, 1e-5);
+        assert_close(
+            &format!("{} energy", model.name),
+            &values(e),
+            &model.energy,
+            1e-5,
+        );
         let g_ref: Vec<f64> = model.grad_energy.iter().flatten().copied().collect();
         assert_close(&format!("{} grad", model.name), &values(g), &g_ref, 1e-5);
         // Tracked path gives the same gradient.
-        assert_close(&format!("{} grad tracked", model.name), &values(mlp.grad_energy_tracked(x.clone()).inner()), &g_ref, 1e-5);
+        assert_close(
+            &format!("{} grad tracked", model.name),
+            &values(mlp.grad_energy_tracked(x.clone()).inner()),
+            &g_ref,
+            1e-5,
+        );
         // Hessian column k = H·e_k.
-        let h_ref: Vec<f64> = model.hessian_energy.iter().flatten().flatten().copied().collect();
+        let h_ref: Vec<f64> = model
+            .hessian_energy
+            .iter()
+            .flatten()
+            .flatten()
+            .copied()
+            .collect();
         let mut hess = vec![0.0f32; n * d * d];
         for k in 0..d {
-            let basis = Tensor::<B, 2>::zeros([n, d], &Default::default()).slice_assign([0..n, k..k + 1], Tensor::ones([n, 1], &Default::default()));
+            let basis = Tensor::<B, 2>::zeros([n, d], &Default::default())
+                .slice_assign([0..n, k..k + 1], Tensor::ones([n, 1], &Default::default()));
             let hv = values(mlp.grad_and_hvp_tracked(x.clone(), basis).1.inner());
             for i in 0..n {
                 for j in 0..d {
@@ -159,7 +216,12 @@ fn energy_gradient_hessian_and_laplacian_match() {
         }
         assert_close(&format!("{} hessian", model.name), &hess, &h_ref, 1e-4);
         let (_, lap) = mlp.grad_and_laplacian_tracked(x.clone());
-        assert_close(&format!("{} laplacian", model.name), &values(lap.inner()), &model.laplacian_energy, 1e-4);
+        assert_close(
+            &format!("{} laplacian", model.name),
+            &values(lap.inner()),
+            &model.laplacian_energy,
+            1e-4,
+        );
     }
 }
 
@@ -167,13 +229,23 @@ fn energy_gradient_hessian_and_laplacian_match() {
 fn contrastive_divergence_loss_and_parameter_gradients_match() {
     let file = file();
     for model in &file.models {
-        for (key, w) in [("energy_reg_weight_0.0", 0.0), ("energy_reg_weight_0.001", 0.001)] {
+        for (key, w) in [
+            ("energy_reg_weight_0.0", 0.0),
+            ("energy_reg_weight_0.001", 0.001),
+        ] {
             let mlp = mlp(model);
             let pos = mlp.energy(batch(&file.inputs.x));
             let neg = mlp.energy(batch(&file.inputs.neg).detach());
             let reg = (pos.clone().square().mean() + neg.clone().square().mean()).mul_scalar(w);
             let loss = pos.mean() - neg.mean() + reg;
-            check_loss(model, &mlp, key, &model.losses["contrastive_divergence"][key], loss, 1e-5);
+            check_loss(
+                model,
+                &mlp,
+                key,
+                &model.losses["contrastive_divergence"][key],
+                loss,
+                1e-5,
+            );
         }
     }
 }
@@ -186,7 +258,14 @@ fn exact_score_matching_second_order_parameter_gradients_match() {
         let (g, lap) = mlp.grad_and_laplacian_tracked(batch(&file.inputs.x));
         let n = g.dims()[0];
         let loss = mean_rows(g.square().sum_dim(1).reshape([n]).mul_scalar(0.5) - lap);
-        check_loss(model, &mlp, "score_matching_exact", &model.losses["score_matching_exact"], loss, 1e-4);
+        check_loss(
+            model,
+            &mlp,
+            "score_matching_exact",
+            &model.losses["score_matching_exact"],
+            loss,
+            1e-4,
+        );
     }
 }
 
@@ -201,8 +280,21 @@ fn denoising_score_matching_parameter_gradients_match() {
         let g = mlp.grad_energy_tracked(x_noisy);
         let n = g.dims()[0];
         // The sign: ∇E(x̃) is regressed onto +ε/σ, i.e. the score −∇E onto −(x̃ − x)/σ².
-        let loss = mean_rows((g - eps.div_scalar(sigma)).square().sum_dim(1).reshape([n]).mul_scalar(0.5));
-        check_loss(model, &mlp, "denoising_score_matching", &model.losses["denoising_score_matching"], loss, 1e-4);
+        let loss = mean_rows(
+            (g - eps.div_scalar(sigma))
+                .square()
+                .sum_dim(1)
+                .reshape([n])
+                .mul_scalar(0.5),
+        );
+        check_loss(
+            model,
+            &mlp,
+            "denoising_score_matching",
+            &model.losses["denoising_score_matching"],
+            loss,
+            1e-4,
+        );
     }
 }
 
@@ -220,7 +312,14 @@ fn sliced_score_matching_parameter_gradients_match() {
         let vg = (v.clone() * g).sum_dim(1).reshape([rows]);
         let vhv = (v * hv).sum_dim(1).reshape([rows]);
         let loss = mean_rows(vg.square().mul_scalar(0.5) - vhv);
-        check_loss(model, &mlp, "sliced_score_matching", &model.losses["sliced_score_matching"], loss, 1e-4);
+        check_loss(
+            model,
+            &mlp,
+            "sliced_score_matching",
+            &model.losses["sliced_score_matching"],
+            loss,
+            1e-4,
+        );
     }
 }
 
@@ -239,10 +338,21 @@ fn reference_approx_score_matching_is_the_trace_divided_by_d() {
         let (g, hz) = mlp.grad_and_hvp_tracked(x, z.clone());
         let half_sq = g.square().sum_dim(1).reshape([n]).mul_scalar(0.5).mean();
         let zhz = (z * hz).sum_dim(1).reshape([n]).mean();
-        let torchebm = values((half_sq.clone() - zhz.clone().div_scalar(d as f64)).inner())[0] as f64;
+        let torchebm =
+            values((half_sq.clone() - zhz.clone().div_scalar(d as f64)).inner())[0] as f64;
         let correct = values((half_sq - zhz).inner())[0] as f64;
-        let reference: LossCase = serde_json::from_value(model.losses["score_matching_approx"].clone()).unwrap();
-        assert!((torchebm - reference.loss).abs() < 1e-4 * (1.0 + reference.loss.abs()), "{}: {torchebm} vs {}", model.name, reference.loss);
-        assert!((correct - reference.loss).abs() > 1e-2, "{}: the undivided trace must differ", model.name);
+        let reference: LossCase =
+            serde_json::from_value(model.losses["score_matching_approx"].clone()).unwrap();
+        assert!(
+            (torchebm - reference.loss).abs() < 1e-4 * (1.0 + reference.loss.abs()),
+            "{}: {torchebm} vs {}",
+            model.name,
+            reference.loss
+        );
+        assert!(
+            (correct - reference.loss).abs() > 1e-2,
+            "{}: the undivided trace must differ",
+            model.name
+        );
     }
 }

@@ -1,1 +1,61 @@
+//! # ebm: energy-based models in Rust
+//!
+//! The facade of the workspace. It re-exports the member crates and picks the compute backend
+//! through cargo features:
+//!
+//! | feature | backend alias | needs |
+//! |---|---|---|
+//! | `ndarray` (default) | `backend::Cpu` | nothing |
+//! | `wgpu` | `backend::Wgpu` | a Vulkan, Metal or DX12 driver (Mesa's lavapipe works on CPU) |
+//! | `cuda` | `backend::Cuda` | an NVIDIA GPU and driver at run time |
+//!
+//! Every alias is an autodiff backend, so the same model code trains and samples on all of them.
+//!
+//! ```
+//! use ebm::prelude::*;
+//! use ebm::backend::Cpu;
+//! use burn::tensor::Tensor;
+//!
+//! let energy = DoubleWell::default();
+//! let x = Tensor::<Inner<Cpu>, 2>::from_data([[0.0, 1.0]], &Default::default());
+//! let e = Energy::<Cpu>::energy_value(&energy, x);
+//! assert_eq!(e.into_data().to_vec::<f32>().unwrap(), vec![2.0]);
+//! ```
+#![warn(missing_docs)]
 
+pub use burn;
+pub use ebm_core;
+pub use ebm_data;
+pub use ebm_sample;
+pub use ebm_train;
+
+/// Autodiff backends selected by the cargo features.
+pub mod backend {
+    /// NdArray on the CPU, with autodiff.
+    #[cfg(feature = "ndarray")]
+    pub type Cpu = burn::backend::Autodiff<burn::backend::NdArray>;
+    /// WGPU (any GPU), with autodiff.
+    #[cfg(feature = "wgpu")]
+    pub type Wgpu = burn::backend::Autodiff<burn::backend::Wgpu>;
+    /// CUDA (NVIDIA GPUs), with autodiff.
+    #[cfg(feature = "cuda")]
+    pub type Cuda = burn::backend::Autodiff<burn::backend::Cuda>;
+}
+
+/// The names most programs need.
+pub mod prelude {
+    pub use ebm_core::analytic::{
+        Ackley, AnalyticEnergy, AnalyticHessian, Booth, DoubleWell, Gaussian, Harmonic, Himmelblau,
+        Rastrigin, Rosenbrock, StyblinskiTang,
+    };
+    pub use ebm_core::check::{CheckConfig, EnergyReport, check_energy};
+    pub use ebm_core::combinators::{Composite, FromLogDensity, Mixture, Operation, Spherical};
+    pub use ebm_core::grid::{EnergyGrid, energy_grid};
+    pub use ebm_core::neural::{Activation, Cnn, CnnConfig, Hybrid, HybridConfig, Mlp, MlpConfig};
+    pub use ebm_core::{Energy, EnergyError, Inner, SecondOrderEnergy};
+}
+
+/// The README's code blocks, compiled and run as doctests so that the README stays true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

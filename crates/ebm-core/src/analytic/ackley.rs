@@ -61,7 +61,11 @@ impl AnalyticEnergy for Ackley {
         let d = x.dims()[1] as f64;
         let r = self.radius(&x);
         // a·b·e^{−b r}·xᵢ/(d·r); at r = 0 every xᵢ is 0, so clamping r gives the 0 subgradient.
-        let radial = r.clone().mul_scalar(-self.b).exp().mul_scalar(self.a * self.b / d)
+        let radial = r
+            .clone()
+            .mul_scalar(-self.b)
+            .exp()
+            .mul_scalar(self.a * self.b / d)
             / r.clamp_min(1e-30);
         let cx = x.clone().mul_scalar(self.c);
         let cos_mean = cx.clone().cos().sum_dim(1).div_scalar(d);
@@ -88,6 +92,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters() {
-        assert!(matches!(Ackley::new(20.0, 0.0, 1.0), Err(EnergyError::InvalidParameter { name: "b", .. })));
+        assert!(matches!(
+            Ackley::new(20.0, 0.0, 1.0),
+            Err(EnergyError::InvalidParameter { name: "b", .. })
+        ));
     }
 }

@@ -1,7 +1,7 @@
 //! Booth's function `E(x, y) = (x + 2y − 7)² + (2x + y − 5)²`.
 
-use burn::tensor::{Tensor, TensorData};
 use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
 
 use super::{AnalyticEnergy, AnalyticHessian, column, constant_like};
 

@@ -73,7 +73,11 @@ impl AnalyticEnergy for DoubleWell {
 impl AnalyticHessian for DoubleWell {
     fn hvp<Bk: Backend>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         let b2 = self.well_position * self.well_position;
-        let diag = x.square().mul_scalar(3.0).sub_scalar(b2).mul_scalar(4.0 * self.barrier_height);
+        let diag = x
+            .square()
+            .mul_scalar(3.0)
+            .sub_scalar(b2)
+            .mul_scalar(4.0 * self.barrier_height);
         diag * v
     }
 }
@@ -96,7 +100,19 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters() {
-        assert!(matches!(DoubleWell::new(0.0, 1.0), Err(EnergyError::InvalidParameter { name: "barrier_height", .. })));
-        assert!(matches!(DoubleWell::new(1.0, f64::NAN), Err(EnergyError::InvalidParameter { name: "well_position", .. })));
+        assert!(matches!(
+            DoubleWell::new(0.0, 1.0),
+            Err(EnergyError::InvalidParameter {
+                name: "barrier_height",
+                ..
+            })
+        ));
+        assert!(matches!(
+            DoubleWell::new(1.0, f64::NAN),
+            Err(EnergyError::InvalidParameter {
+                name: "well_position",
+                ..
+            })
+        ));
     }
 }

@@ -175,6 +175,8 @@ impl AnalyticHessian for Gaussian {
 }
 
 /// Lower-triangular Cholesky factor of a symmetric positive-definite matrix.
+// Index loops mirror the textbook recurrences, which iterator chains would obscure.
+#[allow(clippy::needless_range_loop)]
 fn cholesky(a: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
     let d = a.len();
     let scale = a.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -210,6 +212,7 @@ fn cholesky(a: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
 }
 
 /// `(L Lᵀ)⁻¹` as a row-major vector, by forward substitution for `L⁻¹`.
+#[allow(clippy::needless_range_loop)]
 fn invert_from_cholesky(l: &[Vec<f64>]) -> Vec<f64> {
     let d = l.len();
     let mut linv = vec![vec![0.0; d]; d];
@@ -245,7 +248,10 @@ mod tests {
         let g = Gaussian::new(mean, cov).unwrap();
         let flat: Vec<f64> = cov_inv.into_iter().flatten().collect();
         for (ours, reference) in g.precision().iter().zip(&flat) {
-            assert!((ours - reference).abs() < 1e-12, "precision {ours} vs {reference}");
+            assert!(
+                (ours - reference).abs() < 1e-12,
+                "precision {ours} vs {reference}"
+            );
         }
         check_against_reference(&g, &case, 1e-5, 1e-5);
         check_hvp(&g, &case);
@@ -254,7 +260,10 @@ mod tests {
     #[test]
     fn from_samples_recovers_moments() {
         let device = Default::default();
-        let x = Tensor::<NdArray, 2>::from_data([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]], &device);
+        let x = Tensor::<NdArray, 2>::from_data(
+            [[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]],
+            &device,
+        );
         let g = Gaussian::from_samples(x, 0.5).unwrap();
         assert_eq!(g.mean(), &[1.0, 1.0]);
         // Unbiased variance of {0, 2, 0, 2} is 4/3, plus the regularisation.
@@ -264,15 +273,30 @@ mod tests {
 
     #[test]
     fn bad_covariances_are_typed_errors() {
-        let e = Gaussian::new(vec![0.0, 0.0], vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0]]);
+        let e = Gaussian::new(
+            vec![0.0, 0.0],
+            vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0]],
+        );
         assert!(matches!(e, Err(EnergyError::NotSquare { .. })), "{e:?}");
         let e = Gaussian::new(vec![0.0, 0.0], vec![vec![1.0, 2.0], vec![2.0, 1.0]]);
-        assert!(matches!(e, Err(EnergyError::NotPositiveDefinite { .. })), "{e:?}");
+        assert!(
+            matches!(e, Err(EnergyError::NotPositiveDefinite { .. })),
+            "{e:?}"
+        );
         let e = Gaussian::new(vec![0.0, 0.0], vec![vec![1.0, 0.5], vec![0.0, 1.0]]);
-        assert!(matches!(e, Err(EnergyError::NotPositiveDefinite { .. })), "{e:?}");
+        assert!(
+            matches!(e, Err(EnergyError::NotPositiveDefinite { .. })),
+            "{e:?}"
+        );
         let e = Gaussian::new(vec![0.0, 0.0, 0.0], vec![vec![1.0, 0.0], vec![0.0, 1.0]]);
-        assert!(matches!(e, Err(EnergyError::LengthMismatch { .. })), "{e:?}");
-        assert!(matches!(Gaussian::standard(0), Err(EnergyError::Empty { .. })));
+        assert!(
+            matches!(e, Err(EnergyError::LengthMismatch { .. })),
+            "{e:?}"
+        );
+        assert!(matches!(
+            Gaussian::standard(0),
+            Err(EnergyError::Empty { .. })
+        ));
         let one = Tensor::<NdArray, 2>::from_data([[1.0, 2.0]], &Default::default());
         assert!(matches!(
             Gaussian::from_samples(one, 0.0),

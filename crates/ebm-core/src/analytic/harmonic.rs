@@ -63,6 +63,9 @@ mod tests {
 
     #[test]
     fn rejects_non_positive_stiffness() {
-        assert!(matches!(Harmonic::new(-1.0), Err(EnergyError::InvalidParameter { name: "k", .. })));
+        assert!(matches!(
+            Harmonic::new(-1.0),
+            Err(EnergyError::InvalidParameter { name: "k", .. })
+        ));
     }
 }

@@ -10,7 +10,9 @@ use super::{AnalyticEnergy, column};
 pub struct Himmelblau;
 
 impl Himmelblau {
-    fn residuals<Bk: Backend>(x: &Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>, Tensor<Bk, 2>, Tensor<Bk, 2>) {
+    fn residuals<Bk: Backend>(
+        x: &Tensor<Bk, 2>,
+    ) -> (Tensor<Bk, 2>, Tensor<Bk, 2>, Tensor<Bk, 2>, Tensor<Bk, 2>) {
         let (x1, x2) = (column(x, 0), column(x, 1));
         let u = x1.clone().square() + x2.clone() - 11.0;
         let w = x1.clone() + x2.clone().square() - 7.0;

@@ -84,7 +84,11 @@ impl<B: AutodiffBackend, A: AnalyticHessian> SecondOrderEnergy<B> for A {
         AnalyticEnergy::grad_energy(self, x)
     }
 
-    fn grad_and_hvp_tracked(&self, x: Tensor<B, 2>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    fn grad_and_hvp_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         (AnalyticEnergy::grad_energy(self, x.clone()), self.hvp(x, v))
     }
 }
@@ -139,8 +143,9 @@ pub(crate) mod reference {
     }
 
     pub fn case(name: &str) -> Case {
-        let file: File = serde_json::from_str(include_str!("../../tests/data/analytic_energies.json"))
-            .expect("reference file parses");
+        let file: File =
+            serde_json::from_str(include_str!("../../tests/data/analytic_energies.json"))
+                .expect("reference file parses");
         file.cases
             .into_iter()
             .find(|c| c.name == name)
@@ -148,7 +153,9 @@ pub(crate) mod reference {
     }
 
     pub fn param(case: &Case, key: &str) -> f64 {
-        case.constructor_params[key].as_f64().expect("numeric parameter")
+        case.constructor_params[key]
+            .as_f64()
+            .expect("numeric parameter")
     }
 
     /// `|ours − ref| ≤ atol + rtol·|ref|`. f32 holds ~7 digits; `rtol = 1e-5` is the documented
@@ -170,20 +177,35 @@ pub(crate) mod reference {
         let device = Default::default();
         let d = case.points[0].len();
         let flat: Vec<f32> = case.points.iter().flatten().map(|&v| v as f32).collect();
-        let x = Tensor::<NdArray, 1>::from_floats(flat.as_slice(), &device).reshape([case.points.len(), d]);
+        let x = Tensor::<NdArray, 1>::from_floats(flat.as_slice(), &device)
+            .reshape([case.points.len(), d]);
         let (e, g) = energy.energy_and_grad(x.clone());
         let e = e.into_data().to_vec::<f32>().unwrap();
-        assert_close(&format!("{} energy", case.name), &e, &case.energy, rtol, atol);
+        assert_close(
+            &format!("{} energy", case.name),
+            &e,
+            &case.energy,
+            rtol,
+            atol,
+        );
         // The graph-free value path must agree with the combined one.
         let e2 = energy.energy_value(x).into_data().to_vec::<f32>().unwrap();
-        assert_eq!(e, e2, "{}: energy_value and energy_and_grad disagree", case.name);
+        assert_eq!(
+            e, e2,
+            "{}: energy_value and energy_and_grad disagree",
+            case.name
+        );
         let g = g.into_data().to_vec::<f32>().unwrap();
         for (i, row) in case.grad_energy.iter().enumerate() {
             let ours = &g[i * d..(i + 1) * d];
             match row.iter().copied().collect::<Option<Vec<f64>>>() {
-                Some(reference) => {
-                    assert_close(&format!("{} grad row {i}", case.name), ours, &reference, rtol, atol)
-                }
+                Some(reference) => assert_close(
+                    &format!("{} grad row {i}", case.name),
+                    ours,
+                    &reference,
+                    rtol,
+                    atol,
+                ),
                 None => assert!(
                     ours.iter().all(|v| v.is_finite()),
                     "{}: gradient row {i} must be finite, got {ours:?}",
@@ -201,18 +223,28 @@ pub(crate) mod reference {
         let device = Default::default();
         let n = case.points.len();
         let d = case.points[0].len();
-        let tensor = |v: Vec<f64>| Tensor::<NdArray, 2>::from_data(TensorData::new(v, [n, d]), &device);
+        let tensor =
+            |v: Vec<f64>| Tensor::<NdArray, 2>::from_data(TensorData::new(v, [n, d]), &device);
         let x = tensor(case.points.iter().flatten().copied().collect());
-        let v = tensor((0..n * d).map(|i| ((i * 7 % 5) as f64 - 2.0) / 3.0).collect());
+        let v = tensor(
+            (0..n * d)
+                .map(|i| ((i * 7 % 5) as f64 - 2.0) / 3.0)
+                .collect(),
+        );
         let h = 1e-2;
         let g_at = |t: f64| energy.grad_energy(x.clone() + v.clone().mul_scalar(t));
-        let fd = (g_at(-2.0 * h) - g_at(2.0 * h) + (g_at(h) - g_at(-h)).mul_scalar(8.0)).div_scalar(12.0 * h);
+        let fd = (g_at(-2.0 * h) - g_at(2.0 * h) + (g_at(h) - g_at(-h)).mul_scalar(8.0))
+            .div_scalar(12.0 * h);
         let vec = |t: Tensor<NdArray, 2>| t.into_data().to_vec::<f32>().unwrap();
         let (fd, g, ours) = (vec(fd), vec(g_at(0.0)), vec(energy.hvp(x, v)));
         for i in 0..n * d {
             let (o, f) = (ours[i] as f64, fd[i] as f64);
             let tol = 2e-3 * (1.0 + f.abs()) + 1e-5 * (g[i] as f64).abs() / h;
-            assert!((o - f).abs() <= tol, "{} hvp[{i}]: closed form {o} vs finite difference {f}", case.name);
+            assert!(
+                (o - f).abs() <= tol,
+                "{} hvp[{i}]: closed form {o} vs finite difference {f}",
+                case.name
+            );
         }
     }
 }

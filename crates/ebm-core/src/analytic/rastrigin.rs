@@ -47,7 +47,11 @@ impl AnalyticEnergy for Rastrigin {
 
 impl AnalyticHessian for Rastrigin {
     fn hvp<Bk: Backend>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
-        let diag = x.mul_scalar(TAU).cos().mul_scalar(TAU * TAU * self.a).add_scalar(2.0);
+        let diag = x
+            .mul_scalar(TAU)
+            .cos()
+            .mul_scalar(TAU * TAU * self.a)
+            .add_scalar(2.0);
         diag * v
     }
 }
@@ -70,6 +74,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_amplitude() {
-        assert!(matches!(Rastrigin::new(f64::INFINITY), Err(EnergyError::InvalidParameter { name: "a", .. })));
+        assert!(matches!(
+            Rastrigin::new(f64::INFINITY),
+            Err(EnergyError::InvalidParameter { name: "a", .. })
+        ));
     }
 }

@@ -58,7 +58,8 @@ impl AnalyticEnergy for Rosenbrock {
         let device = x.device();
         let (lo, r) = self.pieces(x);
         // ∂/∂xᵢ from the terms where xᵢ is the "low" coordinate, and from those where it is "high".
-        let from_lo = lo.clone().sub_scalar(self.a).mul_scalar(2.0) - (lo * r.clone()).mul_scalar(4.0 * self.b);
+        let from_lo = lo.clone().sub_scalar(self.a).mul_scalar(2.0)
+            - (lo * r.clone()).mul_scalar(4.0 * self.b);
         let from_hi = r.mul_scalar(2.0 * self.b);
         let zero = Tensor::<Bk, 2>::zeros([n, 1], &device);
         Tensor::cat(vec![from_lo, zero.clone()], 1) + Tensor::cat(vec![zero, from_hi], 1)
@@ -85,6 +86,9 @@ mod tests {
             Rosenbrock::standard(1),
             Err(EnergyError::TooFewDimensions { min: 2, got: 1, .. })
         ));
-        assert!(matches!(Rosenbrock::new(3, 1.0, -1.0), Err(EnergyError::InvalidParameter { name: "b", .. })));
+        assert!(matches!(
+            Rosenbrock::new(3, 1.0, -1.0),
+            Err(EnergyError::InvalidParameter { name: "b", .. })
+        ));
     }
 }

@@ -33,7 +33,11 @@ pub struct Composite<B: AutodiffBackend> {
 
 impl<B: AutodiffBackend> Composite<B> {
     /// Combines `parts` with `weights` (one finite weight per part) by `operation`.
-    pub fn new(parts: Vec<BoxedEnergy<B>>, weights: Vec<f64>, operation: Operation) -> Result<Self> {
+    pub fn new(
+        parts: Vec<BoxedEnergy<B>>,
+        weights: Vec<f64>,
+        operation: Operation,
+    ) -> Result<Self> {
         check_weights(&weights, parts.len())?;
         let dim = common_dim(&parts)?;
         Ok(Self {
@@ -113,10 +117,14 @@ impl<B: AutodiffBackend> Energy<B> for Composite<B> {
                         cols.iter()
                             .enumerate()
                             .filter(|(j, _)| *j != i)
-                            .fold(Tensor::ones([n, 1], &x.device()), |acc, (_, c)| acc * c.clone())
+                            .fold(Tensor::ones([n, 1], &x.device()), |acc, (_, c)| {
+                                acc * c.clone()
+                            })
                     })
                     .collect();
-                let prod = cols.iter().fold(Tensor::ones([n, 1], &x.device()), |acc, c| acc * c.clone());
+                let prod = cols
+                    .iter()
+                    .fold(Tensor::ones([n, 1], &x.device()), |acc, c| acc * c.clone());
                 (prod, Tensor::cat(others, 1))
             }
             Operation::Min | Operation::Max => {
@@ -125,11 +133,12 @@ impl<B: AutodiffBackend> Energy<B> for Composite<B> {
                 } else {
                     e.clone().max_dim_with_indices(1)
                 };
-                let onehot = Tensor::<Inner<B>, 1, burn::tensor::Int>::arange(0..k as i64, &x.device())
-                    .reshape([1, k])
-                    .expand([n, k])
-                    .equal(idx.expand([n, k]))
-                    .float();
+                let onehot =
+                    Tensor::<Inner<B>, 1, burn::tensor::Int>::arange(0..k as i64, &x.device())
+                        .reshape([1, k])
+                        .expand([n, k])
+                        .equal(idx.expand([n, k]))
+                        .float();
                 (best, onehot)
             }
         };
@@ -172,10 +181,21 @@ mod tests {
     fn closed_form_gradients_agree_with_autodiff() {
         let device = Default::default();
         let x = Tensor::<NdArray, 2>::from_data(
-            [[0.3, -1.2], [1.1, 0.4], [-0.7, 0.9], [2.0, -2.0], [0.05, 0.1]],
+            [
+                [0.3, -1.2],
+                [1.1, 0.4],
+                [-0.7, 0.9],
+                [2.0, -2.0],
+                [0.05, 0.1],
+            ],
             &device,
         );
-        for op in [Operation::Sum, Operation::Product, Operation::Min, Operation::Max] {
+        for op in [
+            Operation::Sum,
+            Operation::Product,
+            Operation::Min,
+            Operation::Max,
+        ] {
             let c = Composite::new(parts(), vec![0.5, 1.0, 2.0], op).unwrap();
             let report = check_energy::<B, _>(&c, x.clone(), &CheckConfig::default()).unwrap();
             assert!(report.max_gradient_error < 1e-4, "{op:?}: {report:?}");
@@ -206,8 +226,10 @@ mod tests {
             Composite::<B>::new(vec![], vec![], Operation::Max),
             Err(EnergyError::Empty { what: "energies" })
         ));
-        let mismatched: Vec<BoxedEnergy<B>> =
-            vec![Box::new(Gaussian::standard(2).unwrap()), Box::new(Gaussian::standard(3).unwrap())];
+        let mismatched: Vec<BoxedEnergy<B>> = vec![
+            Box::new(Gaussian::standard(2).unwrap()),
+            Box::new(Gaussian::standard(3).unwrap()),
+        ];
         assert!(matches!(
             Composite::unweighted(mismatched, Operation::Sum),
             Err(EnergyError::LengthMismatch { .. })

@@ -1,8 +1,8 @@
 //! Mixture of energies: `E(x) = −log Σₖ wₖ·exp(−Eₖ(x))`.
 
-use burn::tensor::{Tensor, TensorData};
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
 
 use super::{BoxedEnergy, check_weights, common_dim};
 use crate::analytic::constant_like;
@@ -71,7 +71,11 @@ impl<B: AutodiffBackend> Energy<B> for Mixture<B> {
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
-        let es = self.parts.iter().map(|p| p.energy_value(x.clone())).collect();
+        let es = self
+            .parts
+            .iter()
+            .map(|p| p.energy_value(x.clone()))
+            .collect();
         neg_logsumexp(self.logits(es))
     }
 
@@ -80,7 +84,11 @@ impl<B: AutodiffBackend> Energy<B> for Mixture<B> {
         x: Tensor<Inner<B>, 2>,
     ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
         let [n, d] = x.dims();
-        let (es, gs): (Vec<_>, Vec<_>) = self.parts.iter().map(|p| p.energy_and_grad(x.clone())).unzip();
+        let (es, gs): (Vec<_>, Vec<_>) = self
+            .parts
+            .iter()
+            .map(|p| p.energy_and_grad(x.clone()))
+            .unzip();
         let logits = self.logits(es);
         let r = softmax(logits.clone(), 1); // [N, K]
         let g: Tensor<Inner<B>, 3> = Tensor::stack(gs, 1); // [N, K, D]
@@ -111,7 +119,10 @@ mod tests {
         // With weights (0.9, 0.1) the heavier component must have the lower energy at its mode.
         let m = Mixture::new(components(), vec![0.9, 0.1]).unwrap();
         let x = Tensor::<NdArray, 2>::from_data([[-2.0, 0.0], [2.0, 0.0]], &Default::default());
-        let e = Energy::<B>::energy_value(&m, x).into_data().to_vec::<f32>().unwrap();
+        let e = Energy::<B>::energy_value(&m, x)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
         assert!(e[0] < e[1], "{e:?}");
         // At a component's mode the other component is negligible: E ≈ −log w.
         assert!((e[0] as f64 + 0.9f64.ln()).abs() < 1e-4, "{e:?}");
@@ -122,7 +133,10 @@ mod tests {
     fn log_sum_exp_is_stable_and_gradient_matches_autodiff() {
         let m = Mixture::new(components(), vec![1.0, 3.0]).unwrap();
         // Energies near 1e3 would underflow exp(−E) without log-sum-exp.
-        let x = Tensor::<NdArray, 2>::from_data([[0.0, 0.0], [30.0, 1.0], [-25.0, -3.0], [1.0, 0.5]], &Default::default());
+        let x = Tensor::<NdArray, 2>::from_data(
+            [[0.0, 0.0], [30.0, 1.0], [-25.0, -3.0], [1.0, 0.5]],
+            &Default::default(),
+        );
         let report = check_energy::<B, _>(&m, x, &CheckConfig::default()).unwrap();
         assert_eq!(report.non_finite_energies, 0);
         assert!(report.energy_max > 500.0, "{report:?}");
@@ -133,8 +147,14 @@ mod tests {
     fn non_positive_weights_are_rejected() {
         assert!(matches!(
             Mixture::new(components(), vec![1.0, 0.0]),
-            Err(EnergyError::InvalidParameter { name: "mixture weight", .. })
+            Err(EnergyError::InvalidParameter {
+                name: "mixture weight",
+                ..
+            })
         ));
-        assert!(matches!(Mixture::new(components(), vec![]), Err(EnergyError::Empty { .. })));
+        assert!(matches!(
+            Mixture::new(components(), vec![]),
+            Err(EnergyError::Empty { .. })
+        ));
     }
 }

@@ -17,7 +17,9 @@ use crate::error::{EnergyError, Result};
 pub type BoxedEnergy<B> = Box<dyn Energy<B>>;
 
 /// The common input width of several energies, with a typed error when they disagree.
-fn common_dim<B: burn::tensor::backend::AutodiffBackend>(parts: &[BoxedEnergy<B>]) -> Result<Option<usize>> {
+fn common_dim<B: burn::tensor::backend::AutodiffBackend>(
+    parts: &[BoxedEnergy<B>],
+) -> Result<Option<usize>> {
     let mut dim = None;
     for part in parts {
         match (dim, part.input_dim()) {

@@ -67,8 +67,15 @@ mod tests {
     fn depends_only_on_direction_and_gradient_matches_autodiff() {
         let base = Gaussian::new(vec![1.0, 0.0], vec![vec![0.5, 0.0], vec![0.0, 0.5]]).unwrap();
         let s = Spherical::<B>::new(Box::new(base));
-        let x = Tensor::<NdArray, 2>::from_data([[1.0, 1.0], [3.0, 3.0], [-0.5, 2.0]], &Default::default());
-        let e = s.energy_value(x.clone()).into_data().to_vec::<f32>().unwrap();
+        let x = Tensor::<NdArray, 2>::from_data(
+            [[1.0, 1.0], [3.0, 3.0], [-0.5, 2.0]],
+            &Default::default(),
+        );
+        let e = s
+            .energy_value(x.clone())
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
         assert!((e[0] - e[1]).abs() < 1e-6, "{e:?}");
         let report = check_energy::<B, _>(&s, x, &CheckConfig::default()).unwrap();
         assert!(report.max_gradient_error < 1e-4, "{report:?}");

@@ -43,7 +43,12 @@ impl Activation {
             Activation::Softplus => z.clone().clamp_min(0.0) + z.abs().neg().exp().log1p(),
             Activation::Selu => {
                 let pos = z.clone().greater_elem(0.0).float();
-                let neg = z.clone().clamp_max(0.0).exp().sub_scalar(1.0).mul_scalar(SELU_ALPHA);
+                let neg = z
+                    .clone()
+                    .clamp_max(0.0)
+                    .exp()
+                    .sub_scalar(1.0)
+                    .mul_scalar(SELU_ALPHA);
                 (pos.clone() * z + (pos.neg().add_scalar(1.0)) * neg).mul_scalar(SELU_LAMBDA)
             }
             Activation::LeakyRelu { negative_slope } => leaky(z, negative_slope),
@@ -57,11 +62,15 @@ impl Activation {
         match *self {
             Activation::Silu => {
                 let s = sigmoid(z.clone());
-                let slope = s.clone() * (z.clone() * (s.clone().neg().add_scalar(1.0))).add_scalar(1.0);
+                let slope =
+                    s.clone() * (z.clone() * (s.clone().neg().add_scalar(1.0))).add_scalar(1.0);
                 (z * s, slope)
             }
             Activation::Softplus => (self.apply(z.clone()), sigmoid(z)),
-            Activation::Selu | Activation::LeakyRelu { .. } | Activation::Relu | Activation::Gelu => {
+            Activation::Selu
+            | Activation::LeakyRelu { .. }
+            | Activation::Relu
+            | Activation::Gelu => {
                 let (f, d1, _) = self.derivatives(z);
                 (f, d1)
             }
@@ -69,14 +78,19 @@ impl Activation {
     }
 
     /// `(f(z), f′(z), f″(z))`.
-    pub fn derivatives<Bk: Backend>(&self, z: Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>, Tensor<Bk, 2>) {
+    pub fn derivatives<Bk: Backend>(
+        &self,
+        z: Tensor<Bk, 2>,
+    ) -> (Tensor<Bk, 2>, Tensor<Bk, 2>, Tensor<Bk, 2>) {
         match *self {
             Activation::Silu => {
                 let s = sigmoid(z.clone());
                 let one_minus = s.clone().neg().add_scalar(1.0);
                 let d1 = s.clone() * (z.clone() * one_minus.clone()).add_scalar(1.0);
                 // σ(1−σ)·(2 + z(1−2σ))
-                let d2 = s.clone() * one_minus * (z.clone() * s.clone().mul_scalar(-2.0).add_scalar(1.0)).add_scalar(2.0);
+                let d2 = s.clone()
+                    * one_minus
+                    * (z.clone() * s.clone().mul_scalar(-2.0).add_scalar(1.0)).add_scalar(2.0);
                 (z * s, d1, d2)
             }
             Activation::Softplus => {
@@ -88,8 +102,9 @@ impl Activation {
                 let pos = z.clone().greater_elem(0.0).float();
                 let not_pos = pos.clone().neg().add_scalar(1.0);
                 let e = z.clone().clamp_max(0.0).exp();
-                let f = (pos.clone() * z + not_pos.clone() * e.clone().sub_scalar(1.0).mul_scalar(SELU_ALPHA))
-                    .mul_scalar(SELU_LAMBDA);
+                let f = (pos.clone() * z
+                    + not_pos.clone() * e.clone().sub_scalar(1.0).mul_scalar(SELU_ALPHA))
+                .mul_scalar(SELU_LAMBDA);
                 let neg_part = not_pos * e.mul_scalar(SELU_ALPHA * SELU_LAMBDA);
                 (f, pos.mul_scalar(SELU_LAMBDA) + neg_part.clone(), neg_part)
             }
@@ -106,7 +121,12 @@ impl Activation {
             }
             Activation::Gelu => {
                 let cdf = phi_cdf(z.clone());
-                let pdf = z.clone().square().mul_scalar(-0.5).exp().mul_scalar(INV_SQRT_2PI);
+                let pdf = z
+                    .clone()
+                    .square()
+                    .mul_scalar(-0.5)
+                    .exp()
+                    .mul_scalar(INV_SQRT_2PI);
                 let f = z.clone() * cdf.clone();
                 let d1 = cdf + z.clone() * pdf.clone();
                 let d2 = pdf * z.square().neg().add_scalar(2.0);
@@ -122,7 +142,10 @@ fn leaky<Bk: Backend, const D: usize>(z: Tensor<Bk, D>, slope: f64) -> Tensor<Bk
 
 /// Standard normal CDF `Φ(z) = ½(1 + erf(z/√2))`.
 fn phi_cdf<Bk: Backend, const D: usize>(z: Tensor<Bk, D>) -> Tensor<Bk, D> {
-    z.mul_scalar(INV_SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5)
+    z.mul_scalar(INV_SQRT_2)
+        .erf()
+        .add_scalar(1.0)
+        .mul_scalar(0.5)
 }
 
 #[cfg(test)]
@@ -131,22 +154,32 @@ mod tests {
     use burn::backend::NdArray;
 
     /// Five-point central difference of `f` at `z` with step `h`.
-    fn five_point(f: impl Fn(Tensor<NdArray, 2>) -> Tensor<NdArray, 2>, z: &Tensor<NdArray, 2>, h: f64) -> Vec<f32> {
+    fn five_point(
+        f: impl Fn(Tensor<NdArray, 2>) -> Tensor<NdArray, 2>,
+        z: &Tensor<NdArray, 2>,
+        h: f64,
+    ) -> Vec<f32> {
         let at = |t: f64| f(z.clone().add_scalar(t));
-        let d = (at(-2.0 * h) - at(2.0 * h) + (at(h) - at(-h)).mul_scalar(8.0)).div_scalar(12.0 * h);
+        let d =
+            (at(-2.0 * h) - at(2.0 * h) + (at(h) - at(-h)).mul_scalar(8.0)).div_scalar(12.0 * h);
         d.into_data().to_vec::<f32>().unwrap()
     }
 
     #[test]
     fn derivatives_match_finite_differences() {
         // Points away from the kinks of ReLU, LeakyReLU and SELU at 0.
-        let z = Tensor::<NdArray, 2>::from_data([[-3.0, -1.2, -0.3, 0.4, 1.1, 2.7]], &Default::default());
+        let z = Tensor::<NdArray, 2>::from_data(
+            [[-3.0, -1.2, -0.3, 0.4, 1.1, 2.7]],
+            &Default::default(),
+        );
         let h = 1e-2;
         for act in [
             Activation::Silu,
             Activation::Softplus,
             Activation::Selu,
-            Activation::LeakyRelu { negative_slope: 0.2 },
+            Activation::LeakyRelu {
+                negative_slope: 0.2,
+            },
             Activation::Gelu,
             Activation::Relu,
         ] {
@@ -158,7 +191,10 @@ mod tests {
             let fd1 = five_point(|t| act.apply(t), &z, h);
             let fd2 = five_point(|t| act.derivatives(t).1, &z, h);
             for ((a, b), c) in v(d1).iter().zip(fd1).zip(v(d1_b)) {
-                assert!((a - b).abs() < 1e-4 && (a - c).abs() < 1e-6, "{act:?}: f' {a} vs {b} / {c}");
+                assert!(
+                    (a - b).abs() < 1e-4 && (a - c).abs() < 1e-6,
+                    "{act:?}: f' {a} vs {b} / {c}"
+                );
             }
             for (a, b) in v(d2).iter().zip(fd2) {
                 assert!((a - b).abs() < 1e-4, "{act:?}: f'' {a} vs {b}");

@@ -59,22 +59,37 @@ impl CnnConfig {
 
     /// Spatial size `(H', W')` after the convolutions.
     pub fn feature_size(&self) -> (usize, usize) {
-        self.layers.iter().fold((self.height, self.width), |(h, w), l| {
-            ((h - 1) / l.stride + 1, (w - 1) / l.stride + 1)
-        })
+        self.layers
+            .iter()
+            .fold((self.height, self.width), |(h, w), l| {
+                ((h - 1) / l.stride + 1, (w - 1) / l.stride + 1)
+            })
     }
 
     /// Builds the network on `device`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Cnn<B>> {
-        for (name, v) in [("channels", self.channels), ("height", self.height), ("width", self.width), ("head_hidden", self.head_hidden)] {
+        for (name, v) in [
+            ("channels", self.channels),
+            ("height", self.height),
+            ("width", self.width),
+            ("head_hidden", self.head_hidden),
+        ] {
             if v == 0 {
-                return Err(EnergyError::InvalidParameter { name, value: 0.0, requirement: "must be > 0" });
+                return Err(EnergyError::InvalidParameter {
+                    name,
+                    value: 0.0,
+                    requirement: "must be > 0",
+                });
             }
         }
         if self.layers.is_empty() {
             return Err(EnergyError::Empty { what: "CNN layers" });
         }
-        if let Some(l) = self.layers.iter().find(|l| l.channels == 0 || l.stride == 0) {
+        if let Some(l) = self
+            .layers
+            .iter()
+            .find(|l| l.channels == 0 || l.stride == 0)
+        {
             return Err(EnergyError::InvalidParameter {
                 name: "conv layer channels/stride",
                 value: l.channels.min(l.stride) as f64,
@@ -142,7 +157,10 @@ impl<B: Backend> Cnn<B> {
         }
         let [ec, eh, ew] = self.image_shape;
         if [c, h, w] != self.image_shape {
-            return Err(EnergyError::Dimension { expected: ec * eh * ew, got: c * h * w });
+            return Err(EnergyError::Dimension {
+                expected: ec * eh * ew,
+                got: c * h * w,
+            });
         }
         Ok(self.forward(images))
     }
@@ -190,14 +208,20 @@ mod tests {
     fn runs_on_28_8_and_32_pixel_images() {
         let device = Default::default();
         for (c, s) in [(1, 28), (1, 8), (3, 32)] {
-            let cfg = CnnConfig::new(c, s, s).with_layers(vec![
-                ConvLayerConfig::new(4, 1),
-                ConvLayerConfig::new(4, 2),
-                ConvLayerConfig::new(8, 2),
-                ConvLayerConfig::new(8, 2),
-            ]).with_head_hidden(16);
+            let cfg = CnnConfig::new(c, s, s)
+                .with_layers(vec![
+                    ConvLayerConfig::new(4, 1),
+                    ConvLayerConfig::new(4, 2),
+                    ConvLayerConfig::new(8, 2),
+                    ConvLayerConfig::new(8, 2),
+                ])
+                .with_head_hidden(16);
             let cnn = cfg.init::<B>(&device).unwrap();
-            let images = Tensor::<B, 4>::random([2, c, s, s], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+            let images = Tensor::<B, 4>::random(
+                [2, c, s, s],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                &device,
+            );
             assert_eq!(cnn.energy_images(images.clone()).unwrap().dims(), [2]);
             let flat = images.inner().reshape([2, c * s * s]);
             let report = check_energy::<B, _>(&cnn, flat, &CheckConfig::default()).unwrap();
@@ -205,15 +229,33 @@ mod tests {
         }
         // TorchEBM's full default network on 28×28, which its own head size gets wrong.
         let cnn = CnnConfig::new(1, 28, 28).init::<B>(&device).unwrap();
-        assert_eq!(cnn.energy_images(Tensor::zeros([1, 1, 28, 28], &device)).unwrap().dims(), [1]);
+        assert_eq!(
+            cnn.energy_images(Tensor::zeros([1, 1, 28, 28], &device))
+                .unwrap()
+                .dims(),
+            [1]
+        );
     }
 
     #[test]
     fn wrong_image_shape_is_a_typed_error() {
         let device = Default::default();
         let cnn = CnnConfig::new(1, 8, 8).init::<B>(&device).unwrap();
-        let err = cnn.energy_images(Tensor::zeros([1, 1, 28, 28], &device)).unwrap_err();
-        assert_eq!(err, EnergyError::Dimension { expected: 64, got: 784 });
-        assert!(matches!(CnnConfig::new(1, 8, 8).with_layers(vec![]).init::<B>(&device), Err(EnergyError::Empty { .. })));
+        let err = cnn
+            .energy_images(Tensor::zeros([1, 1, 28, 28], &device))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            EnergyError::Dimension {
+                expected: 64,
+                got: 784
+            }
+        );
+        assert!(matches!(
+            CnnConfig::new(1, 8, 8)
+                .with_layers(vec![])
+                .init::<B>(&device),
+            Err(EnergyError::Empty { .. })
+        ));
     }
 }

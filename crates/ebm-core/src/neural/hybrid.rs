@@ -23,11 +23,18 @@ pub struct HybridConfig {
 
 impl HybridConfig {
     /// Builds the hybrid around `analytic`, whose dimension must match the MLP's input.
-    pub fn init<B: Backend, A: AnalyticEnergy + Clone>(&self, analytic: A, device: &B::Device) -> Result<Hybrid<B, A>> {
+    pub fn init<B: Backend, A: AnalyticEnergy + Clone>(
+        &self,
+        analytic: A,
+        device: &B::Device,
+    ) -> Result<Hybrid<B, A>> {
         if let Some(d) = analytic.input_dim()
             && d != self.mlp.input_dim
         {
-            return Err(EnergyError::Dimension { expected: self.mlp.input_dim, got: d });
+            return Err(EnergyError::Dimension {
+                expected: self.mlp.input_dim,
+                got: d,
+            });
         }
         if !self.alpha.is_finite() {
             return Err(EnergyError::NonFinite { what: "alpha" });
@@ -63,7 +70,11 @@ impl<B: Backend, A: AnalyticEnergy + Clone> Hybrid<B, A> {
 }
 
 /// Mixes two per-sample quantities with weight `w = σ(α)` of shape `[1]`.
-fn mix<Bk: Backend, const D: usize>(w: Tensor<Bk, 1>, analytic: Tensor<Bk, D>, neural: Tensor<Bk, D>) -> Tensor<Bk, D> {
+fn mix<Bk: Backend, const D: usize>(
+    w: Tensor<Bk, 1>,
+    analytic: Tensor<Bk, D>,
+    neural: Tensor<Bk, D>,
+) -> Tensor<Bk, D> {
     let w: Tensor<Bk, D> = w.reshape([1; D]);
     analytic * w.clone() + neural * w.neg().add_scalar(1.0)
 }
@@ -75,12 +86,20 @@ impl<B: AutodiffBackend, A: AnalyticEnergy + Clone> Energy<B> for Hybrid<B, A> {
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
         let w = sigmoid(self.alpha.val());
-        mix(w, AnalyticEnergy::energy(&self.analytic, x.clone()), self.neural.energy(x))
+        mix(
+            w,
+            AnalyticEnergy::energy(&self.analytic, x.clone()),
+            self.neural.energy(x),
+        )
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
         let w = sigmoid(self.alpha.val().inner());
-        mix(w, AnalyticEnergy::energy(&self.analytic, x.clone()), self.neural.energy_value(x))
+        mix(
+            w,
+            AnalyticEnergy::energy(&self.analytic, x.clone()),
+            self.neural.energy_value(x),
+        )
     }
 
     fn energy_and_grad(
@@ -97,10 +116,18 @@ impl<B: AutodiffBackend, A: AnalyticEnergy + Clone> Energy<B> for Hybrid<B, A> {
 impl<B: AutodiffBackend, A: AnalyticHessian + Clone> SecondOrderEnergy<B> for Hybrid<B, A> {
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let w = sigmoid(self.alpha.val());
-        mix(w, AnalyticEnergy::grad_energy(&self.analytic, x.clone()), self.neural.grad_energy_tracked(x))
+        mix(
+            w,
+            AnalyticEnergy::grad_energy(&self.analytic, x.clone()),
+            self.neural.grad_energy_tracked(x),
+        )
     }
 
-    fn grad_and_hvp_tracked(&self, x: Tensor<B, 2>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    fn grad_and_hvp_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let w = sigmoid(self.alpha.val());
         let ga = AnalyticEnergy::grad_energy(&self.analytic, x.clone());
         let ha = self.analytic.hvp(x.clone(), v.clone());
@@ -123,15 +150,25 @@ mod tests {
     fn mixes_with_sigmoid_weight_and_gradient_matches_autodiff() {
         let device = Default::default();
         let cfg = HybridConfig::new(MlpConfig::new(2, vec![8]).with_activation(Activation::Gelu));
-        let h = cfg.init::<B, _>(Gaussian::standard(2).unwrap(), &device).unwrap();
+        let h = cfg
+            .init::<B, _>(Gaussian::standard(2).unwrap(), &device)
+            .unwrap();
         assert!((h.analytic_weight() - 0.622_459).abs() < 1e-5);
         let x = Tensor::<NdArray, 2>::from_data([[0.3, -1.2], [1.1, 0.4]], &device);
         let report = check_energy::<B, _>(&h, x.clone(), &CheckConfig::default()).unwrap();
         assert!(report.max_gradient_error < 1e-5, "{report:?}");
         // E = w·E_gauss + (1 − w)·E_mlp, checked term by term.
         let w = h.analytic_weight() as f32;
-        let eg = Energy::<B>::energy_value(&Gaussian::standard(2).unwrap(), x.clone()).into_data().to_vec::<f32>().unwrap();
-        let em = h.neural.energy_value(x.clone()).into_data().to_vec::<f32>().unwrap();
+        let eg = Energy::<B>::energy_value(&Gaussian::standard(2).unwrap(), x.clone())
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        let em = h
+            .neural
+            .energy_value(x.clone())
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
         let eh = h.energy_value(x).into_data().to_vec::<f32>().unwrap();
         for i in 0..2 {
             assert!((eh[i] - (w * eg[i] + (1.0 - w) * em[i])).abs() < 1e-5);
@@ -154,6 +191,12 @@ mod tests {
         let err = HybridConfig::new(MlpConfig::new(3, vec![4]))
             .init::<B, _>(Gaussian::standard(2).unwrap(), &Default::default())
             .unwrap_err();
-        assert_eq!(err, EnergyError::Dimension { expected: 3, got: 2 });
+        assert_eq!(
+            err,
+            EnergyError::Dimension {
+                expected: 3,
+                got: 2
+            }
+        );
     }
 }

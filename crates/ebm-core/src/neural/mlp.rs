@@ -20,7 +20,9 @@ pub struct MlpConfig {
     #[config(default = "Activation::Silu")]
     pub activation: Activation,
     /// Initialiser of the weights (Burn's `Linear` default).
-    #[config(default = "Initializer::KaimingUniform{gain: 1.0 / 3.0f64.sqrt(), fan_out_only: false}")]
+    #[config(
+        default = "Initializer::KaimingUniform{gain: 1.0 / 3.0f64.sqrt(), fan_out_only: false}"
+    )]
     pub initializer: Initializer,
     /// Initialiser of the biases; `None` uses [`MlpConfig::initializer`] as Burn's `Linear` does.
     #[config(default = "None")]
@@ -72,7 +74,9 @@ impl MlpConfig {
     /// Builds the MLP on `device`, seeding the backend RNG with [`MlpConfig::seed`].
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Mlp<B>> {
         if self.input_dim == 0 {
-            return Err(EnergyError::Empty { what: "MLP input dimension" });
+            return Err(EnergyError::Empty {
+                what: "MLP input dimension",
+            });
         }
         if let Some(&w) = self.hidden.iter().find(|&&w| w == 0) {
             return Err(EnergyError::InvalidParameter {
@@ -84,7 +88,12 @@ impl MlpConfig {
         B::seed(device, self.seed);
         let bias_init = self.bias_initializer.as_ref().unwrap_or(&self.initializer);
         let layer = |d_in: usize, d_out: usize| Dense {
-            weight: materialise(self.initializer.init_with([d_in, d_out], Some(d_in), Some(d_out), device)),
+            weight: materialise(self.initializer.init_with(
+                [d_in, d_out],
+                Some(d_in),
+                Some(d_out),
+                device,
+            )),
             bias: materialise(bias_init.init_with([d_out], Some(d_in), Some(d_out), device)),
         };
         let mut widths = vec![self.input_dim];
@@ -119,7 +128,10 @@ impl<Bk: Backend> Weights<Bk> {
     }
 
     fn energy(&self, act: Activation, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
-        let a = self.hidden.iter().fold(x, |a, (w, b)| act.apply(Self::affine(w, b, a)));
+        let a = self
+            .hidden
+            .iter()
+            .fold(x, |a, (w, b)| act.apply(Self::affine(w, b, a)));
         self.head(a)
     }
 
@@ -143,7 +155,12 @@ impl<Bk: Backend> Weights<Bk> {
 
     /// `∇ₓE` and `H·v` by forward-mode differentiation of the backward sweep: the tangent `ż` of
     /// every pre-activation along `v` and the tangent `ġ` of every backward signal.
-    fn grad_and_hvp(&self, act: Activation, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+    fn grad_and_hvp(
+        &self,
+        act: Activation,
+        x: Tensor<Bk, 2>,
+        v: Tensor<Bk, 2>,
+    ) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
         let mut cache = Vec::with_capacity(self.hidden.len());
         let (mut a, mut a_dot) = (x, v);
         for (w, b) in &self.hidden {
@@ -176,7 +193,11 @@ impl<Bk: Backend> Weights<Bk> {
 impl<B: Backend> Mlp<B> {
     /// An MLP from explicit parameters: `weights[l]` is `[in, out]` (the transpose of PyTorch's
     /// `nn.Linear.weight`) and `biases[l]` is `[out]`; the last layer must have one output.
-    pub fn from_parameters(weights: Vec<Tensor<B, 2>>, biases: Vec<Tensor<B, 1>>, activation: Activation) -> Result<Self> {
+    pub fn from_parameters(
+        weights: Vec<Tensor<B, 2>>,
+        biases: Vec<Tensor<B, 1>>,
+        activation: Activation,
+    ) -> Result<Self> {
         if weights.is_empty() {
             return Err(EnergyError::Empty { what: "MLP layers" });
         }
@@ -192,15 +213,24 @@ impl<B: Backend> Mlp<B> {
         for (w, b) in weights.iter().zip(&biases) {
             let [d_in, d_out] = w.dims();
             if d_in != width {
-                return Err(EnergyError::Dimension { expected: width, got: d_in });
+                return Err(EnergyError::Dimension {
+                    expected: width,
+                    got: d_in,
+                });
             }
             if b.dims()[0] != d_out {
-                return Err(EnergyError::Dimension { expected: d_out, got: b.dims()[0] });
+                return Err(EnergyError::Dimension {
+                    expected: d_out,
+                    got: b.dims()[0],
+                });
             }
             width = d_out;
         }
         if width != 1 {
-            return Err(EnergyError::Dimension { expected: 1, got: width });
+            return Err(EnergyError::Dimension {
+                expected: 1,
+                got: width,
+            });
         }
         let mut layers: Vec<Dense<B>> = weights
             .into_iter()
@@ -224,7 +254,11 @@ impl<B: Backend> Mlp<B> {
         self.activation
     }
 
-    fn weights_with<Bk: Backend>(&self, map: impl Fn(Tensor<B, 2>) -> Tensor<Bk, 2>, map1: impl Fn(Tensor<B, 1>) -> Tensor<Bk, 1>) -> Weights<Bk> {
+    fn weights_with<Bk: Backend>(
+        &self,
+        map: impl Fn(Tensor<B, 2>) -> Tensor<Bk, 2>,
+        map1: impl Fn(Tensor<B, 1>) -> Tensor<Bk, 1>,
+    ) -> Weights<Bk> {
         Weights {
             hidden: self
                 .hidden
@@ -274,7 +308,11 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Mlp<B> {
         self.tracked().energy_and_grad(self.activation, x).1
     }
 
-    fn grad_and_hvp_tracked(&self, x: Tensor<B, 2>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    fn grad_and_hvp_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         self.tracked().grad_and_hvp(self.activation, x, v)
     }
 }
@@ -290,16 +328,24 @@ mod tests {
     #[test]
     fn hand_written_gradient_matches_autodiff_for_every_activation() {
         let device = Default::default();
-        let x = Tensor::<NdArray, 2>::from_data([[0.3, -1.2, 0.5], [1.1, 0.4, -0.2], [-0.7, 0.9, 2.0]], &device);
+        let x = Tensor::<NdArray, 2>::from_data(
+            [[0.3, -1.2, 0.5], [1.1, 0.4, -0.2], [-0.7, 0.9, 2.0]],
+            &device,
+        );
         for act in [
             Activation::Silu,
             Activation::Softplus,
             Activation::Selu,
-            Activation::LeakyRelu { negative_slope: 0.2 },
+            Activation::LeakyRelu {
+                negative_slope: 0.2,
+            },
             Activation::Gelu,
             Activation::Relu,
         ] {
-            let mlp = MlpConfig::new(3, vec![16, 8]).with_activation(act).init::<B>(&device).unwrap();
+            let mlp = MlpConfig::new(3, vec![16, 8])
+                .with_activation(act)
+                .init::<B>(&device)
+                .unwrap();
             let report = check_energy::<B, _>(&mlp, x.clone(), &CheckConfig::default()).unwrap();
             assert!(report.max_gradient_error < 1e-5, "{act:?}: {report:?}");
         }
@@ -312,7 +358,14 @@ mod tests {
         let a = cfg.init::<B>(&device).unwrap();
         let b = cfg.init::<B>(&device).unwrap();
         let c = cfg.clone().with_seed(8).init::<B>(&device).unwrap();
-        let w = |m: &Mlp<B>| m.hidden[0].weight.val().into_data().to_vec::<f32>().unwrap();
+        let w = |m: &Mlp<B>| {
+            m.hidden[0]
+                .weight
+                .val()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+        };
         assert_eq!(w(&a), w(&b));
         assert_ne!(w(&a), w(&c));
     }
@@ -320,22 +373,39 @@ mod tests {
     #[test]
     fn bad_configs_are_typed_errors() {
         let device = Default::default();
-        assert!(matches!(MlpConfig::new(0, vec![4]).init::<B>(&device), Err(EnergyError::Empty { .. })));
+        assert!(matches!(
+            MlpConfig::new(0, vec![4]).init::<B>(&device),
+            Err(EnergyError::Empty { .. })
+        ));
         assert!(matches!(
             MlpConfig::new(2, vec![4, 0]).init::<B>(&device),
-            Err(EnergyError::InvalidParameter { name: "hidden width", .. })
+            Err(EnergyError::InvalidParameter {
+                name: "hidden width",
+                ..
+            })
         ));
-        let w = vec![Tensor::<B, 2>::zeros([2, 3], &device), Tensor::zeros([4, 1], &device)];
-        let b = vec![Tensor::<B, 1>::zeros([3], &device), Tensor::zeros([1], &device)];
+        let w = vec![
+            Tensor::<B, 2>::zeros([2, 3], &device),
+            Tensor::zeros([4, 1], &device),
+        ];
+        let b = vec![
+            Tensor::<B, 1>::zeros([3], &device),
+            Tensor::zeros([1], &device),
+        ];
         assert!(matches!(
             Mlp::from_parameters(w, b, Activation::Silu),
-            Err(EnergyError::Dimension { expected: 3, got: 4 })
+            Err(EnergyError::Dimension {
+                expected: 3,
+                got: 4
+            })
         ));
     }
 
     #[test]
     fn config_round_trips_through_json() {
-        let cfg = MlpConfig::new(2, vec![64, 64]).with_activation(Activation::LeakyRelu { negative_slope: 0.2 });
+        let cfg = MlpConfig::new(2, vec![64, 64]).with_activation(Activation::LeakyRelu {
+            negative_slope: 0.2,
+        });
         let json = serde_json::to_string(&cfg).unwrap();
         let back: MlpConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back.hidden, vec![64, 64]);

@@ -1,0 +1,69 @@
+//! The benchmark binary: `ebm-bench [--backend NAME] [--quick] [--filter TEXT] [--out FILE]`.
+//!
+//! Normally run through `cargo xtask bench`, which builds it with the right backend feature.
+//! Prints one markdown row per benchmark and writes the records as JSON to `--out`.
+
+mod gradients;
+mod record;
+
+use std::path::PathBuf;
+
+use record::Record;
+
+/// Command-line options.
+struct Options {
+    backend: String,
+    quick: bool,
+    filter: Option<String>,
+    out: Option<PathBuf>,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        backend: "ndarray".to_string(),
+        quick: false,
+        filter: None,
+        out: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
+        match arg.as_str() {
+            "--backend" => options.backend = value("--backend")?,
+            "--quick" => options.quick = true,
+            "--filter" => options.filter = Some(value("--filter")?),
+            "--out" => options.out = Some(PathBuf::from(value("--out")?)),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(options)
+}
+
+fn main() {
+    let options = match parse_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("ebm-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let records: Vec<Record> = match options.backend.as_str() {
+        #[cfg(feature = "ndarray")]
+        "ndarray" => gradients::run::<ebm::backend::Cpu>(&options, &Default::default()),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => gradients::run::<ebm::backend::Wgpu>(&options, &Default::default()),
+        #[cfg(feature = "cuda")]
+        "cuda" => gradients::run::<ebm::backend::Cuda>(&options, &Default::default()),
+        other => {
+            eprintln!("ebm-bench: backend `{other}` is not compiled in (enable its feature)");
+            std::process::exit(3);
+        }
+    };
+    if let Some(path) = &options.out {
+        let json = serde_json::to_string_pretty(&records).expect("records serialise");
+        if let Err(e) = std::fs::write(path, json) {
+            eprintln!("ebm-bench: cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
+    }
+}
