@@ -14,6 +14,7 @@
 //! | [`neural`] | Mlp, Cnn, Hybrid and their activations |
 //! | [`check`] | the energy checker and its report |
 //! | [`grid`] | energies on a 2-D grid, for plots |
+//! | [`schedule`] | step-size, noise and learning-rate schedules |
 //! | [`error`] | [`EnergyError`] |
 #![warn(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod energy;
 pub mod error;
 pub mod grid;
 pub mod neural;
+pub mod schedule;
 
 pub use energy::{
     Energy, Inner, SecondOrderEnergy, autodiff_energy_and_grad, batch_from_data, check_batch,

@@ -1,0 +1,285 @@
+//! Schedules for step sizes, noise scales, learning rates and σ: a value per step.
+//!
+//! A [`Schedule`] is a pure description (serde-serialisable, so runs can be written in JSON) that
+//! maps a step index `k` to a value with [`Schedule::value_at`]. [`Scheduled`] pairs it with a
+//! step counter for code that advances one step at a time.
+//!
+//! Semantics shared by samplers and learners: the value used by step `k` (counting from 0) is
+//! `value_at(k)`, so the first step uses the start value, and the counter advances after the
+//! step's update.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EnergyError, Result, require_finite, require_positive};
+
+/// A value as a function of the step index `k` (from 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Schedule {
+    /// `v = value`.
+    Constant {
+        /// The value.
+        value: f64,
+    },
+    /// `v = max(min, start·rateᵏ)`.
+    ExponentialDecay {
+        /// Value at `k = 0`.
+        start: f64,
+        /// Decay per step, in `(0, 1]`.
+        rate: f64,
+        /// Floor.
+        min: f64,
+    },
+    /// `v = start + (end − start)·k/n` for `k < n`, then `end`.
+    Linear {
+        /// Value at `k = 0`.
+        start: f64,
+        /// Value from `k = n` on.
+        end: f64,
+        /// Length `n > 0` of the ramp.
+        n_steps: usize,
+    },
+    /// `v = end + (start − end)·½(1 + cos(πk/n))` for `k < n`, then `end`.
+    Cosine {
+        /// Value at `k = 0`.
+        start: f64,
+        /// Value from `k = n` on.
+        end: f64,
+        /// Length `n > 0` of the half cosine.
+        n_steps: usize,
+    },
+    /// `v = start·γ^(number of milestones ≤ k)`.
+    MultiStep {
+        /// Value before the first milestone.
+        start: f64,
+        /// Strictly increasing positive steps at which the value is multiplied by `gamma`.
+        milestones: Vec<usize>,
+        /// Factor applied at each milestone.
+        gamma: f64,
+    },
+    /// Linear warm-up from `init_factor·inner(0)` to `inner(0)` over `warmup_steps`, then the
+    /// inner schedule, started afresh: `v = inner(k − warmup_steps)` for `k ≥ warmup_steps`.
+    Warmup {
+        /// The schedule that follows the warm-up.
+        inner: Box<Schedule>,
+        /// Length of the warm-up (> 0).
+        warmup_steps: usize,
+        /// Starting fraction of `inner(0)`, in `[0, 1]`.
+        init_factor: f64,
+    },
+}
+
+impl Schedule {
+    /// A constant schedule.
+    pub fn constant(value: f64) -> Self {
+        Schedule::Constant { value }
+    }
+
+    /// The value used by step `k`.
+    pub fn value_at(&self, k: usize) -> f64 {
+        match self {
+            Schedule::Constant { value } => *value,
+            Schedule::ExponentialDecay { start, rate, min } => (start * rate.powf(k as f64)).max(*min),
+            Schedule::Linear { start, end, n_steps } => {
+                if k >= *n_steps {
+                    *end
+                } else {
+                    start + (end - start) * k as f64 / *n_steps as f64
+                }
+            }
+            Schedule::Cosine { start, end, n_steps } => {
+                if k >= *n_steps {
+                    *end
+                } else {
+                    let phase = std::f64::consts::PI * k as f64 / *n_steps as f64;
+                    end + (start - end) * 0.5 * (1.0 + phase.cos())
+                }
+            }
+            Schedule::MultiStep { start, milestones, gamma } => {
+                let passed = milestones.iter().filter(|&&m| m <= k).count();
+                start * gamma.powi(passed as i32)
+            }
+            Schedule::Warmup { inner, warmup_steps, init_factor } => {
+                if k >= *warmup_steps {
+                    inner.value_at(k - warmup_steps)
+                } else {
+                    let target = inner.value_at(0);
+                    let from = target * init_factor;
+                    from + (target - from) * k as f64 / *warmup_steps as f64
+                }
+            }
+        }
+    }
+
+    /// Checks the parameters; `positive` additionally requires every value to be `> 0` (step
+    /// sizes, noise scales, σ), which holds for all `k` when it holds at the ends.
+    pub fn validate(&self, positive: bool) -> Result<()> {
+        let check = |name: &'static str, v: f64| if positive { require_positive(name, v) } else { require_finite(name, v) };
+        match self {
+            Schedule::Constant { value } => check("schedule value", *value),
+            Schedule::ExponentialDecay { start, rate, min } => {
+                check("schedule start", *start)?;
+                if !(rate.is_finite() && *rate > 0.0 && *rate <= 1.0) {
+                    return Err(EnergyError::InvalidParameter { name: "decay rate", value: *rate, requirement: "must be in (0, 1]" });
+                }
+                if positive { require_positive("schedule min", *min) } else { require_finite("schedule min", *min) }
+            }
+            Schedule::Linear { start, end, n_steps } | Schedule::Cosine { start, end, n_steps } => {
+                check("schedule start", *start)?;
+                check("schedule end", *end)?;
+                if *n_steps == 0 {
+                    return Err(EnergyError::InvalidParameter { name: "n_steps", value: 0.0, requirement: "must be > 0" });
+                }
+                Ok(())
+            }
+            Schedule::MultiStep { start, milestones, gamma } => {
+                check("schedule start", *start)?;
+                check("gamma", *gamma)?;
+                if milestones.first() == Some(&0) || milestones.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(EnergyError::InvalidParameter {
+                        name: "milestones",
+                        value: milestones.first().copied().unwrap_or(0) as f64,
+                        requirement: "must be strictly increasing and > 0",
+                    });
+                }
+                Ok(())
+            }
+            Schedule::Warmup { inner, warmup_steps, init_factor } => {
+                inner.validate(positive)?;
+                if *warmup_steps == 0 {
+                    return Err(EnergyError::InvalidParameter { name: "warmup_steps", value: 0.0, requirement: "must be > 0" });
+                }
+                let lowest = if positive { f64::MIN_POSITIVE } else { 0.0 };
+                if !(init_factor.is_finite() && *init_factor >= lowest && *init_factor <= 1.0) {
+                    return Err(EnergyError::InvalidParameter {
+                        name: "init_factor",
+                        value: *init_factor,
+                        requirement: "must be in [0, 1] (and > 0 for a positive schedule)",
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl From<f64> for Schedule {
+    fn from(value: f64) -> Self {
+        Schedule::constant(value)
+    }
+}
+
+/// A [`Schedule`] with a step counter: `value()` is the value for the current step, `advance()`
+/// moves to the next step, `reset()` returns to step 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scheduled {
+    /// The schedule.
+    pub schedule: Schedule,
+    /// Steps taken so far.
+    pub step: usize,
+}
+
+impl Scheduled {
+    /// Starts `schedule` at step 0.
+    pub fn new(schedule: Schedule) -> Self {
+        Self { schedule, step: 0 }
+    }
+
+    /// The value for the current step.
+    pub fn value(&self) -> f64 {
+        self.schedule.value_at(self.step)
+    }
+
+    /// Moves to the next step.
+    pub fn advance(&mut self) {
+        self.step += 1;
+    }
+
+    /// Back to step 0.
+    pub fn reset(&mut self) {
+        self.step = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(s: &Schedule, n: usize) -> Vec<f64> {
+        (0..n).map(|k| s.value_at(k)).collect()
+    }
+
+    fn assert_values(s: &Schedule, expected: &[f64]) {
+        for (k, (v, e)) in values(s, expected.len()).iter().zip(expected).enumerate() {
+            assert!((v - e).abs() < 1e-12, "{s:?} at step {k}: {v} vs {e}");
+        }
+    }
+
+    #[test]
+    fn exact_per_step_values() {
+        assert_values(&Schedule::constant(0.3), &[0.3, 0.3, 0.3]);
+        assert_values(&Schedule::ExponentialDecay { start: 1.0, rate: 0.5, min: 0.2 }, &[1.0, 0.5, 0.25, 0.2, 0.2]);
+        assert_values(&Schedule::Linear { start: 1.0, end: 0.0, n_steps: 4 }, &[1.0, 0.75, 0.5, 0.25, 0.0, 0.0]);
+        // The seeds' noise scale: cosine from 0.2 to 0.01 over 50 steps.
+        let cos = Schedule::Cosine { start: 0.2, end: 0.01, n_steps: 50 };
+        assert_values(&cos, &[0.2]);
+        assert!((cos.value_at(25) - 0.105).abs() < 1e-12);
+        assert_eq!(cos.value_at(50), 0.01);
+        assert_eq!(cos.value_at(1000), 0.01);
+        assert_values(
+            &Schedule::MultiStep { start: 1.0, milestones: vec![2, 4], gamma: 0.1 },
+            &[1.0, 1.0, 0.1, 0.1, 0.01, 0.01],
+        );
+        let warm = Schedule::Warmup {
+            inner: Box::new(Schedule::Linear { start: 1.0, end: 0.5, n_steps: 2 }),
+            warmup_steps: 4,
+            init_factor: 0.2,
+        };
+        assert_values(&warm, &[0.2, 0.4, 0.6, 0.8, 1.0, 0.75, 0.5, 0.5]);
+    }
+
+    #[test]
+    fn scheduled_advances_and_resets() {
+        let mut s = Scheduled::new(Schedule::Linear { start: 2.0, end: 0.0, n_steps: 2 });
+        assert_eq!(s.value(), 2.0);
+        s.advance();
+        assert_eq!(s.value(), 1.0);
+        s.advance();
+        s.advance();
+        assert_eq!(s.value(), 0.0);
+        s.reset();
+        assert_eq!(s.value(), 2.0);
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let s = Schedule::Warmup {
+            inner: Box::new(Schedule::MultiStep { start: 1e-3, milestones: vec![10, 20], gamma: 0.5 }),
+            warmup_steps: 5,
+            init_factor: 0.01,
+        };
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains("\"kind\":\"warmup\""), "{json}");
+        let back: Schedule = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        let running = Scheduled { schedule: s, step: 7 };
+        let back: Scheduled = serde_json::from_str(&serde_json::to_string(&running).unwrap()).unwrap();
+        assert_eq!(back, running);
+    }
+
+    #[test]
+    fn invalid_schedules_are_typed_errors() {
+        let bad = [
+            Schedule::constant(0.0),
+            Schedule::ExponentialDecay { start: 1.0, rate: 1.5, min: 0.1 },
+            Schedule::Linear { start: 1.0, end: 0.1, n_steps: 0 },
+            Schedule::Cosine { start: 1.0, end: -0.1, n_steps: 10 },
+            Schedule::MultiStep { start: 1.0, milestones: vec![5, 5], gamma: 0.1 },
+            Schedule::Warmup { inner: Box::new(Schedule::constant(1.0)), warmup_steps: 0, init_factor: 0.1 },
+        ];
+        for s in bad {
+            assert!(matches!(s.validate(true), Err(EnergyError::InvalidParameter { .. })), "{s:?}");
+        }
+        assert!(Schedule::Linear { start: 1.0, end: -1.0, n_steps: 3 }.validate(false).is_ok());
+    }
+}
