@@ -79,15 +79,25 @@ impl Schedule {
     pub fn value_at(&self, k: usize) -> f64 {
         match self {
             Schedule::Constant { value } => *value,
-            Schedule::ExponentialDecay { start, rate, min } => (start * rate.powf(k as f64)).max(*min),
-            Schedule::Linear { start, end, n_steps } => {
+            Schedule::ExponentialDecay { start, rate, min } => {
+                (start * rate.powf(k as f64)).max(*min)
+            }
+            Schedule::Linear {
+                start,
+                end,
+                n_steps,
+            } => {
                 if k >= *n_steps {
                     *end
                 } else {
                     start + (end - start) * k as f64 / *n_steps as f64
                 }
             }
-            Schedule::Cosine { start, end, n_steps } => {
+            Schedule::Cosine {
+                start,
+                end,
+                n_steps,
+            } => {
                 if k >= *n_steps {
                     *end
                 } else {
@@ -95,11 +105,19 @@ impl Schedule {
                     end + (start - end) * 0.5 * (1.0 + phase.cos())
                 }
             }
-            Schedule::MultiStep { start, milestones, gamma } => {
+            Schedule::MultiStep {
+                start,
+                milestones,
+                gamma,
+            } => {
                 let passed = milestones.iter().filter(|&&m| m <= k).count();
                 start * gamma.powi(passed as i32)
             }
-            Schedule::Warmup { inner, warmup_steps, init_factor } => {
+            Schedule::Warmup {
+                inner,
+                warmup_steps,
+                init_factor,
+            } => {
                 if k >= *warmup_steps {
                     inner.value_at(k - warmup_steps)
                 } else {
@@ -114,25 +132,56 @@ impl Schedule {
     /// Checks the parameters; `positive` additionally requires every value to be `> 0` (step
     /// sizes, noise scales, σ), which holds for all `k` when it holds at the ends.
     pub fn validate(&self, positive: bool) -> Result<()> {
-        let check = |name: &'static str, v: f64| if positive { require_positive(name, v) } else { require_finite(name, v) };
+        let check = |name: &'static str, v: f64| {
+            if positive {
+                require_positive(name, v)
+            } else {
+                require_finite(name, v)
+            }
+        };
         match self {
             Schedule::Constant { value } => check("schedule value", *value),
             Schedule::ExponentialDecay { start, rate, min } => {
                 check("schedule start", *start)?;
                 if !(rate.is_finite() && *rate > 0.0 && *rate <= 1.0) {
-                    return Err(EnergyError::InvalidParameter { name: "decay rate", value: *rate, requirement: "must be in (0, 1]" });
+                    return Err(EnergyError::InvalidParameter {
+                        name: "decay rate",
+                        value: *rate,
+                        requirement: "must be in (0, 1]",
+                    });
                 }
-                if positive { require_positive("schedule min", *min) } else { require_finite("schedule min", *min) }
+                if positive {
+                    require_positive("schedule min", *min)
+                } else {
+                    require_finite("schedule min", *min)
+                }
             }
-            Schedule::Linear { start, end, n_steps } | Schedule::Cosine { start, end, n_steps } => {
+            Schedule::Linear {
+                start,
+                end,
+                n_steps,
+            }
+            | Schedule::Cosine {
+                start,
+                end,
+                n_steps,
+            } => {
                 check("schedule start", *start)?;
                 check("schedule end", *end)?;
                 if *n_steps == 0 {
-                    return Err(EnergyError::InvalidParameter { name: "n_steps", value: 0.0, requirement: "must be > 0" });
+                    return Err(EnergyError::InvalidParameter {
+                        name: "n_steps",
+                        value: 0.0,
+                        requirement: "must be > 0",
+                    });
                 }
                 Ok(())
             }
-            Schedule::MultiStep { start, milestones, gamma } => {
+            Schedule::MultiStep {
+                start,
+                milestones,
+                gamma,
+            } => {
                 check("schedule start", *start)?;
                 check("gamma", *gamma)?;
                 if milestones.first() == Some(&0) || milestones.windows(2).any(|w| w[0] >= w[1]) {
@@ -144,10 +193,18 @@ impl Schedule {
                 }
                 Ok(())
             }
-            Schedule::Warmup { inner, warmup_steps, init_factor } => {
+            Schedule::Warmup {
+                inner,
+                warmup_steps,
+                init_factor,
+            } => {
                 inner.validate(positive)?;
                 if *warmup_steps == 0 {
-                    return Err(EnergyError::InvalidParameter { name: "warmup_steps", value: 0.0, requirement: "must be > 0" });
+                    return Err(EnergyError::InvalidParameter {
+                        name: "warmup_steps",
+                        value: 0.0,
+                        requirement: "must be > 0",
+                    });
                 }
                 let lowest = if positive { f64::MIN_POSITIVE } else { 0.0 };
                 if !(init_factor.is_finite() && *init_factor >= lowest && *init_factor <= 1.0) {
@@ -218,20 +275,46 @@ mod tests {
     #[test]
     fn exact_per_step_values() {
         assert_values(&Schedule::constant(0.3), &[0.3, 0.3, 0.3]);
-        assert_values(&Schedule::ExponentialDecay { start: 1.0, rate: 0.5, min: 0.2 }, &[1.0, 0.5, 0.25, 0.2, 0.2]);
-        assert_values(&Schedule::Linear { start: 1.0, end: 0.0, n_steps: 4 }, &[1.0, 0.75, 0.5, 0.25, 0.0, 0.0]);
+        assert_values(
+            &Schedule::ExponentialDecay {
+                start: 1.0,
+                rate: 0.5,
+                min: 0.2,
+            },
+            &[1.0, 0.5, 0.25, 0.2, 0.2],
+        );
+        assert_values(
+            &Schedule::Linear {
+                start: 1.0,
+                end: 0.0,
+                n_steps: 4,
+            },
+            &[1.0, 0.75, 0.5, 0.25, 0.0, 0.0],
+        );
         // The seeds' noise scale: cosine from 0.2 to 0.01 over 50 steps.
-        let cos = Schedule::Cosine { start: 0.2, end: 0.01, n_steps: 50 };
+        let cos = Schedule::Cosine {
+            start: 0.2,
+            end: 0.01,
+            n_steps: 50,
+        };
         assert_values(&cos, &[0.2]);
         assert!((cos.value_at(25) - 0.105).abs() < 1e-12);
         assert_eq!(cos.value_at(50), 0.01);
         assert_eq!(cos.value_at(1000), 0.01);
         assert_values(
-            &Schedule::MultiStep { start: 1.0, milestones: vec![2, 4], gamma: 0.1 },
+            &Schedule::MultiStep {
+                start: 1.0,
+                milestones: vec![2, 4],
+                gamma: 0.1,
+            },
             &[1.0, 1.0, 0.1, 0.1, 0.01, 0.01],
         );
         let warm = Schedule::Warmup {
-            inner: Box::new(Schedule::Linear { start: 1.0, end: 0.5, n_steps: 2 }),
+            inner: Box::new(Schedule::Linear {
+                start: 1.0,
+                end: 0.5,
+                n_steps: 2,
+            }),
             warmup_steps: 4,
             init_factor: 0.2,
         };
@@ -240,7 +323,11 @@ mod tests {
 
     #[test]
     fn scheduled_advances_and_resets() {
-        let mut s = Scheduled::new(Schedule::Linear { start: 2.0, end: 0.0, n_steps: 2 });
+        let mut s = Scheduled::new(Schedule::Linear {
+            start: 2.0,
+            end: 0.0,
+            n_steps: 2,
+        });
         assert_eq!(s.value(), 2.0);
         s.advance();
         assert_eq!(s.value(), 1.0);
@@ -254,7 +341,11 @@ mod tests {
     #[test]
     fn serde_round_trip() {
         let s = Schedule::Warmup {
-            inner: Box::new(Schedule::MultiStep { start: 1e-3, milestones: vec![10, 20], gamma: 0.5 }),
+            inner: Box::new(Schedule::MultiStep {
+                start: 1e-3,
+                milestones: vec![10, 20],
+                gamma: 0.5,
+            }),
             warmup_steps: 5,
             init_factor: 0.01,
         };
@@ -262,8 +353,12 @@ mod tests {
         assert!(json.contains("\"kind\":\"warmup\""), "{json}");
         let back: Schedule = serde_json::from_str(&json).unwrap();
         assert_eq!(back, s);
-        let running = Scheduled { schedule: s, step: 7 };
-        let back: Scheduled = serde_json::from_str(&serde_json::to_string(&running).unwrap()).unwrap();
+        let running = Scheduled {
+            schedule: s,
+            step: 7,
+        };
+        let back: Scheduled =
+            serde_json::from_str(&serde_json::to_string(&running).unwrap()).unwrap();
         assert_eq!(back, running);
     }
 
@@ -271,15 +366,46 @@ mod tests {
     fn invalid_schedules_are_typed_errors() {
         let bad = [
             Schedule::constant(0.0),
-            Schedule::ExponentialDecay { start: 1.0, rate: 1.5, min: 0.1 },
-            Schedule::Linear { start: 1.0, end: 0.1, n_steps: 0 },
-            Schedule::Cosine { start: 1.0, end: -0.1, n_steps: 10 },
-            Schedule::MultiStep { start: 1.0, milestones: vec![5, 5], gamma: 0.1 },
-            Schedule::Warmup { inner: Box::new(Schedule::constant(1.0)), warmup_steps: 0, init_factor: 0.1 },
+            Schedule::ExponentialDecay {
+                start: 1.0,
+                rate: 1.5,
+                min: 0.1,
+            },
+            Schedule::Linear {
+                start: 1.0,
+                end: 0.1,
+                n_steps: 0,
+            },
+            Schedule::Cosine {
+                start: 1.0,
+                end: -0.1,
+                n_steps: 10,
+            },
+            Schedule::MultiStep {
+                start: 1.0,
+                milestones: vec![5, 5],
+                gamma: 0.1,
+            },
+            Schedule::Warmup {
+                inner: Box::new(Schedule::constant(1.0)),
+                warmup_steps: 0,
+                init_factor: 0.1,
+            },
         ];
         for s in bad {
-            assert!(matches!(s.validate(true), Err(EnergyError::InvalidParameter { .. })), "{s:?}");
+            assert!(
+                matches!(s.validate(true), Err(EnergyError::InvalidParameter { .. })),
+                "{s:?}"
+            );
         }
-        assert!(Schedule::Linear { start: 1.0, end: -1.0, n_steps: 3 }.validate(false).is_ok());
+        assert!(
+            Schedule::Linear {
+                start: 1.0,
+                end: -1.0,
+                n_steps: 3
+            }
+            .validate(false)
+            .is_ok()
+        );
     }
 }

@@ -1,5 +1,40 @@
 //! # ebm-sample
 //!
-//! Samplers for energy-based models (filled by the sampler work). This crate is part of the `ebm` workspace and is empty for now: it exists so that the
-//! workspace layout and the facade's re-exports are stable while it is being built.
+//! Samplers for any [`ebm_core::Energy`], analytic or neural, on any backend, with the
+//! diagnostics that tell whether the chains can be trusted.
+//!
+//! | sampler | file | kind |
+//! |---|---|---|
+//! | [`Langevin`] | `langevin.rs` | unadjusted Langevin (Euler–Maruyama), scheduled step and noise, optional clamp |
+//! | [`Mala`] | `mala.rs` | Metropolis-adjusted Langevin, per-chain accept/reject |
+//! | [`Hmc`] | `hmc.rs` | Hamiltonian Monte Carlo, leapfrog, scalar or diagonal mass, divergence guard |
+//! | [`GradientDescent`], [`Nesterov`] | `gradient_descent.rs`, `nesterov.rs` | deterministic minimisers |
+//!
+//! Every sampler implements [`Transition`] (one step on a batch of chains); the [`Sampler`]
+//! trait, implemented once for all of them, runs the chains with thinning, trajectories,
+//! diagnostics, NaN/Inf handling and warm-up adaptation. The exact semantics of a run are in
+//! [`run`]. Chains never build an autodiff graph: samplers call only the graph-free methods of
+//! [`ebm_core::Energy`], which analytic energies answer in closed form.
 #![warn(missing_docs)]
+
+pub mod adaptation;
+pub mod diagnostics;
+mod error;
+mod gradient_descent;
+mod hmc;
+mod langevin;
+mod mala;
+mod nesterov;
+pub mod noise;
+pub mod run;
+mod transition;
+
+pub use diagnostics::{Diagnostics, StepRecord};
+pub use error::SampleError;
+pub use gradient_descent::{GradientDescent, GradientDescentConfig};
+pub use hmc::{Hmc, HmcConfig, Mass};
+pub use langevin::{Langevin, LangevinConfig};
+pub use mala::{Mala, MalaConfig};
+pub use nesterov::{Nesterov, NesterovConfig};
+pub use run::{NonFinitePolicy, RunConfig, Sampler, Samples};
+pub use transition::{ChainState, StepInfo, Transition};

@@ -1,0 +1,367 @@
+//! Hamiltonian Monte Carlo with a leapfrog integrator.
+
+use burn::config::Config;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+use ebm_core::schedule::Schedule;
+use ebm_core::{Energy, Inner};
+
+use crate::adaptation::StepSize;
+use crate::error::{SampleError, check_positive_schedule, invalid};
+use crate::mala::check_target;
+use crate::noise::Noise;
+use crate::transition::{ChainState, StepInfo, Transition};
+
+/// The mass matrix of [`Hmc`].
+#[derive(Config, Debug, PartialEq)]
+pub enum Mass {
+    /// `M = m·I`.
+    Scalar(f64),
+    /// `M = diag(m)`, one entry per coordinate.
+    Diagonal(Vec<f64>),
+}
+
+/// Builds an [`Hmc`] sampler.
+#[derive(Config, Debug)]
+pub struct HmcConfig {
+    /// Leapfrog step size h (constant or scheduled; the starting value when adapting).
+    #[config(default = "Schedule::constant(0.1)")]
+    pub step_size: Schedule,
+    /// Leapfrog steps L per transition (≥ 1).
+    #[config(default = 10)]
+    pub n_leapfrog: usize,
+    /// The mass matrix.
+    #[config(default = "Mass::Scalar(1.0)")]
+    pub mass: Mass,
+    /// Adapt h by dual averaging during warm-up towards this acceptance rate (e.g. 0.65).
+    #[config(default = "None")]
+    pub target_acceptance: Option<f64>,
+    /// A transition whose energy error `H₁ − H₀` exceeds this (or is not finite) is divergent.
+    #[config(default = 1000.0)]
+    pub divergence_threshold: f64,
+}
+
+impl HmcConfig {
+    /// Builds the sampler, checking the parameters.
+    pub fn init(&self) -> Result<Hmc, SampleError> {
+        let hmc = Hmc {
+            config: self.clone(),
+            step: StepSize::new(self.step_size.clone(), self.target_acceptance),
+        };
+        hmc.check()?;
+        Ok(hmc)
+    }
+}
+
+/// HMC: per transition, momenta `p ~ N(0, M)`, `L` leapfrog steps
+/// (`p ← p − h/2·∇E; x ← x + h·M⁻¹p; p ← p − h/2·∇E`, with the gradients of consecutive half
+/// steps shared, so `L` gradient evaluations per transition), and a per-chain Metropolis test on
+/// `H = E(x) + ½pᵀM⁻¹p`. A chain whose proposal is non-finite or whose `H` grows by more than
+/// the divergence threshold is rejected and counted as divergent; the other chains are
+/// unaffected, so one diverging chain cannot poison the batch. Momenta are redrawn every
+/// transition (no flip needed).
+#[derive(Debug, Clone)]
+pub struct Hmc {
+    config: HmcConfig,
+    step: StepSize,
+}
+
+impl Hmc {
+    fn check(&self) -> Result<(), SampleError> {
+        check_positive_schedule("step_size", self.step.schedule())?;
+        check_target(self.step.target())?;
+        if self.config.n_leapfrog == 0 {
+            return Err(invalid("n_leapfrog", 0.0, "must be >= 1"));
+        }
+        if self.config.divergence_threshold.is_nan() || self.config.divergence_threshold <= 0.0 {
+            return Err(invalid(
+                "divergence_threshold",
+                self.config.divergence_threshold,
+                "must be > 0",
+            ));
+        }
+        let masses = match &self.config.mass {
+            Mass::Scalar(m) => vec![*m],
+            Mass::Diagonal(m) if m.is_empty() => {
+                return Err(invalid("mass", 0.0, "the diagonal must not be empty"));
+            }
+            Mass::Diagonal(m) => m.clone(),
+        };
+        if let Some(&m) = masses.iter().find(|m| !(m.is_finite() && **m > 0.0)) {
+            return Err(invalid("mass", m, "every mass must be finite and > 0"));
+        }
+        Ok(())
+    }
+
+    /// `(√m, 1/m)` as `[1, D]` rows (or `[1, 1]` for a scalar mass).
+    fn mass_rows<Bk: Backend>(&self, like: &Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+        let m = match &self.config.mass {
+            Mass::Scalar(m) => vec![*m],
+            Mass::Diagonal(m) => m.clone(),
+        };
+        let row = |v: Vec<f64>| {
+            let len = v.len();
+            Tensor::from_data(TensorData::new(v, [1, len]), (&like.device(), like.dtype()))
+        };
+        (
+            row(m.iter().map(|v| v.sqrt()).collect()),
+            row(m.iter().map(|v| 1.0 / v).collect()),
+        )
+    }
+
+    /// One HMC transition (also used by the leapfrog tests with fixed momenta).
+    pub(crate) fn leapfrog<B: AutodiffBackend, E: Energy<B> + ?Sized>(
+        &self,
+        energy: &E,
+        x: Tensor<Inner<B>, 2>,
+        p: Tensor<Inner<B>, 2>,
+        grad: Tensor<Inner<B>, 2>,
+        h: f64,
+        inv_mass: &Tensor<Inner<B>, 2>,
+    ) -> LeapfrogEnd<Inner<B>> {
+        let mut p = p - grad.mul_scalar(h / 2.0);
+        let mut x = x;
+        let l = self.config.n_leapfrog;
+        let mut e_and_g = None;
+        for i in 0..l {
+            x = x + (p.clone() * inv_mass.clone()).mul_scalar(h);
+            let (e, g) = energy.energy_and_grad(x.clone());
+            let scale = if i + 1 == l { h / 2.0 } else { h };
+            p = p - g.clone().mul_scalar(scale);
+            e_and_g = Some((e, g));
+        }
+        let (energy, grad) = e_and_g.expect("n_leapfrog >= 1");
+        LeapfrogEnd { x, p, energy, grad }
+    }
+}
+
+/// Where a leapfrog trajectory ends: position, momentum, and the energy and gradient there.
+pub(crate) struct LeapfrogEnd<Bk: Backend> {
+    pub(crate) x: Tensor<Bk, 2>,
+    pub(crate) p: Tensor<Bk, 2>,
+    pub(crate) energy: Tensor<Bk, 1>,
+    pub(crate) grad: Tensor<Bk, 2>,
+}
+
+/// `½·Σ p²/m` per chain.
+pub(crate) fn kinetic<Bk: Backend>(p: &Tensor<Bk, 2>, inv_mass: &Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    let n = p.dims()[0];
+    (p.clone().square() * inv_mass.clone())
+        .sum_dim(1)
+        .reshape([n])
+        .mul_scalar(0.5)
+}
+
+impl<B: AutodiffBackend> Transition<B> for Hmc {
+    fn validate(&self) -> Result<(), SampleError> {
+        self.check()
+    }
+
+    fn begin(&mut self, state: &ChainState<Inner<B>>) -> Result<(), SampleError> {
+        self.step.begin();
+        match &self.config.mass {
+            Mass::Diagonal(m) if m.len() != state.x.dims()[1] => {
+                Err(SampleError::Input(ebm_core::EnergyError::LengthMismatch {
+                    what: "HMC diagonal mass vs state dimension",
+                    left: m.len(),
+                    right: state.x.dims()[1],
+                }))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn step<E: Energy<B> + ?Sized>(
+        &mut self,
+        energy: &E,
+        mut state: ChainState<Inner<B>>,
+        k: usize,
+        noise: &mut Noise,
+    ) -> (ChainState<Inner<B>>, StepInfo<Inner<B>>) {
+        let h = self.step.value(k);
+        let (e0, g0) = state.energy_and_grad(energy);
+        let x0 = state.x;
+        let [n, d] = x0.dims();
+        let (sqrt_mass, inv_mass) = self.mass_rows(&x0);
+        let p0 = noise.normal([n, d], &x0) * sqrt_mass;
+        let h0 = e0.clone() + kinetic(&p0, &inv_mass);
+        let LeapfrogEnd {
+            x: x1,
+            p: p1,
+            energy: e1,
+            grad: g1,
+        } = self.leapfrog::<B, E>(energy, x0.clone(), p0, g0.clone(), h, &inv_mass);
+        let h1 = e1.clone() + kinetic(&p1, &inv_mass);
+        let delta = h1 - h0; // H₁ − H₀; NaN or +∞ for a diverged chain
+        let divergent = delta
+            .clone()
+            .is_finite()
+            .bool_not()
+            .bool_or(delta.clone().greater_elem(self.config.divergence_threshold));
+        // log α = min(0, −ΔH); comparisons with NaN are false, so diverged chains are rejected.
+        let accept = noise
+            .log_uniform(n, &x0)
+            .lower(delta.neg())
+            .bool_and(divergent.clone().bool_not());
+        let accept_rows = accept.clone().unsqueeze_dim::<2>(1).expand([n, d]);
+        let next = ChainState {
+            x: x0.mask_where(accept_rows.clone(), x1),
+            cached: Some((
+                e0.mask_where(accept.clone(), e1),
+                g0.mask_where(accept_rows, g1),
+            )),
+        };
+        (
+            next,
+            StepInfo {
+                accepted: Some(accept.float()),
+                divergent: Some(divergent.float()),
+            },
+        )
+    }
+
+    fn adapts(&self) -> bool {
+        self.step.adapts()
+    }
+
+    fn adapt(&mut self, mean_acceptance: f64) {
+        self.step.update(mean_acceptance);
+    }
+
+    fn end_warmup(&mut self) {
+        self.step.end_warmup();
+    }
+
+    fn step_size(&self, k: usize) -> f64 {
+        self.step.value(k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, NdArray};
+    use ebm_core::analytic::{Gaussian, Harmonic};
+    use serde::Deserialize;
+
+    type B = Autodiff<NdArray>;
+
+    #[derive(Deserialize)]
+    struct Steps {
+        hmc_leapfrog: Leapfrog,
+    }
+
+    #[derive(Deserialize)]
+    struct Leapfrog {
+        step_size: f64,
+        n_leapfrog_steps: usize,
+        x0: Vec<Vec<f64>>,
+        p0: Vec<Vec<f64>>,
+        x_final: Vec<Vec<f64>>,
+        p_final: Vec<Vec<f64>>,
+        hamiltonian_initial: Vec<f64>,
+        hamiltonian_final: Vec<f64>,
+    }
+
+    fn batch(rows: &[Vec<f64>]) -> Tensor<NdArray, 2> {
+        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+        Tensor::from_data(
+            TensorData::new(flat, [rows.len(), rows[0].len()]),
+            &Default::default(),
+        )
+    }
+
+    fn close(what: &str, ours: Tensor<NdArray, 2>, reference: &[Vec<f64>], tol: f64) {
+        let ours = ours.into_data().to_vec::<f32>().unwrap();
+        for (o, r) in ours.iter().zip(reference.iter().flatten()) {
+            assert!(
+                (*o as f64 - r).abs() <= tol * (1.0 + r.abs()),
+                "{what}: {o} vs {r}"
+            );
+        }
+    }
+
+    #[test]
+    fn leapfrog_matches_the_reference_trajectory() {
+        let file: Steps =
+            serde_json::from_str(include_str!("../tests/data/sampler_steps.json")).unwrap();
+        let r = file.hmc_leapfrog;
+        // The 3-D Gaussian of the analytic reference cases.
+        let g = Gaussian::new(
+            vec![1.0, -2.0, 0.5],
+            vec![
+                vec![2.0, 0.6, -0.4],
+                vec![0.6, 1.5, 0.3],
+                vec![-0.4, 0.3, 0.8],
+            ],
+        )
+        .unwrap();
+        let hmc = HmcConfig::new()
+            .with_n_leapfrog(r.n_leapfrog_steps)
+            .init()
+            .unwrap();
+        let (x0, p0) = (batch(&r.x0), batch(&r.p0));
+        let inv_mass = Tensor::<NdArray, 2>::ones([1, 1], &Default::default());
+        let g0 = Energy::<B>::grad_energy(&g, x0.clone());
+        let LeapfrogEnd {
+            x: x1,
+            p: p1,
+            energy: e1,
+            ..
+        } = hmc.leapfrog::<B, _>(&g, x0.clone(), p0.clone(), g0, r.step_size, &inv_mass);
+        close("x_final", x1, &r.x_final, 1e-5);
+        close("p_final", p1.clone(), &r.p_final, 1e-5);
+        let h0 = Energy::<B>::energy_value(&g, x0) + kinetic(&p0, &inv_mass);
+        let h1 = e1 + kinetic(&p1, &inv_mass);
+        close(
+            "H0",
+            h0.unsqueeze_dim(1),
+            &r.hamiltonian_initial
+                .iter()
+                .map(|v| vec![*v])
+                .collect::<Vec<_>>(),
+            1e-5,
+        );
+        close(
+            "H1",
+            h1.unsqueeze_dim(1),
+            &r.hamiltonian_final
+                .iter()
+                .map(|v| vec![*v])
+                .collect::<Vec<_>>(),
+            1e-5,
+        );
+    }
+
+    #[test]
+    fn leapfrog_conserves_energy_and_is_reversible() {
+        // Harmonic oscillator, h = 0.1, 1000 steps: |ΔH|/H < 1%; then flipping the momentum and
+        // integrating back returns to the start.
+        let energy = Harmonic::new(1.0).unwrap();
+        let hmc = HmcConfig::new().with_n_leapfrog(1000).init().unwrap();
+        let device = Default::default();
+        let x0 = Tensor::<NdArray, 2>::from_data([[1.0, 0.0], [0.3, -0.7]], &device);
+        let p0 = Tensor::<NdArray, 2>::from_data([[0.0, 1.0], [0.5, 0.2]], &device);
+        let inv_mass = Tensor::<NdArray, 2>::ones([1, 1], &device);
+        let h = |x: &Tensor<NdArray, 2>, p: &Tensor<NdArray, 2>| {
+            (Energy::<B>::energy_value(&energy, x.clone()) + kinetic(p, &inv_mass))
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+        };
+        let g0 = Energy::<B>::grad_energy(&energy, x0.clone());
+        let LeapfrogEnd {
+            x: x1,
+            p: p1,
+            grad: g1,
+            ..
+        } = hmc.leapfrog::<B, _>(&energy, x0.clone(), p0.clone(), g0, 0.1, &inv_mass);
+        for (a, b) in h(&x0, &p0).iter().zip(h(&x1, &p1)) {
+            assert!(((b - a) / a).abs() < 0.01, "H drifted from {a} to {b}");
+        }
+        let LeapfrogEnd { x: xb, p: pb, .. } =
+            hmc.leapfrog::<B, _>(&energy, x1, p1.neg(), g1, 0.1, &inv_mass);
+        let back = (xb - x0).abs().max().into_scalar() + (pb.neg() - p0).abs().max().into_scalar();
+        assert!(back < 1e-3, "not reversible: {back}");
+    }
+}

@@ -1,0 +1,99 @@
+//! Unadjusted Langevin dynamics (Euler–Maruyama).
+
+use burn::config::Config;
+use burn::tensor::backend::AutodiffBackend;
+use ebm_core::schedule::Schedule;
+use ebm_core::{Energy, Inner};
+
+use crate::error::{SampleError, check_positive_schedule, invalid};
+use crate::noise::Noise;
+use crate::transition::{ChainState, StepInfo, Transition};
+
+/// Builds a [`Langevin`] sampler.
+#[derive(Config, Debug)]
+pub struct LangevinConfig {
+    /// Step size η (a constant or a schedule; every value > 0).
+    #[config(default = "Schedule::constant(1e-3)")]
+    pub step_size: Schedule,
+    /// Noise scale σ (a constant or a schedule; every value > 0). σ = 1 samples `exp(−E)`;
+    /// in general the stationary law is `∝ exp(−E/σ²)`.
+    #[config(default = "Schedule::constant(1.0)")]
+    pub noise_scale: Schedule,
+    /// Optional box `[low, high]` every coordinate is clamped to after each step.
+    #[config(default = "None")]
+    pub clamp: Option<(f64, f64)>,
+}
+
+impl LangevinConfig {
+    /// Builds the sampler, checking the parameters.
+    pub fn init(&self) -> Result<Langevin, SampleError> {
+        check(self)?;
+        Ok(Langevin {
+            config: self.clone(),
+        })
+    }
+}
+
+fn check(config: &LangevinConfig) -> Result<(), SampleError> {
+    check_positive_schedule("step_size", &config.step_size)?;
+    check_positive_schedule("noise_scale", &config.noise_scale)?;
+    if let Some((lo, hi)) = config.clamp
+        && !(lo.is_finite() && hi.is_finite() && lo < hi)
+    {
+        return Err(invalid(
+            "clamp",
+            lo,
+            "the box must be finite with low < high",
+        ));
+    }
+    Ok(())
+}
+
+/// Unadjusted Langevin dynamics: `x ← x − η∇E(x) + σ·√(2η)·ξ`, `ξ ~ N(0, I)`, then the optional
+/// clamp. One gradient evaluation per step; no energy evaluations. Biased by O(η) (no Metropolis
+/// correction: see [`crate::Mala`]).
+///
+/// ```
+/// use burn::backend::{Autodiff, NdArray};
+/// use ebm_core::analytic::Harmonic;
+/// use ebm_sample::{LangevinConfig, RunConfig, Sampler};
+///
+/// type B = Autodiff<NdArray>;
+/// let mut langevin = LangevinConfig::new().with_step_size(0.05.into()).init().unwrap();
+/// let run = RunConfig::new(200).with_seed(1);
+/// let out = Sampler::<B>::sample_from_noise(&mut langevin, &Harmonic::new(1.0).unwrap(), 500, 2, &Default::default(), &run).unwrap();
+/// assert_eq!(out.final_state.dims(), [500, 2]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Langevin {
+    config: LangevinConfig,
+}
+
+impl<B: AutodiffBackend> Transition<B> for Langevin {
+    fn validate(&self) -> Result<(), SampleError> {
+        check(&self.config)
+    }
+
+    fn step<E: Energy<B> + ?Sized>(
+        &mut self,
+        energy: &E,
+        state: ChainState<Inner<B>>,
+        k: usize,
+        noise: &mut Noise,
+    ) -> (ChainState<Inner<B>>, StepInfo<Inner<B>>) {
+        let eta = self.config.step_size.value_at(k);
+        let sigma = self.config.noise_scale.value_at(k);
+        let x = state.x;
+        let xi = noise.normal(x.dims(), &x);
+        let grad = energy.grad_energy(x.clone());
+        let mut next = x - grad.mul_scalar(eta) + xi.mul_scalar(sigma * (2.0 * eta).sqrt());
+        if let Some((lo, hi)) = self.config.clamp {
+            next = next.clamp(lo, hi);
+        }
+        (ChainState::new(next), StepInfo::default())
+    }
+
+    fn step_size(&self, k: usize) -> f64 {
+        self.config.step_size.value_at(k)
+    }
+}

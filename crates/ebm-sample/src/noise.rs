@@ -1,0 +1,68 @@
+//! Seeded random numbers for the chains.
+//!
+//! Noise is drawn on the host from a seeded generator and uploaded, rather than from Burn's
+//! backend RNG, which is one global generator per backend: two runs in parallel threads would
+//! interleave its draws. Host noise makes a run's numbers depend only on its seed, and makes them
+//! identical on every backend (NdArray, WGPU, CUDA), which the cross-backend tests rely on.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
+
+/// A seeded source of standard-normal and uniform tensors.
+#[derive(Debug, Clone)]
+pub struct Noise {
+    rng: SmallRng,
+    /// Normal draws to hand out first, in order (see [`Noise::replay`]).
+    replay: std::collections::VecDeque<f32>,
+}
+
+impl Noise {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: SmallRng::seed_from_u64(seed),
+            replay: Default::default(),
+        }
+    }
+
+    /// A generator whose normal draws are `values`, in order, before it falls back to a
+    /// generator seeded with 0: for reproducing published trajectories step by step, or for
+    /// common random numbers across samplers.
+    pub fn replay(values: Vec<f32>) -> Self {
+        Self {
+            rng: SmallRng::seed_from_u64(0),
+            replay: values.into(),
+        }
+    }
+
+    /// `[n, d]` draws of N(0, 1), with the dtype and device of `like`.
+    pub fn normal<Bk: Backend>(
+        &mut self,
+        shape: [usize; 2],
+        like: &Tensor<Bk, 2>,
+    ) -> Tensor<Bk, 2> {
+        let count = shape[0] * shape[1];
+        let from_replay = count.min(self.replay.len());
+        let mut values: Vec<f32> = self.replay.drain(..from_replay).collect();
+        values.extend(
+            (&mut self.rng)
+                .sample_iter::<f32, _>(StandardNormal)
+                .take(count - from_replay),
+        );
+        Tensor::from_data(
+            TensorData::new(values, shape),
+            (&like.device(), like.dtype()),
+        )
+    }
+
+    /// `[n]` draws of `log U(0, 1)` (for Metropolis tests), with the dtype and device of `like`.
+    pub fn log_uniform<Bk: Backend>(&mut self, n: usize, like: &Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+        let values: Vec<f32> = (0..n)
+            .map(|_| (1.0 - self.rng.random::<f32>()).ln())
+            .collect();
+        Tensor::from_data(TensorData::new(values, [n]), (&like.device(), like.dtype()))
+    }
+}

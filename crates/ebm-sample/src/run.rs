@@ -1,0 +1,327 @@
+//! The [`Sampler`] contract and the run loop shared by every sampler.
+//!
+//! # Semantics of a run
+//!
+//! * A run takes `n_warmup + n_steps` steps from the initial state, numbered `k = 0, 1, …`;
+//!   schedules are evaluated at `k`, so the first step uses a schedule's start value.
+//! * Warm-up steps are never kept; MALA and HMC adapt their step size during them when configured.
+//! * Of the `n_steps` sampling steps, counted `i = 0, 1, …`, the state after step `i` is kept when
+//!   `(i + 1) % thin == 0`: `n_steps / thin` states, the initial state not among them.
+//! * The trajectory is chain-major, `[n_chains, n_kept, D]`.
+//! * Chains are checked for NaN/Inf every `check_every` steps and after the last step. With
+//!   [`NonFinitePolicy::Error`] the run stops with [`SampleError::NonFinite`] naming the step of
+//!   the check and the chains; with [`NonFinitePolicy::Reset`] those chains restart from fresh
+//!   N(0, I) draws and are counted in [`Samples::resets`].
+//! * Everything stays on the device except: these checks (one scalar read when all is well), the
+//!   per-kept-step diagnostics when asked for, and one acceptance read per warm-up step while a
+//!   step size adapts.
+
+use burn::config::Config;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Bool, Tensor};
+use ebm_core::{Energy, Inner};
+
+use crate::diagnostics::{Diagnostics, StepRecord, chain_statistics};
+use crate::error::{SampleError, invalid};
+use crate::noise::Noise;
+use crate::transition::{ChainState, StepInfo, Transition};
+
+/// What to do when a chain becomes NaN or infinite.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum NonFinitePolicy {
+    /// Stop with [`SampleError::NonFinite`] (the default).
+    Error,
+    /// Restart the affected chains from N(0, I) and count them.
+    Reset,
+}
+
+/// How long to run and what to record.
+#[derive(Config, Debug)]
+pub struct RunConfig {
+    /// Number of sampling steps.
+    pub n_steps: usize,
+    /// Warm-up steps before them (not kept; step sizes adapt here).
+    #[config(default = 0)]
+    pub n_warmup: usize,
+    /// Keep every `thin`-th state (≥ 1).
+    #[config(default = 1)]
+    pub thin: usize,
+    /// Return the kept states as `[n_chains, n_kept, D]`.
+    #[config(default = false)]
+    pub keep_trajectory: bool,
+    /// Record per-step diagnostics, ESS and split-R̂ (reads every kept state to the host).
+    #[config(default = false)]
+    pub diagnostics: bool,
+    /// Seed of the run's noise (and of the initial state in [`Sampler::sample_from_noise`]).
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Steps between NaN/Inf checks (≥ 1).
+    #[config(default = 10)]
+    pub check_every: usize,
+    /// What to do with non-finite chains.
+    #[config(default = "NonFinitePolicy::Error")]
+    pub on_non_finite: NonFinitePolicy,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct Samples<B: AutodiffBackend> {
+    /// The state after the last step, `[n_chains, D]`.
+    pub final_state: Tensor<Inner<B>, 2>,
+    /// The kept states, `[n_chains, n_kept, D]`, if asked for.
+    pub trajectory: Option<Tensor<Inner<B>, 3>>,
+    /// Diagnostics, if asked for.
+    pub diagnostics: Option<Diagnostics>,
+    /// Fraction of accepted proposals over the sampling steps (Metropolis samplers).
+    pub acceptance_rate: Option<f64>,
+    /// Number of divergent transitions over all steps (HMC).
+    pub divergences: usize,
+    /// Number of chain restarts under [`NonFinitePolicy::Reset`].
+    pub resets: usize,
+    /// Step size of the last step (after adaptation, if any).
+    pub final_step_size: f64,
+}
+
+/// A sampler: runs chains on an energy. Implemented for every [`Transition`].
+pub trait Sampler<B: AutodiffBackend> {
+    /// Runs from the given initial state `[n_chains, D]`.
+    fn sample<E: Energy<B> + ?Sized>(
+        &mut self,
+        energy: &E,
+        init: Tensor<Inner<B>, 2>,
+        run: &RunConfig,
+    ) -> Result<Samples<B>, SampleError>;
+
+    /// Runs from `n_chains` draws of N(0, I) in `dim` dimensions, seeded by `run.seed`.
+    fn sample_from_noise<E: Energy<B> + ?Sized>(
+        &mut self,
+        energy: &E,
+        n_chains: usize,
+        dim: usize,
+        device: &burn::tensor::Device<Inner<B>>,
+        run: &RunConfig,
+    ) -> Result<Samples<B>, SampleError> {
+        if n_chains == 0 {
+            return Err(invalid("n_chains", 0.0, "must be > 0"));
+        }
+        if dim == 0 {
+            return Err(invalid("dim", 0.0, "must be > 0"));
+        }
+        // A seed distinct from the run's noise stream, so the two are independent.
+        let mut noise = Noise::new(run.seed ^ 0x9e37_79b9_7f4a_7c15);
+        let like = Tensor::<Inner<B>, 2>::zeros([1, 1], device);
+        let init = noise.normal([n_chains, dim], &like);
+        self.sample(energy, init, run)
+    }
+}
+
+impl<B: AutodiffBackend, T: Transition<B>> Sampler<B> for T {
+    fn sample<E: Energy<B> + ?Sized>(
+        &mut self,
+        energy: &E,
+        init: Tensor<Inner<B>, 2>,
+        run: &RunConfig,
+    ) -> Result<Samples<B>, SampleError> {
+        run_chains(self, energy, init, run)
+    }
+}
+
+fn validate_run(run: &RunConfig) -> Result<(), SampleError> {
+    if run.thin == 0 {
+        return Err(invalid("thin", 0.0, "must be >= 1"));
+    }
+    if run.check_every == 0 {
+        return Err(invalid("check_every", 0.0, "must be >= 1"));
+    }
+    Ok(())
+}
+
+/// Indices of the rows of `x` with a NaN or infinite entry; empty (after one scalar read) when
+/// all are finite.
+fn non_finite_rows<B: AutodiffBackend>(
+    x: &Tensor<Inner<B>, 2>,
+) -> (Vec<usize>, Option<Tensor<Inner<B>, 2, Bool>>) {
+    let total: f64 = burn::tensor::ElementConversion::elem(x.clone().sum().into_scalar());
+    if total.is_finite() {
+        return (vec![], None);
+    }
+    let [n, d] = x.dims();
+    let bad_rows = x.clone().is_finite().bool_not().any_dim(1); // [N, 1]
+    let flags = bad_rows
+        .clone()
+        .into_data()
+        .to_vec::<bool>()
+        .expect("bool data");
+    let rows = (0..n).filter(|&i| flags[i]).collect();
+    (rows, Some(bad_rows.expand([n, d])))
+}
+
+fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Sized>(
+    kernel: &mut T,
+    energy: &E,
+    init: Tensor<Inner<B>, 2>,
+    run: &RunConfig,
+) -> Result<Samples<B>, SampleError> {
+    validate_run(run)?;
+    kernel.validate()?;
+    let [n, d] = init.dims();
+    energy.check_input([n, d])?;
+    let mut noise = Noise::new(run.seed);
+    let mut state = ChainState::new(init);
+    kernel.begin(&state)?;
+
+    let total_steps = run.n_warmup + run.n_steps;
+    let mut kept: Vec<Tensor<Inner<B>, 2>> = Vec::new();
+    let mut host_draws: Vec<Vec<Vec<f64>>> = Vec::new(); // [kept][chain][dim], for ESS/R̂
+    let mut records = Vec::new();
+    let mut accepted_total: Option<Tensor<Inner<B>, 1>> = None;
+    let mut divergent_total: Option<Tensor<Inner<B>, 1>> = None;
+    let mut resets = 0;
+
+    for k in 0..total_steps {
+        let (next, info) = kernel.step(energy, state, k, &mut noise);
+        state = next;
+        let warming = k < run.n_warmup;
+        let StepInfo {
+            accepted,
+            divergent,
+        } = info;
+        if let Some(div) = divergent {
+            let s = div.sum();
+            divergent_total = Some(match divergent_total {
+                Some(t) => t + s,
+                None => s,
+            });
+        }
+        if warming {
+            if kernel.adapts()
+                && let Some(acc) = &accepted
+            {
+                let rate: f64 =
+                    burn::tensor::ElementConversion::elem(acc.clone().mean().into_scalar());
+                kernel.adapt(rate);
+            }
+            if k + 1 == run.n_warmup {
+                kernel.end_warmup();
+            }
+        } else if let Some(acc) = &accepted {
+            let s = acc.clone().sum();
+            accepted_total = Some(match accepted_total {
+                Some(t) => t + s,
+                None => s,
+            });
+        }
+
+        let last = k + 1 == total_steps;
+        if (k + 1).is_multiple_of(run.check_every) || last {
+            let (bad, mask) = non_finite_rows::<B>(&state.x);
+            if !bad.is_empty() {
+                match run.on_non_finite {
+                    NonFinitePolicy::Error => {
+                        return Err(SampleError::NonFinite {
+                            step: k,
+                            chains: bad,
+                        });
+                    }
+                    NonFinitePolicy::Reset => {
+                        resets += bad.len();
+                        let fresh = noise.normal([n, d], &state.x);
+                        state = ChainState::new(state.x.mask_where(mask.expect("mask"), fresh));
+                    }
+                }
+            }
+        }
+
+        if !warming {
+            let i = k - run.n_warmup;
+            if (i + 1).is_multiple_of(run.thin) {
+                if run.keep_trajectory {
+                    kept.push(state.x.clone());
+                }
+                if run.diagnostics {
+                    records.push(step_record::<B, E>(
+                        energy,
+                        &mut state,
+                        k,
+                        accepted.as_ref(),
+                        &mut host_draws,
+                    ));
+                }
+            }
+        }
+    }
+
+    let n_sampling = run.n_steps as f64 * n as f64;
+    let acceptance_rate = accepted_total
+        .map(|t| burn::tensor::ElementConversion::elem::<f64>(t.into_scalar()) / n_sampling);
+    let divergences = divergent_total
+        .map(|t| burn::tensor::ElementConversion::elem::<f64>(t.into_scalar()) as usize)
+        .unwrap_or(0);
+    let diagnostics = run.diagnostics.then(|| {
+        let (ess, rhat) = if host_draws.len() >= 4 {
+            // host_draws is [kept][chain][dim]; the statistics want [chain][kept][dim].
+            let by_chain: Vec<Vec<Vec<f64>>> = (0..n)
+                .map(|c| host_draws.iter().map(|s| s[c].clone()).collect())
+                .collect();
+            let (e, r) = chain_statistics(&by_chain);
+            (Some(e), Some(r))
+        } else {
+            (None, None)
+        };
+        Diagnostics {
+            steps: records,
+            ess,
+            split_rhat: rhat,
+        }
+    });
+    let trajectory = (run.keep_trajectory && !kept.is_empty()).then(|| Tensor::stack(kept, 1));
+    Ok(Samples {
+        final_state: state.x,
+        trajectory,
+        diagnostics,
+        acceptance_rate,
+        divergences,
+        resets,
+        final_step_size: kernel.step_size(total_steps.saturating_sub(1)),
+    })
+}
+
+fn step_record<B: AutodiffBackend, E: Energy<B> + ?Sized>(
+    energy: &E,
+    state: &mut ChainState<Inner<B>>,
+    k: usize,
+    accepted: Option<&Tensor<Inner<B>, 1>>,
+    host_draws: &mut Vec<Vec<Vec<f64>>>,
+) -> StepRecord {
+    let [_, d] = state.x.dims();
+    let energies = match &state.cached {
+        Some((e, _)) => e.clone(),
+        None => energy.energy_value(state.x.clone()),
+    };
+    let e: Vec<f64> = energies
+        .into_data()
+        .convert::<f64>()
+        .to_vec()
+        .expect("float data");
+    let x: Vec<f64> = state
+        .x
+        .clone()
+        .into_data()
+        .convert::<f64>()
+        .to_vec()
+        .expect("float data");
+    let rows: Vec<Vec<f64>> = x.chunks(d).map(<[f64]>::to_vec).collect();
+    let non_finite = rows
+        .iter()
+        .filter(|r| r.iter().any(|v| !v.is_finite()))
+        .count();
+    let finite: Vec<f64> = e.iter().copied().filter(|v| v.is_finite()).collect();
+    host_draws.push(rows);
+    StepRecord {
+        step: k,
+        mean_energy: finite.iter().sum::<f64>() / finite.len().max(1) as f64,
+        acceptance_rate: accepted
+            .map(|a| burn::tensor::ElementConversion::elem::<f64>(a.clone().mean().into_scalar())),
+        non_finite,
+    }
+}
