@@ -7,7 +7,7 @@ use ebm::prelude::*;
 use serde_json::json;
 
 use crate::Options;
-use crate::record::{Record, throughput};
+use crate::record::{Record, print_row, throughput};
 
 /// Runs every gradient benchmark whose name contains the filter, printing markdown rows.
 pub fn run<B: AutodiffBackend>(
@@ -26,8 +26,6 @@ pub fn run<B: AutodiffBackend>(
         ("mlp_2_128_128_1", &mlp, 1024),
     ];
     let mut records = Vec::new();
-    println!("| benchmark | backend | median | min | max | throughput | unit |");
-    println!("|---|---|---|---|---|---|---|");
     for (energy_name, energy, batch) in cases {
         let x = Tensor::<Inner<B>, 2>::random([batch, 2], Distribution::Normal(0.0, 1.0), device);
         for path in ["closed_form", "autodiff"] {
@@ -61,15 +59,7 @@ pub fn run<B: AutodiffBackend>(
                 &times,
                 params,
             );
-            println!(
-                "| {} | {} | {:.3} ms | {:.3} ms | {:.3} ms | {:.3e} | grad evals/s |",
-                record.name,
-                record.backend,
-                record.median_s * 1e3,
-                record.min_s * 1e3,
-                record.max_s * 1e3,
-                record.value
-            );
+            print_row(&record, "grad evals/s");
             records.push(record);
         }
     }

@@ -5,6 +5,7 @@
 
 mod gradients;
 mod record;
+mod sampling;
 
 use std::path::PathBuf;
 
@@ -39,6 +40,14 @@ fn parse_options() -> Result<Options, String> {
     Ok(options)
 }
 
+/// Every benchmark group on backend `B`.
+fn suite<B: ebm::burn::tensor::backend::AutodiffBackend>(options: &Options) -> Vec<Record> {
+    let device = Default::default();
+    let mut records = gradients::run::<B>(options, &device);
+    records.extend(sampling::run::<B>(options, &device));
+    records
+}
+
 fn main() {
     let options = match parse_options() {
         Ok(o) => o,
@@ -47,13 +56,15 @@ fn main() {
             std::process::exit(2);
         }
     };
+    println!("| benchmark | backend | median | min | max | throughput | unit |");
+    println!("|---|---|---|---|---|---|---|");
     let records: Vec<Record> = match options.backend.as_str() {
         #[cfg(feature = "ndarray")]
-        "ndarray" => gradients::run::<ebm::backend::Cpu>(&options, &Default::default()),
+        "ndarray" => suite::<ebm::backend::Cpu>(&options),
         #[cfg(feature = "wgpu")]
-        "wgpu" => gradients::run::<ebm::backend::Wgpu>(&options, &Default::default()),
+        "wgpu" => suite::<ebm::backend::Wgpu>(&options),
         #[cfg(feature = "cuda")]
-        "cuda" => gradients::run::<ebm::backend::Cuda>(&options, &Default::default()),
+        "cuda" => suite::<ebm::backend::Cuda>(&options),
         other => {
             eprintln!("ebm-bench: backend `{other}` is not compiled in (enable its feature)");
             std::process::exit(3);

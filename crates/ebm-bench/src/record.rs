@@ -67,3 +67,16 @@ pub fn throughput(
         params,
     }
 }
+
+/// Prints one markdown row of the results table.
+pub fn print_row(record: &Record, unit: &str) {
+    println!(
+        "| {} | {} | {:.3} ms | {:.3} ms | {:.3} ms | {:.4e} | {unit} |",
+        record.name,
+        record.backend,
+        record.median_s * 1e3,
+        record.min_s * 1e3,
+        record.max_s * 1e3,
+        record.value
+    );
+}
