@@ -9,6 +9,16 @@ use serde_json::json;
 use crate::Options;
 use crate::record::{Record, print_row, throughput};
 
+/// A Langevin benchmark: name, energy, batch, dimension, steps, extra parameters.
+type LangevinCase<'a, B> = (
+    &'static str,
+    &'a dyn Energy<B>,
+    usize,
+    usize,
+    usize,
+    serde_json::Value,
+);
+
 /// Runs the Langevin and HMC benchmarks whose names contain the filter.
 pub fn run<B: AutodiffBackend>(
     options: &Options,
@@ -33,7 +43,7 @@ pub fn run<B: AutodiffBackend>(
         .expect("valid MLP");
     let gaussian = Gaussian::standard(2).expect("valid");
     let double_well = DoubleWell::new(2.0, 1.0).expect("valid");
-    let langevin_cases: Vec<(&str, &dyn Energy<B>, usize, usize, usize, serde_json::Value)> = vec![
+    let langevin_cases: Vec<LangevinCase<'_, B>> = vec![
         (
             "langevin_mlp_small",
             &mlp_small,
