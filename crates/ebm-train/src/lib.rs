@@ -1,5 +1,39 @@
 //! # ebm-train
 //!
-//! Learners and the training loop for energy-based models (filled by the training work). This crate is part of the `ebm` workspace and is empty for now: it exists so that the
-//! workspace layout and the facade's re-exports are stable while it is being built.
+//! Learners that fit an [`ebm_core::Energy`] to data, and the loop that runs them.
+//!
+//! | file | contents |
+//! |---|---|
+//! | `objective.rs` | [`Objective`]: a loss and its metrics for a data batch |
+//! | `contrastive_divergence.rs` | [`ContrastiveDivergence`] (CD-k) and [`PersistentContrastiveDivergence`] |
+//! | `replay_buffer.rs` | [`ReplayBuffer`] of persistent CD |
+//! | `score_matching.rs` | [`ScoreMatching`] (exact or Hutchinson), [`SlicedScoreMatching`], [`DenoisingScoreMatching`] |
+//! | `trainer.rs` | [`Trainer`]: epochs, optimiser, clipping, schedules, EMA, NaN policy, progress |
+//! | `checkpoint.rs` | atomic checkpoints that resume bit-exactly |
 #![warn(missing_docs)]
+
+mod checkpoint;
+mod contrastive_divergence;
+mod ema;
+mod error;
+mod grad_norm;
+mod objective;
+mod replay_buffer;
+mod score_matching;
+mod trainer;
+
+pub use checkpoint::TrainerState;
+pub use contrastive_divergence::{
+    ChainStart, ContrastiveDivergence, ContrastiveDivergenceConfig,
+    PersistentContrastiveDivergence, PersistentContrastiveDivergenceConfig, contrastive_loss,
+};
+pub use error::TrainError;
+pub use objective::{LossOutput, Objective};
+pub use replay_buffer::ReplayBuffer;
+pub use score_matching::{
+    DenoisingScoreMatching, DenoisingScoreMatchingConfig, Probe, ScoreMatching,
+    ScoreMatchingConfig, SlicedScoreMatching, SlicedScoreMatchingConfig, TraceMethod,
+    denoising_score_matching_loss, exact_score_matching_loss, hutchinson_score_matching_loss,
+    sliced_score_matching_loss,
+};
+pub use trainer::{NonFiniteLoss, StepLog, Trainer, TrainerConfig};

@@ -5,16 +5,19 @@
 //! | [`Mlp`] | `[N, D]` | yes: the input gradient and Hessian-vector products are written with primitive tensor ops |
 //! | [`Hybrid`] | `[N, D]` | yes, when its analytic part implements [`crate::analytic::AnalyticHessian`] |
 //! | [`Cnn`] | `[N, C·H·W]` (flattened images) | no: contrastive divergence only |
+//! | [`Quadratic`] | `[N, D]` | yes (learnable Gaussian shape, for tests and baselines) |
 
 mod activation;
 mod cnn;
 mod hybrid;
 mod mlp;
+mod quadratic;
 
 pub use activation::Activation;
 pub use cnn::{Cnn, CnnConfig, ConvLayerConfig};
 pub use hybrid::{Hybrid, HybridConfig};
 pub use mlp::{Dense, Mlp, MlpConfig};
+pub use quadratic::{Quadratic, QuadraticConfig};
 
 use burn::module::Param;
 use burn::tensor::Tensor;

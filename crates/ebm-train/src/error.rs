@@ -1,0 +1,53 @@
+//! Training errors.
+
+use ebm_core::EnergyError;
+use ebm_sample::SampleError;
+use thiserror::Error;
+
+/// Errors raised by objectives, the trainer and checkpoints.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    /// The batch does not fit the energy (wrong width, empty batch), or an energy parameter is bad.
+    #[error("energy: {0}")]
+    Energy(#[from] EnergyError),
+    /// Drawing negatives failed.
+    #[error("sampler: {0}")]
+    Sample(#[from] SampleError),
+    /// A learner or trainer parameter is out of range.
+    #[error("invalid training parameter `{name}` = {value}: {requirement}")]
+    InvalidParameter {
+        /// Parameter name.
+        name: &'static str,
+        /// The rejected value.
+        value: f64,
+        /// The rule it broke.
+        requirement: &'static str,
+    },
+    /// The dataset holds no samples.
+    #[error("the dataset is empty")]
+    EmptyDataset,
+    /// The loss became NaN or infinite (and the trainer was configured to stop).
+    #[error("non-finite loss {loss} at step {step}")]
+    NonFiniteLoss {
+        /// Optimiser step (from 0) whose loss was non-finite.
+        step: usize,
+        /// The value.
+        loss: f64,
+    },
+    /// A checkpoint could not be written or read, or does not fit the run.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The checkpoint path.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+pub(crate) fn invalid(name: &'static str, value: f64, requirement: &'static str) -> TrainError {
+    TrainError::InvalidParameter {
+        name,
+        value,
+        requirement,
+    }
+}

@@ -1,0 +1,57 @@
+//! The [`Objective`] trait shared by every learner.
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::AutodiffBackend;
+use ebm_core::Inner;
+
+use crate::TrainError;
+
+/// A loss and what practitioners watch while it trains. Metric tensors stay on the device; the
+/// trainer reads them once per logging interval.
+#[derive(Debug, Clone)]
+pub struct LossOutput<B: AutodiffBackend> {
+    /// Scalar loss (shape `[1]`), differentiable in the energy's parameters.
+    pub loss: Tensor<B, 1>,
+    /// Mean energy of the data batch.
+    pub pos_energy: Tensor<Inner<B>, 1>,
+    /// Mean energy of the negatives (contrastive objectives).
+    pub neg_energy: Option<Tensor<Inner<B>, 1>>,
+    /// Acceptance rate of the sampler that drew the negatives, when it reports one.
+    pub acceptance_rate: Option<f64>,
+}
+
+/// A training objective for an energy model `M`.
+///
+/// `step` is the optimiser step (from 0). Objectives derive all their randomness from their
+/// seed and `step`, so a run resumed from a checkpoint draws the same numbers as a straight one.
+pub trait Objective<B: AutodiffBackend, M> {
+    /// The loss on a data batch `[N, D]`.
+    fn loss(
+        &mut self,
+        model: &M,
+        batch: Tensor<B, 2>,
+        step: usize,
+    ) -> Result<LossOutput<B>, TrainError>;
+
+    /// State that must survive a checkpoint (the replay buffer of persistent CD), if any.
+    fn state(&self) -> Option<Tensor<Inner<B>, 2>> {
+        None
+    }
+
+    /// Restores what [`Objective::state`] returned.
+    fn restore(&mut self, _state: Tensor<Inner<B>, 2>) {}
+}
+
+/// The noise seed of `step` for an objective seeded with `seed` (SplitMix64 of the pair), so
+/// consecutive steps get unrelated streams.
+pub(crate) fn step_seed(seed: u64, step: usize) -> u64 {
+    let mut z = seed ^ (step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Mean of a `[N]` energy tensor, detached, on the inner backend.
+pub(crate) fn mean_inner<B: AutodiffBackend>(e: &Tensor<B, 1>) -> Tensor<Inner<B>, 1> {
+    e.clone().detach().inner().mean()
+}

@@ -1,0 +1,406 @@
+//! The training loop.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::{GradientsParams, Optimizer};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use ebm_core::schedule::Schedule;
+use ebm_core::{Energy, Inner};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::checkpoint::{self, TrainerState};
+use crate::ema::update_ema;
+use crate::error::invalid;
+use crate::grad_norm::{clip_to_norm, gradient_norm};
+use crate::objective::Objective;
+
+/// What to do when a step's loss is NaN or infinite.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum NonFiniteLoss {
+    /// Stop with [`TrainError::NonFiniteLoss`] naming the step (the default).
+    Error,
+    /// Skip the optimiser update and count the step (see [`Trainer::skipped_steps`]).
+    Skip,
+}
+
+/// Configuration of a [`Trainer`].
+#[derive(Config, Debug)]
+pub struct TrainerConfig {
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Samples per batch.
+    #[config(default = 128)]
+    pub batch_size: usize,
+    /// Learning rate (used when no schedule is given).
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// Learning rate per optimiser step, overriding `learning_rate`.
+    #[config(default = "None")]
+    pub lr_schedule: Option<Schedule>,
+    /// Clip the global gradient norm to this value.
+    #[config(default = "None")]
+    pub grad_clip_norm: Option<f64>,
+    /// Keep an exponential moving average of the parameters with this decay (e.g. 0.999).
+    #[config(default = "None")]
+    pub ema_decay: Option<f64>,
+    /// Policy for non-finite losses.
+    #[config(default = "NonFiniteLoss::Error")]
+    pub on_non_finite: NonFiniteLoss,
+    /// Seed of the data order.
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Steps between metric records (each costs a few scalar reads).
+    #[config(default = 10)]
+    pub log_every: usize,
+    /// Write a checkpoint to `checkpoint_dir` every this many steps.
+    #[config(default = "None")]
+    pub checkpoint_every: Option<usize>,
+    /// Where periodic checkpoints go (the directory is replaced atomically each time).
+    #[config(default = "None")]
+    pub checkpoint_dir: Option<String>,
+    /// Hide the progress bar (it is also hidden when stderr is not a terminal).
+    #[config(default = false)]
+    pub quiet: bool,
+}
+
+/// Metrics of one logged step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepLog {
+    /// Optimiser step (from 0).
+    pub step: usize,
+    /// Epoch (from 0).
+    pub epoch: usize,
+    /// Loss.
+    pub loss: f64,
+    /// Mean energy of the data batch.
+    pub pos_energy: f64,
+    /// Mean energy of the negatives (contrastive objectives).
+    pub neg_energy: Option<f64>,
+    /// Global parameter-gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Acceptance rate of the sampler (Metropolis samplers).
+    pub acceptance_rate: Option<f64>,
+    /// Learning rate used.
+    pub learning_rate: f64,
+}
+
+/// Trains an energy model `M` with an [`Objective`] and any Burn optimiser.
+///
+/// Data is an in-memory tensor `[N, D]` on the device; every epoch visits it in a fresh order
+/// drawn from `seed` and the epoch number, in batches of `batch_size` (the last one smaller).
+/// Everything random in a run derives from seeds and the step counter, so a run resumed from a
+/// checkpoint continues exactly as the uninterrupted run would have.
+pub struct Trainer<B: AutodiffBackend, M, O, L> {
+    model: M,
+    ema: Option<M>,
+    optimizer: O,
+    objective: L,
+    config: TrainerConfig,
+    state: TrainerState,
+    history: Vec<StepLog>,
+    _backend: std::marker::PhantomData<B>,
+}
+
+fn read(t: Tensor<impl burn::tensor::backend::Backend, 1>) -> f64 {
+    t.into_scalar().elem::<f64>()
+}
+
+impl<B, M, O, L> Trainer<B, M, O, L>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + Energy<B>,
+    O: Optimizer<M, B>,
+    L: Objective<B, M>,
+{
+    /// A trainer at step 0.
+    pub fn new(
+        model: M,
+        optimizer: O,
+        objective: L,
+        config: TrainerConfig,
+    ) -> Result<Self, TrainError> {
+        if config.batch_size == 0 {
+            return Err(invalid("batch_size", 0.0, "must be > 0"));
+        }
+        if config.log_every == 0 {
+            return Err(invalid("log_every", 0.0, "must be > 0"));
+        }
+        if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
+            return Err(invalid(
+                "learning_rate",
+                config.learning_rate,
+                "must be finite and > 0",
+            ));
+        }
+        if let Some(s) = &config.lr_schedule {
+            s.validate(true).map_err(TrainError::Energy)?;
+        }
+        if let Some(c) = config.grad_clip_norm
+            && !(c.is_finite() && c > 0.0)
+        {
+            return Err(invalid("grad_clip_norm", c, "must be finite and > 0"));
+        }
+        if let Some(d) = config.ema_decay
+            && !(0.0..1.0).contains(&d)
+        {
+            return Err(invalid("ema_decay", d, "must be in [0, 1)"));
+        }
+        if config.checkpoint_every == Some(0) {
+            return Err(invalid("checkpoint_every", 0.0, "must be > 0"));
+        }
+        let ema = config.ema_decay.map(|_| model.clone());
+        let state = TrainerState {
+            step: 0,
+            epoch: 0,
+            batch_in_epoch: 0,
+            skipped_steps: 0,
+            objective_state_shape: None,
+            config: serde_json::to_value(&config).expect("config serialises"),
+        };
+        Ok(Self {
+            model,
+            ema,
+            optimizer,
+            objective,
+            config,
+            state,
+            history: vec![],
+            _backend: Default::default(),
+        })
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The EMA of the parameters, if configured.
+    pub fn ema(&self) -> Option<&M> {
+        self.ema.as_ref()
+    }
+
+    /// The objective (e.g. to inspect a replay buffer).
+    pub fn objective(&self) -> &L {
+        &self.objective
+    }
+
+    /// The trained model (or its EMA if configured).
+    pub fn into_model(self) -> M {
+        self.ema.unwrap_or(self.model)
+    }
+
+    /// Logged metrics so far.
+    pub fn history(&self) -> &[StepLog] {
+        &self.history
+    }
+
+    /// Optimiser steps taken.
+    pub fn step(&self) -> usize {
+        self.state.step
+    }
+
+    /// Steps skipped because of a non-finite loss.
+    pub fn skipped_steps(&self) -> usize {
+        self.state.skipped_steps
+    }
+
+    fn learning_rate(&self) -> f64 {
+        match &self.config.lr_schedule {
+            Some(s) => s.value_at(self.state.step),
+            None => self.config.learning_rate,
+        }
+    }
+
+    /// The batch order of `epoch`.
+    fn epoch_order(&self, n: usize, epoch: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = SmallRng::seed_from_u64(
+            self.config.seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        order.shuffle(&mut rng);
+        order
+    }
+
+    /// Trains until `epochs` epochs are complete (continuing where a loaded checkpoint stopped).
+    pub fn fit(&mut self, data: &Tensor<Inner<B>, 2>) -> Result<&[StepLog], TrainError> {
+        let [n, d] = data.dims();
+        if n == 0 {
+            return Err(TrainError::EmptyDataset);
+        }
+        self.model.check_input([n.min(1), d])?;
+        let batches_per_epoch = n.div_ceil(self.config.batch_size);
+        let remaining = (self.config.epochs.saturating_sub(self.state.epoch)) * batches_per_epoch
+            - self.state.batch_in_epoch.min(batches_per_epoch);
+        let progress = if self.config.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(remaining as u64)
+        };
+        progress.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} steps {msg} [{elapsed_precise}<{eta_precise}]",
+            )
+            .expect("valid template"),
+        );
+        let started = Instant::now();
+        let first_step = self.state.step;
+        while self.state.epoch < self.config.epochs {
+            let order = self.epoch_order(n, self.state.epoch);
+            for b in self.state.batch_in_epoch..batches_per_epoch {
+                let rows =
+                    &order[b * self.config.batch_size..((b + 1) * self.config.batch_size).min(n)];
+                let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+                let idx = Tensor::<Inner<B>, 1, Int>::from_data(
+                    TensorData::new(idx, [rows.len()]),
+                    &data.device(),
+                );
+                let batch = Tensor::<B, 2>::from_inner(data.clone().select(0, idx));
+                self.train_step(batch)?;
+                self.state.batch_in_epoch = b + 1;
+                progress.inc(1);
+                if let Some(last) = self
+                    .history
+                    .last()
+                    .filter(|l| l.step + 1 == self.state.step)
+                {
+                    let rate = (self.state.step - first_step) as f64
+                        / started.elapsed().as_secs_f64().max(1e-9);
+                    progress.set_message(format!(
+                        "loss {:.4} E+ {:.3} E- {} {:.1} steps/s",
+                        last.loss,
+                        last.pos_energy,
+                        last.neg_energy.map_or("-".into(), |v| format!("{v:.3}")),
+                        rate
+                    ));
+                }
+                if let (Some(every), Some(dir)) =
+                    (self.config.checkpoint_every, &self.config.checkpoint_dir)
+                    && self.state.step.is_multiple_of(every)
+                {
+                    self.save_checkpoint(Path::new(dir))?;
+                }
+            }
+            self.state.epoch += 1;
+            self.state.batch_in_epoch = 0;
+        }
+        progress.finish_and_clear();
+        Ok(&self.history)
+    }
+
+    /// One optimiser step on `batch`.
+    fn train_step(&mut self, batch: Tensor<B, 2>) -> Result<(), TrainError> {
+        let step = self.state.step;
+        let out = self.objective.loss(&self.model, batch, step)?;
+        // One scalar read per step: needed to act on a non-finite loss before the update.
+        let loss = read(out.loss.clone().detach().inner());
+        if !loss.is_finite() {
+            match self.config.on_non_finite {
+                NonFiniteLoss::Error => return Err(TrainError::NonFiniteLoss { step, loss }),
+                NonFiniteLoss::Skip => {
+                    self.state.skipped_steps += 1;
+                    self.state.step += 1;
+                    return Ok(());
+                }
+            }
+        }
+        let grads = out.loss.backward();
+        let mut grads = GradientsParams::from_grads(grads, &self.model);
+        let norm = gradient_norm::<B, M>(&self.model, &grads);
+        if let (Some(max), Some(norm)) = (self.config.grad_clip_norm, norm.clone()) {
+            clip_to_norm::<B, M>(&self.model, &mut grads, norm, max);
+        }
+        let lr = self.learning_rate();
+        self.model = self.optimizer.step(lr, self.model.clone(), grads);
+        if let (Some(decay), Some(ema)) = (self.config.ema_decay, self.ema.take()) {
+            self.ema = Some(update_ema(ema, &self.model, decay));
+        }
+        if step.is_multiple_of(self.config.log_every) {
+            self.history.push(StepLog {
+                step,
+                epoch: self.state.epoch,
+                loss,
+                pos_energy: read(out.pos_energy),
+                neg_energy: out.neg_energy.map(read),
+                grad_norm: norm.map(read).unwrap_or(0.0),
+                acceptance_rate: out.acceptance_rate,
+                learning_rate: lr,
+            });
+        }
+        self.state.step += 1;
+        Ok(())
+    }
+
+    /// Writes a checkpoint to the directory `path`, atomically.
+    pub fn save_checkpoint(&self, path: &Path) -> Result<(), TrainError> {
+        checkpoint::write_atomically(path, |dir| {
+            let model_file = dir.join("model");
+            self.model
+                .clone()
+                .save_file(model_file.clone(), &checkpoint::recorder())
+                .map_err(|e| checkpoint::error(&model_file, e))?;
+            checkpoint::save_record::<B, _>(self.optimizer.to_record(), &dir.join("optimizer"))?;
+            if let Some(ema) = &self.ema {
+                let ema_file = dir.join("ema");
+                ema.clone()
+                    .save_file(ema_file.clone(), &checkpoint::recorder())
+                    .map_err(|e| checkpoint::error(&ema_file, e))?;
+            }
+            let mut state = self.state.clone();
+            state.objective_state_shape = match self.objective.state() {
+                Some(t) => Some(checkpoint::write_tensor(&dir.join("objective.bin"), &t)?),
+                None => None,
+            };
+            let json = serde_json::to_string_pretty(&state).expect("state serialises");
+            std::fs::write(dir.join("state.json"), json).map_err(|e| checkpoint::error(dir, e))
+        })
+    }
+
+    /// Restores a checkpoint written by [`Trainer::save_checkpoint`]. Everything is read and
+    /// checked first; the trainer changes only if the whole checkpoint loads, so a corrupt or
+    /// mismatched checkpoint leaves it as it was and returns [`TrainError::Checkpoint`].
+    pub fn load_checkpoint(&mut self, path: &Path) -> Result<(), TrainError> {
+        let device = self.model.devices().into_iter().next().unwrap_or_default();
+        let text = std::fs::read_to_string(path.join("state.json"))
+            .map_err(|e| checkpoint::error(path, e))?;
+        let state: TrainerState = serde_json::from_str(&text)
+            .map_err(|e| checkpoint::error(&path.join("state.json"), e))?;
+        let model = checkpoint::load_module::<B, M>(&self.model, &path.join("model.bin"), &device)?;
+        let record = checkpoint::load_record::<B, O::Record>(&path.join("optimizer.bin"), &device)?;
+        let ema = match &self.ema {
+            Some(template) => Some(checkpoint::load_module::<B, M>(
+                template,
+                &path.join("ema.bin"),
+                &device,
+            )?),
+            None => None,
+        };
+        let objective_state = match state.objective_state_shape {
+            Some(shape) => Some(checkpoint::read_tensor::<Inner<B>>(
+                &path.join("objective.bin"),
+                shape,
+                &device,
+            )?),
+            None => None,
+        };
+        self.model = model;
+        self.optimizer = self.optimizer.clone().load_record(record);
+        self.ema = ema;
+        if let Some(s) = objective_state {
+            self.objective.restore(s);
+        }
+        self.state = TrainerState {
+            config: self.state.config.clone(),
+            ..state
+        };
+        Ok(())
+    }
+}

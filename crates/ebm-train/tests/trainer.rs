@@ -1,0 +1,316 @@
+//! The training loop: bit-exact resume from checkpoints, corrupt and mismatched checkpoints,
+//! non-finite losses, and bad input.
+
+use burn::backend::{Autodiff, NdArray};
+use burn::optim::AdamConfig;
+use burn::tensor::{Distribution, Tensor};
+use ebm_core::neural::{Mlp, MlpConfig};
+use ebm_core::schedule::Schedule;
+use ebm_sample::{Langevin, LangevinConfig};
+use ebm_train::*;
+
+type B = Autodiff<NdArray>;
+type Cpu = NdArray;
+
+fn data(n: usize) -> Tensor<Cpu, 2> {
+    Tensor::<Cpu, 2>::from_data(
+        Tensor::<Cpu, 2>::random([n, 2], Distribution::Normal(0.0, 1.0), &Default::default())
+            .into_data(),
+        &Default::default(),
+    )
+}
+
+fn fixed_data() -> Tensor<Cpu, 2> {
+    // Deterministic data that does not depend on Burn's global RNG.
+    let v: Vec<f32> = (0..600).map(|i| ((i as f32) * 0.37).sin() * 1.5).collect();
+    Tensor::from_data(
+        burn::tensor::TensorData::new(v, [300, 2]),
+        &Default::default(),
+    )
+}
+
+fn langevin() -> Langevin {
+    LangevinConfig::new()
+        .with_step_size(0.01.into())
+        .init()
+        .unwrap()
+}
+
+fn mlp(width: usize) -> Mlp<B> {
+    MlpConfig::new(2, vec![width, width])
+        .with_seed(3)
+        .init::<B>(&Default::default())
+        .unwrap()
+}
+
+type PcdTrainer = Trainer<
+    B,
+    Mlp<B>,
+    burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, Mlp<B>, B>,
+    PersistentContrastiveDivergence<B, Langevin>,
+>;
+
+fn pcd_trainer(epochs: usize, width: usize) -> PcdTrainer {
+    let pcd = PersistentContrastiveDivergenceConfig::new()
+        .with_k(5)
+        .with_buffer_size(500)
+        .with_seed(4)
+        .init::<B, _>(langevin())
+        .unwrap();
+    let config = TrainerConfig::new(epochs)
+        .with_batch_size(64)
+        .with_lr_schedule(Some(Schedule::ExponentialDecay {
+            start: 1e-2,
+            rate: 0.99,
+            min: 1e-4,
+        }))
+        .with_grad_clip_norm(Some(1.0))
+        .with_ema_decay(Some(0.9))
+        .with_log_every(1)
+        .with_seed(5)
+        .with_quiet(true);
+    Trainer::new(mlp(width), AdamConfig::new().init(), pcd, config).unwrap()
+}
+
+fn params(m: &Mlp<B>) -> Vec<f32> {
+    let mut v = vec![];
+    for l in m.hidden.iter().chain(std::iter::once(&m.output)) {
+        v.extend(l.weight.val().into_data().to_vec::<f32>().unwrap());
+        v.extend(l.bias.val().into_data().to_vec::<f32>().unwrap());
+    }
+    v
+}
+
+#[test]
+fn resuming_from_a_checkpoint_is_bit_exact() {
+    let data = fixed_data();
+    let dir = std::env::temp_dir().join(format!("ebm-resume-{}", std::process::id()));
+    // Straight: 4 epochs.
+    let mut straight = pcd_trainer(4, 16);
+    straight.fit(&data).unwrap();
+    // Interrupted: 2 epochs, checkpoint, then a fresh trainer (other initial weights would be
+    // overwritten) loads it and finishes.
+    let mut first = pcd_trainer(2, 16);
+    first.fit(&data).unwrap();
+    first.save_checkpoint(&dir).unwrap();
+    let mut second = pcd_trainer(4, 16);
+    second.load_checkpoint(&dir).unwrap();
+    assert_eq!(second.step(), first.step());
+    second.fit(&data).unwrap();
+    assert_eq!(second.step(), straight.step());
+    assert_eq!(
+        params(second.model()),
+        params(straight.model()),
+        "model parameters differ"
+    );
+    assert_eq!(
+        params(second.ema().unwrap()),
+        params(straight.ema().unwrap()),
+        "EMA differs"
+    );
+    let buf = |t: &PcdTrainer| {
+        t.objective()
+            .buffer()
+            .unwrap()
+            .states()
+            .clone()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+    };
+    assert_eq!(buf(&second), buf(&straight), "replay buffers differ");
+    // The last logged losses agree too.
+    assert_eq!(second.history().last(), straight.history().last());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn corrupt_or_mismatched_checkpoints_are_typed_errors() {
+    let data = fixed_data();
+    let dir = std::env::temp_dir().join(format!("ebm-corrupt-{}", std::process::id()));
+    let mut trainer = pcd_trainer(1, 8);
+    trainer.fit(&data).unwrap();
+    trainer.save_checkpoint(&dir).unwrap();
+
+    // Another architecture: the parameter shapes differ.
+    let mut wider = pcd_trainer(1, 16);
+    let before = params(wider.model());
+    assert!(matches!(
+        wider.load_checkpoint(&dir),
+        Err(TrainError::Checkpoint { .. })
+    ));
+    assert_eq!(
+        params(wider.model()),
+        before,
+        "a failed load must leave the model untouched"
+    );
+
+    // A truncated model file.
+    let model_file = dir.join("model.bin");
+    let bytes = std::fs::read(&model_file).unwrap();
+    std::fs::write(&model_file, &bytes[..bytes.len() / 2]).unwrap();
+    let mut fresh = pcd_trainer(1, 8);
+    assert!(matches!(
+        fresh.load_checkpoint(&dir),
+        Err(TrainError::Checkpoint { .. })
+    ));
+
+    // A missing checkpoint.
+    assert!(matches!(
+        fresh.load_checkpoint(&dir.join("nope")),
+        Err(TrainError::Checkpoint { .. })
+    ));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// An objective whose loss is NaN at step 2.
+struct NanAtStep2;
+
+impl Objective<B, Mlp<B>> for NanAtStep2 {
+    fn loss(
+        &mut self,
+        model: &Mlp<B>,
+        batch: Tensor<B, 2>,
+        step: usize,
+    ) -> Result<LossOutput<B>, TrainError> {
+        use ebm_core::Energy;
+        let e = model.energy(batch);
+        let pos = e.clone().detach().inner().mean();
+        let loss = if step == 2 {
+            e.mean().mul_scalar(f32::NAN)
+        } else {
+            e.mean()
+        };
+        Ok(LossOutput {
+            loss,
+            pos_energy: pos,
+            neg_energy: None,
+            acceptance_rate: None,
+        })
+    }
+}
+
+#[test]
+fn non_finite_losses_stop_or_are_skipped() {
+    let data = fixed_data();
+    let config = TrainerConfig::new(1).with_batch_size(50).with_quiet(true);
+    let mut trainer =
+        Trainer::new(mlp(4), AdamConfig::new().init(), NanAtStep2, config.clone()).unwrap();
+    match trainer.fit(&data) {
+        Err(TrainError::NonFiniteLoss { step: 2, loss }) => assert!(loss.is_nan()),
+        other => panic!(
+            "expected NonFiniteLoss at step 2, got {:?}",
+            other.map(|h| h.len())
+        ),
+    }
+    let config = config.with_on_non_finite(NonFiniteLoss::Skip);
+    let mut trainer = Trainer::new(mlp(4), AdamConfig::new().init(), NanAtStep2, config).unwrap();
+    trainer.fit(&data).unwrap();
+    assert_eq!(trainer.skipped_steps(), 1);
+    assert_eq!(trainer.step(), 6);
+    assert!(params(trainer.model()).iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn bad_input_gives_typed_errors() {
+    let config = TrainerConfig::new(1).with_quiet(true);
+    let cd = || ContrastiveDivergenceConfig::new().init(langevin()).unwrap();
+    // Empty dataset.
+    let mut trainer = Trainer::new(mlp(4), AdamConfig::new().init(), cd(), config.clone()).unwrap();
+    let empty = Tensor::<Cpu, 2>::zeros([0, 2], &Default::default());
+    assert!(matches!(trainer.fit(&empty), Err(TrainError::EmptyDataset)));
+    // Data whose width does not match the energy.
+    let wide = Tensor::<Cpu, 2>::zeros([10, 3], &Default::default());
+    assert!(matches!(
+        trainer.fit(&wide),
+        Err(TrainError::Energy(ebm_core::EnergyError::Dimension {
+            expected: 2,
+            got: 3
+        }))
+    ));
+    // A replay buffer smaller than the batch.
+    let pcd = PersistentContrastiveDivergenceConfig::new()
+        .with_buffer_size(10)
+        .init::<B, _>(langevin())
+        .unwrap();
+    let mut trainer = Trainer::new(
+        mlp(4),
+        AdamConfig::new().init(),
+        pcd,
+        config.clone().with_batch_size(32),
+    )
+    .unwrap();
+    assert!(matches!(
+        trainer.fit(&data(100)),
+        Err(TrainError::InvalidParameter {
+            name: "batch size",
+            ..
+        })
+    ));
+    // k = 0.
+    assert!(matches!(
+        ContrastiveDivergenceConfig::new()
+            .with_k(0)
+            .init(langevin()),
+        Err(TrainError::InvalidParameter { name: "k", .. })
+    ));
+    assert!(matches!(
+        PersistentContrastiveDivergenceConfig::new()
+            .with_k(0)
+            .init::<B, _>(langevin()),
+        Err(TrainError::InvalidParameter { name: "k", .. })
+    ));
+    // σ ≤ 0.
+    assert!(matches!(
+        DenoisingScoreMatchingConfig::new()
+            .with_sigma(0.0.into())
+            .init(),
+        Err(TrainError::InvalidParameter { name: "sigma", .. })
+    ));
+    assert!(matches!(
+        DenoisingScoreMatchingConfig::new()
+            .with_sigma(Schedule::Linear {
+                start: 0.1,
+                end: -0.1,
+                n_steps: 5
+            })
+            .init(),
+        Err(TrainError::InvalidParameter { name: "sigma", .. })
+    ));
+    // Trainer parameters.
+    assert!(matches!(
+        Trainer::new(
+            mlp(4),
+            AdamConfig::new().init(),
+            cd(),
+            config.clone().with_batch_size(0)
+        ),
+        Err(TrainError::InvalidParameter {
+            name: "batch_size",
+            ..
+        })
+    ));
+    assert!(matches!(
+        SlicedScoreMatchingConfig::new().with_projections(0).init(),
+        Err(TrainError::InvalidParameter {
+            name: "projections",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn configs_describe_a_run_in_json() {
+    let config = TrainerConfig::new(3).with_lr_schedule(Some(Schedule::Cosine {
+        start: 1e-3,
+        end: 1e-5,
+        n_steps: 100,
+    }));
+    let json = serde_json::to_string(&config).unwrap();
+    let back: TrainerConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.lr_schedule, config.lr_schedule);
+    let pcd = PersistentContrastiveDivergenceConfig::new().with_restart_fraction(0.1);
+    let back: PersistentContrastiveDivergenceConfig =
+        serde_json::from_str(&serde_json::to_string(&pcd).unwrap()).unwrap();
+    assert_eq!(back.restart_fraction, 0.1);
+}
