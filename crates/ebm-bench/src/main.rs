@@ -6,6 +6,7 @@
 mod gradients;
 mod record;
 mod sampling;
+mod training;
 
 use std::path::PathBuf;
 
@@ -45,6 +46,7 @@ fn suite<B: ebm::burn::tensor::backend::AutodiffBackend>(options: &Options) -> V
     let device = Default::default();
     let mut records = gradients::run::<B>(options, &device);
     records.extend(sampling::run::<B>(options, &device));
+    records.extend(training::run::<B>(options, &device));
     records
 }
 
