@@ -5,8 +5,9 @@ use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Distribution, Tensor};
 use ebm::ebm_sample::LangevinConfig;
 use ebm::ebm_train::{
-    ContrastiveDivergenceConfig, DenoisingScoreMatchingConfig, Objective, PersistentContrastiveDivergenceConfig,
-    ScoreMatchingConfig, SlicedScoreMatchingConfig, Trainer, TrainerConfig,
+    ContrastiveDivergenceConfig, DenoisingScoreMatchingConfig, Objective,
+    PersistentContrastiveDivergenceConfig, ScoreMatchingConfig, SlicedScoreMatchingConfig, Trainer,
+    TrainerConfig,
 };
 use ebm::prelude::*;
 use serde_json::json;
@@ -15,17 +16,36 @@ use crate::Options;
 use crate::record::{Record, print_row, throughput};
 
 /// Times `steps` optimiser steps (one epoch of `steps` batches of 128) and records seconds per step.
-fn time_steps<B, L>(name: &str, options: &Options, objective: L, data: &Tensor<Inner<B>, 2>, steps: usize, params: serde_json::Value) -> Record
+fn time_steps<B, L>(
+    name: &str,
+    options: &Options,
+    objective: L,
+    data: &Tensor<Inner<B>, 2>,
+    steps: usize,
+    params: serde_json::Value,
+) -> Record
 where
     B: AutodiffBackend,
     L: Objective<B, Mlp<B>> + Clone,
 {
     let device = data.device();
     let repeats = if options.quick { 3 } else { 5 };
-    let model = MlpConfig::new(2, vec![64, 64]).with_activation(Activation::Selu).init::<B>(&device).expect("valid MLP");
+    let model = MlpConfig::new(2, vec![64, 64])
+        .with_activation(Activation::Selu)
+        .init::<B>(&device)
+        .expect("valid MLP");
     let times = crate::record::time_runs(repeats, || {
-        let config = TrainerConfig::new(1).with_batch_size(128).with_quiet(true).with_log_every(steps);
-        let mut trainer = Trainer::new(model.clone(), AdamConfig::new().init(), objective.clone(), config).expect("valid trainer");
+        let config = TrainerConfig::new(1)
+            .with_batch_size(128)
+            .with_quiet(true)
+            .with_log_every(steps);
+        let mut trainer = Trainer::new(
+            model.clone(),
+            AdamConfig::new().init(),
+            objective.clone(),
+            config,
+        )
+        .expect("valid trainer");
         trainer.fit(data).expect("training runs");
         let _ = trainer.model().output.bias.val().into_data();
     });
@@ -38,15 +58,29 @@ where
 }
 
 /// Runs the training-step benchmarks whose names contain the filter.
-pub fn run<B: AutodiffBackend>(options: &Options, device: &ebm::burn::tensor::Device<Inner<B>>) -> Vec<Record> {
+pub fn run<B: AutodiffBackend>(
+    options: &Options,
+    device: &ebm::burn::tensor::Device<Inner<B>>,
+) -> Vec<Record> {
     let steps = if options.quick { 5 } else { 40 };
-    let data = Tensor::<Inner<B>, 2>::random([128 * steps, 2], Distribution::Normal(0.0, 1.0), device);
-    let selected = |name: &str| options.filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
-    let langevin = LangevinConfig::new().with_step_size(0.01.into()).init().expect("valid");
+    let data =
+        Tensor::<Inner<B>, 2>::random([128 * steps, 2], Distribution::Normal(0.0, 1.0), device);
+    let selected = |name: &str| {
+        options
+            .filter
+            .as_ref()
+            .is_none_or(|f| name.contains(f.as_str()))
+    };
+    let langevin = LangevinConfig::new()
+        .with_step_size(0.01.into())
+        .init()
+        .expect("valid");
     let base = json!({"model": "mlp 2-64-64-1 selu", "batch": 128, "optimizer": "adam"});
     let with = |extra: serde_json::Value| {
         let mut p = base.clone();
-        p.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+        p.as_object_mut()
+            .expect("object")
+            .extend(extra.as_object().expect("object").clone());
         p
     };
     let mut records = Vec::new();
@@ -55,24 +89,68 @@ pub fn run<B: AutodiffBackend>(options: &Options, device: &ebm::burn::tensor::De
         records.push(record);
     };
     if selected("cd_step") {
-        let cd = ContrastiveDivergenceConfig::new().with_k(10).init(langevin.clone()).expect("valid");
-        push(time_steps::<B, _>("cd_step", options, cd, &data, steps, with(json!({"k": 10, "sampler": "langevin 0.01"}))));
+        let cd = ContrastiveDivergenceConfig::new()
+            .with_k(10)
+            .init(langevin.clone())
+            .expect("valid");
+        push(time_steps::<B, _>(
+            "cd_step",
+            options,
+            cd,
+            &data,
+            steps,
+            with(json!({"k": 10, "sampler": "langevin 0.01"})),
+        ));
     }
     if selected("pcd_step") {
-        let pcd = PersistentContrastiveDivergenceConfig::new().with_k(10).init::<B, _>(langevin.clone()).expect("valid");
-        push(time_steps::<B, _>("pcd_step", options, pcd, &data, steps, with(json!({"k": 10, "buffer": 10000}))));
+        let pcd = PersistentContrastiveDivergenceConfig::new()
+            .with_k(10)
+            .init::<B, _>(langevin.clone())
+            .expect("valid");
+        push(time_steps::<B, _>(
+            "pcd_step",
+            options,
+            pcd,
+            &data,
+            steps,
+            with(json!({"k": 10, "buffer": 10000})),
+        ));
     }
     if selected("sm_exact_step") {
         let sm = ScoreMatchingConfig::new().init().expect("valid");
-        push(time_steps::<B, _>("sm_exact_step", options, sm, &data, steps, with(json!({"trace": "exact"}))));
+        push(time_steps::<B, _>(
+            "sm_exact_step",
+            options,
+            sm,
+            &data,
+            steps,
+            with(json!({"trace": "exact"})),
+        ));
     }
     if selected("ssm_step") {
-        let ssm = SlicedScoreMatchingConfig::new().with_projections(5).init().expect("valid");
-        push(time_steps::<B, _>("ssm_step", options, ssm, &data, steps, with(json!({"projections": 5}))));
+        let ssm = SlicedScoreMatchingConfig::new()
+            .with_projections(5)
+            .init()
+            .expect("valid");
+        push(time_steps::<B, _>(
+            "ssm_step",
+            options,
+            ssm,
+            &data,
+            steps,
+            with(json!({"projections": 5})),
+        ));
     }
     if selected("dsm_step") {
         let dsm = DenoisingScoreMatchingConfig::new().init().expect("valid");
-        push(time_steps::<B, _>("dsm_step", options, dsm, &data, steps, with(json!({"sigma": 0.1}))));
+        push(time_steps::<B, _>(
+            "dsm_step",
+            options,
+            dsm,
+            &data,
+            steps,
+            with(json!({"sigma": 0.1})),
+        ));
     }
     records
 }

@@ -1,5 +1,22 @@
 //! # ebm-data
 //!
-//! Datasets for energy-based models (filled by the data work). This crate is part of the `ebm` workspace and is empty for now: it exists so that the
-//! workspace layout and the facade's re-exports are stable while it is being built.
+//! Data to train energy-based models on.
+//!
+//! | module | contents |
+//! |---|---|
+//! | [`synthetic`] | seeded 2-D generators: Gaussian mixture, eight Gaussians, two moons, swiss roll, circle, checkerboard, pinwheel, grid |
+//! | [`points`] | [`PointDataset`] (a Burn `Dataset`) and [`PointBatcher`] |
+//! | [`digits`] | the 8×8 handwritten digits (1797 images, shipped in the repository) |
+//! | [`idx`] | a reader for MNIST-format IDX files |
+//! | [`transforms`] | scaling to [−1, 1], dequantisation noise, flips |
 #![warn(missing_docs)]
+
+pub mod digits;
+mod error;
+pub mod idx;
+pub mod points;
+pub mod synthetic;
+pub mod transforms;
+
+pub use error::DataError;
+pub use points::{PointBatcher, PointDataset};

@@ -1,0 +1,91 @@
+//! Image transforms for image EBMs, on `[N, C·H·W]` batches of values in `[0, 1]`.
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use crate::error::{DataError, positive};
+
+/// Maps `[0, 1]` to `[−1, 1]`: `2x − 1`.
+pub fn to_symmetric<Bk: Backend>(x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    x.mul_scalar(2.0).sub_scalar(1.0)
+}
+
+/// Maps `[−1, 1]` back to `[0, 1]`, clamping.
+pub fn from_symmetric<Bk: Backend>(x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    x.add_scalar(1.0).mul_scalar(0.5).clamp(0.0, 1.0)
+}
+
+/// Uniform dequantisation: for data on `levels` evenly spaced values in `[0, 1]`, adds
+/// `U(0, 1/levels)`-noise scaled from `uniform` (a tensor of `U(0, 1)` draws of the same shape),
+/// so that a continuous density can be fitted to discrete pixels.
+pub fn dequantize<Bk: Backend>(
+    x: Tensor<Bk, 2>,
+    uniform: Tensor<Bk, 2>,
+    levels: f64,
+) -> Result<Tensor<Bk, 2>, DataError> {
+    positive("levels", levels)?;
+    Ok((x.mul_scalar(levels - 1.0) + uniform).div_scalar(levels))
+}
+
+/// Mirrors images left–right: `x[n, c, h, w] → x[n, c, h, W − 1 − w]`, for images of shape
+/// `[channels, height, width]` flattened row-major.
+pub fn flip_horizontal<Bk: Backend>(
+    x: Tensor<Bk, 2>,
+    image_shape: [usize; 3],
+) -> Result<Tensor<Bk, 2>, DataError> {
+    let [n, f] = x.dims();
+    let [c, h, w] = image_shape;
+    if c * h * w != f {
+        return Err(crate::error::invalid(
+            "image_shape",
+            (c * h * w) as f64,
+            "must multiply to the number of features",
+        ));
+    }
+    Ok(x.reshape([n, c, h, w]).flip([3]).reshape([n, f]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::NdArray;
+
+    #[test]
+    fn transforms_do_what_they_say() {
+        let device = Default::default();
+        let x = Tensor::<NdArray, 2>::from_data([[0.0, 0.5, 1.0, 0.25]], &device);
+        assert_eq!(
+            to_symmetric(x.clone()).into_data().to_vec::<f32>().unwrap(),
+            vec![-1.0, 0.0, 1.0, -0.5]
+        );
+        assert_eq!(
+            from_symmetric(to_symmetric(x.clone()))
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap(),
+            vec![0.0, 0.5, 1.0, 0.25]
+        );
+        let flipped = flip_horizontal(x.clone(), [1, 2, 2]).unwrap();
+        assert_eq!(
+            flipped.into_data().to_vec::<f32>().unwrap(),
+            vec![0.5, 0.0, 0.25, 1.0]
+        );
+        let u = Tensor::<NdArray, 2>::full([1, 4], 0.5, &device);
+        let d = dequantize(
+            Tensor::<NdArray, 2>::from_data([[0.0, 1.0, 0.0, 1.0]], &device),
+            u,
+            17.0,
+        )
+        .unwrap();
+        let v = d.into_data().to_vec::<f32>().unwrap();
+        assert!((v[0] - 0.5 / 17.0).abs() < 1e-6 && (v[1] - 16.5 / 17.0).abs() < 1e-6);
+        assert!(matches!(
+            flip_horizontal(x.clone(), [1, 3, 3]),
+            Err(DataError::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            dequantize(x.clone(), x, 0.0),
+            Err(DataError::InvalidParameter { .. })
+        ));
+    }
+}
