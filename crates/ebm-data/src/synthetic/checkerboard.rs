@@ -44,7 +44,7 @@ impl CheckerboardConfig {
         while points.len() < self.n_samples {
             let x = rng.random_range(-l..l);
             let y = rng.random_range(-l..l);
-            if ((x as f64).floor() as i64 + (y as f64).floor() as i64).rem_euclid(2) == 1 {
+            if (x.floor() as i64 + y.floor() as i64).rem_euclid(2) == 1 {
                 points.push([
                     (x + self.noise * normal(&mut rng)) as f32,
                     (y + self.noise * normal(&mut rng)) as f32,
