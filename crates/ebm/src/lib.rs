@@ -26,6 +26,8 @@
 pub use burn;
 pub use ebm_core;
 pub use ebm_data;
+pub use ebm_eval;
+pub use ebm_plot;
 pub use ebm_sample;
 pub use ebm_train;
 
@@ -52,7 +54,17 @@ pub mod prelude {
     pub use ebm_core::combinators::{Composite, FromLogDensity, Mixture, Operation, Spherical};
     pub use ebm_core::grid::{EnergyGrid, energy_grid};
     pub use ebm_core::neural::{Activation, Cnn, CnnConfig, Hybrid, HybridConfig, Mlp, MlpConfig};
+    pub use ebm_core::schedule::Schedule;
     pub use ebm_core::{Energy, EnergyError, Inner, SecondOrderEnergy};
+    pub use ebm_sample::{
+        GradientDescentConfig, HmcConfig, LangevinConfig, MalaConfig, NesterovConfig, RunConfig,
+        Sampler, Samples,
+    };
+    pub use ebm_train::{
+        ContrastiveDivergenceConfig, DenoisingScoreMatchingConfig,
+        PersistentContrastiveDivergenceConfig, ScoreMatchingConfig, SlicedScoreMatchingConfig,
+        Trainer, TrainerConfig,
+    };
 }
 
 /// The README's code blocks, compiled and run as doctests so that the README stays true.
