@@ -107,6 +107,7 @@ pub struct Trainer<B: AutodiffBackend, M, O, L> {
     config: TrainerConfig,
     state: TrainerState,
     history: Vec<StepLog>,
+    callbacks: Vec<Box<dyn FnMut(&StepLog)>>,
     _backend: std::marker::PhantomData<B>,
 }
 
@@ -174,8 +175,16 @@ where
             config,
             state,
             history: vec![],
+            callbacks: vec![],
             _backend: Default::default(),
         })
+    }
+
+    /// Calls `callback` with every logged step (every `log_every` steps), e.g. to print progress
+    /// where no terminal shows the progress bar, or to stop a run early by inspection.
+    pub fn with_callback(mut self, callback: impl FnMut(&StepLog) + 'static) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
     }
 
     /// The model being trained.
@@ -324,7 +333,7 @@ where
             self.ema = Some(update_ema(ema, &self.model, decay));
         }
         if step.is_multiple_of(self.config.log_every) {
-            self.history.push(StepLog {
+            let log = StepLog {
                 step,
                 epoch: self.state.epoch,
                 loss,
@@ -333,7 +342,11 @@ where
                 grad_norm: norm.map(read).unwrap_or(0.0),
                 acceptance_rate: out.acceptance_rate,
                 learning_rate: lr,
-            });
+            };
+            for callback in &mut self.callbacks {
+                callback(&log);
+            }
+            self.history.push(log);
         }
         self.state.step += 1;
         Ok(())

@@ -1,0 +1,177 @@
+//! Shared by the examples: command-line options and helpers for 2-D toy runs.
+#![allow(dead_code)] // each example uses a different subset
+
+use std::path::PathBuf;
+
+use ebm::burn::tensor::backend::AutodiffBackend;
+use ebm::burn::tensor::{Tensor, TensorData};
+use ebm::ebm_eval::{
+    kernel_stein_discrepancy, log_partition_2d, mmd_squared, negative_log_likelihood_2d,
+};
+use ebm::prelude::*;
+
+/// `--backend ndarray|wgpu|cuda`, `--quick`, `--out DIR`.
+pub struct Args {
+    pub backend: String,
+    pub quick: bool,
+    pub out: PathBuf,
+}
+
+impl Args {
+    /// Parses the command line; `default_out` is the output folder when `--out` is absent.
+    pub fn parse(default_out: &str) -> Args {
+        let mut args = Args {
+            backend: "ndarray".into(),
+            quick: false,
+            out: PathBuf::from(default_out),
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--quick" => args.quick = true,
+                "--backend" => {
+                    args.backend = it
+                        .next()
+                        .unwrap_or_else(|| usage("--backend needs a value"))
+                }
+                "--out" => {
+                    args.out =
+                        PathBuf::from(it.next().unwrap_or_else(|| usage("--out needs a value")))
+                }
+                "-h" | "--help" => usage(""),
+                other => usage(&format!("unknown argument `{other}`")),
+            }
+        }
+        std::fs::create_dir_all(&args.out)
+            .unwrap_or_else(|e| usage(&format!("cannot create {}: {e}", args.out.display())));
+        args
+    }
+}
+
+fn usage(message: &str) -> ! {
+    if !message.is_empty() {
+        eprintln!("error: {message}");
+    }
+    eprintln!("options: [--backend ndarray|wgpu|cuda] [--quick] [--out DIR]");
+    std::process::exit(2)
+}
+
+/// Runs `$body` with the type alias `$b` bound to the backend named by `$args.backend`, among
+/// those whose cargo features are enabled.
+#[macro_export]
+macro_rules! with_backend {
+    ($args:expr, $b:ident => $body:expr) => {{
+        match $args.backend.as_str() {
+            #[cfg(feature = "ndarray")]
+            "ndarray" => {
+                type $b = ebm::backend::Cpu;
+                $body
+            }
+            #[cfg(feature = "wgpu")]
+            "wgpu" => {
+                type $b = ebm::backend::Wgpu;
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            "cuda" => {
+                type $b = ebm::backend::Cuda;
+                $body
+            }
+            other => {
+                eprintln!("backend `{other}` is not enabled: build with `--features {other}`");
+                std::process::exit(2)
+            }
+        }
+    }};
+}
+
+/// Points as host rows.
+pub fn rows<Bk: ebm::burn::tensor::backend::Backend>(x: Tensor<Bk, 2>) -> Vec<Vec<f64>> {
+    let d = x.dims()[1];
+    let v: Vec<f64> = x.into_data().convert::<f64>().to_vec().expect("float data");
+    v.chunks(d).map(<[f64]>::to_vec).collect()
+}
+
+pub fn pairs(rows: &[Vec<f64>]) -> Vec<[f64; 2]> {
+    rows.iter().map(|r| [r[0], r[1]]).collect()
+}
+
+pub fn tensor<Bk: ebm::burn::tensor::backend::Backend>(
+    rows: &[Vec<f64>],
+    device: &Bk::Device,
+) -> Tensor<Bk, 2> {
+    let d = rows[0].len();
+    Tensor::from_data(
+        TensorData::new(
+            rows.iter().flatten().copied().collect::<Vec<_>>(),
+            [rows.len(), d],
+        ),
+        device,
+    )
+}
+
+/// The report of a 2-D run: MMD and KSD of model samples, NLL of held-out data under the model
+/// and under the true density.
+pub struct Report {
+    pub mmd2: f64,
+    pub ksd2: f64,
+    pub nll_model: f64,
+    pub nll_true: f64,
+}
+
+/// Computes the [`Report`] on the square `[−range, range]²`.
+pub fn evaluate<B: AutodiffBackend, E: Energy<B>, T: Energy<B>>(
+    model: &E,
+    truth: &T,
+    samples: &[Vec<f64>],
+    held_out: &[Vec<f64>],
+    range: f64,
+    device: &ebm::burn::tensor::Device<Inner<B>>,
+) -> Report {
+    let mmd2 = mmd_squared(samples, held_out, None).expect("mmd").mmd2;
+    let ksd2 = kernel_stein_discrepancy::<B, _>(model, samples, None, device).expect("ksd");
+    let r = (-range, range);
+    let log_z = log_partition_2d::<B, _>(model, r, r, 300, device).expect("log Z");
+    let nll_model =
+        negative_log_likelihood_2d::<B, _>(model, held_out, log_z, device).expect("nll");
+    let log_z_true = log_partition_2d::<B, _>(truth, r, r, 300, device).expect("log Z");
+    let nll_true =
+        negative_log_likelihood_2d::<B, _>(truth, held_out, log_z_true, device).expect("nll");
+    Report {
+        mmd2,
+        ksd2,
+        nll_model,
+        nll_true,
+    }
+}
+
+impl Report {
+    pub fn print(&self, label: &str) {
+        println!(
+            "{label}: MMD² (samples vs held-out data) = {:.5}, KSD² (samples under the model) = {:.5}, held-out NLL = {:.4} (true density: {:.4}, gap {:.4} nats)",
+            self.mmd2,
+            self.ksd2,
+            self.nll_model,
+            self.nll_true,
+            self.nll_model - self.nll_true
+        );
+    }
+}
+
+/// The true density of an equal-weight Gaussian mixture as an energy.
+pub fn mixture_energy<B: AutodiffBackend>(
+    centres: &[[f64; 2]],
+    std: f64,
+) -> ebm::ebm_core::combinators::Mixture<B> {
+    let var = std * std;
+    let parts: Vec<Box<dyn Energy<B>>> = centres
+        .iter()
+        .map(|c| {
+            Box::new(
+                Gaussian::new(c.to_vec(), vec![vec![var, 0.0], vec![0.0, var]]).expect("valid"),
+            ) as Box<dyn Energy<B>>
+        })
+        .collect();
+    let n = parts.len();
+    ebm::ebm_core::combinators::Mixture::new(parts, vec![1.0; n]).expect("valid mixture")
+}
