@@ -1,16 +1,22 @@
 //! Evaluates every analytic energy, its gradient and score at a few points, and runs the energy
-//! checker on each: `cargo run --release -p ebm-examples --example energies`.
+//! checker on each: `cargo run --release -p ebm-examples --example energies -- [--backend B]`.
 
-use ebm::backend::Cpu;
+#[path = "common/mod.rs"]
+mod common;
+
 use ebm::burn::tensor::Tensor;
+use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::prelude::*;
 
-fn show(name: &str, energy: &dyn Energy<Cpu>, points: &[[f32; 2]]) -> Result<(), EnergyError> {
+fn show<B: AutodiffBackend>(
+    name: &str,
+    energy: &dyn Energy<B>,
+    points: &[[f32; 2]],
+) -> Result<(), EnergyError> {
     let device = Default::default();
     let flat: Vec<f32> = points.iter().flatten().copied().collect();
-    let x =
-        Tensor::<Inner<Cpu>, 1>::from_floats(flat.as_slice(), &device).reshape([points.len(), 2]);
-    let report = check_energy::<Cpu, _>(energy, x.clone(), &CheckConfig::default())?;
+    let x = Tensor::<Inner<B>, 1>::from_floats(flat.as_slice(), &device).reshape([points.len(), 2]);
+    let report = check_energy::<B, _>(energy, x.clone(), &CheckConfig::default())?;
     let (e, g) = energy.energy_and_grad(x);
     let e = e.into_data().to_vec::<f32>().expect("f32");
     let g = g.into_data().to_vec::<f32>().expect("f32");
@@ -40,10 +46,10 @@ fn show(name: &str, energy: &dyn Energy<Cpu>, points: &[[f32; 2]]) -> Result<(),
     Ok(())
 }
 
-fn main() -> Result<(), EnergyError> {
+fn run<B: AutodiffBackend>() -> Result<(), EnergyError> {
     let points = [[0.0, 0.0], [1.0, -1.0], [0.5, 2.0], [-2.0, 3.0]];
     let gaussian = Gaussian::new(vec![1.0, -1.0], vec![vec![1.0, 0.5], vec![0.5, 2.0]])?;
-    let energies: Vec<(&str, Box<dyn Energy<Cpu>>)> = vec![
+    let energies: Vec<(&str, Box<dyn Energy<B>>)> = vec![
         ("Gaussian μ=(1,−1), Σ=[[1,.5],[.5,2]]", Box::new(gaussian)),
         ("DoubleWell h=2, b=1", Box::new(DoubleWell::default())),
         ("Harmonic k=1", Box::new(Harmonic::new(1.0)?)),
@@ -55,7 +61,12 @@ fn main() -> Result<(), EnergyError> {
         ("Styblinski–Tang", Box::new(StyblinskiTang)),
     ];
     for (name, energy) in &energies {
-        show(name, energy.as_ref(), &points)?;
+        show::<B>(name, energy.as_ref(), &points)?;
     }
     Ok(())
+}
+
+fn main() -> Result<(), EnergyError> {
+    let args = common::Args::parse("out/energies");
+    with_backend!(args, B => run::<B>())
 }

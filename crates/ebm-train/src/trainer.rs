@@ -93,6 +93,9 @@ pub struct StepLog {
     pub learning_rate: f64,
 }
 
+/// A function called with every logged step.
+type Callback = Box<dyn FnMut(&StepLog)>;
+
 /// Trains an energy model `M` with an [`Objective`] and any Burn optimiser.
 ///
 /// Data is an in-memory tensor `[N, D]` on the device; every epoch visits it in a fresh order
@@ -107,7 +110,7 @@ pub struct Trainer<B: AutodiffBackend, M, O, L> {
     config: TrainerConfig,
     state: TrainerState,
     history: Vec<StepLog>,
-    callbacks: Vec<Box<dyn FnMut(&StepLog)>>,
+    callbacks: Vec<Callback>,
     _backend: std::marker::PhantomData<B>,
 }
 
