@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::config::Config;
+use burn::data::dataloader::DataLoader;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
@@ -242,7 +243,9 @@ where
         order
     }
 
-    /// Trains until `epochs` epochs are complete (continuing where a loaded checkpoint stopped).
+    /// Trains until `epochs` epochs are complete (continuing where a loaded checkpoint stopped),
+    /// on an in-memory dataset `[N, D]` visited in a seeded order per epoch. Resuming from a
+    /// checkpoint is bit-exact on NdArray.
     pub fn fit(&mut self, data: &Tensor<Inner<B>, 2>) -> Result<&[StepLog], TrainError> {
         let [n, d] = data.dims();
         if n == 0 {
@@ -250,7 +253,57 @@ where
         }
         self.model.check_input([n.min(1), d])?;
         let batches_per_epoch = n.div_ceil(self.config.batch_size);
-        let remaining = (self.config.epochs.saturating_sub(self.state.epoch)) * batches_per_epoch
+        let progress = self.progress_bar(batches_per_epoch);
+        let started = (Instant::now(), self.state.step);
+        while self.state.epoch < self.config.epochs {
+            let order = self.epoch_order(n, self.state.epoch);
+            for b in self.state.batch_in_epoch..batches_per_epoch {
+                let rows =
+                    &order[b * self.config.batch_size..((b + 1) * self.config.batch_size).min(n)];
+                let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+                let idx = Tensor::<Inner<B>, 1, Int>::from_data(
+                    TensorData::new(idx, [rows.len()]),
+                    &data.device(),
+                );
+                self.batch_step(
+                    Tensor::from_inner(data.clone().select(0, idx)),
+                    b,
+                    &progress,
+                    started,
+                )?;
+            }
+            self.end_epoch();
+        }
+        progress.finish_and_clear();
+        Ok(&self.history)
+    }
+
+    /// Like [`Trainer::fit`], over a Burn data loader (e.g. built with `DataLoaderBuilder` from
+    /// an `ebm-data` dataset and its batcher). Each epoch is one pass of `loader.iter()`; after a
+    /// resume the batches already done in the current epoch are skipped, which reproduces the
+    /// uninterrupted run exactly when the loader yields the same order each time it is iterated.
+    pub fn fit_loader(
+        &mut self,
+        loader: &dyn DataLoader<B, Tensor<B, 2>>,
+    ) -> Result<&[StepLog], TrainError> {
+        if loader.num_items() == 0 {
+            return Err(TrainError::EmptyDataset);
+        }
+        let progress = self.progress_bar(loader.num_items().div_ceil(self.config.batch_size));
+        let started = (Instant::now(), self.state.step);
+        while self.state.epoch < self.config.epochs {
+            for (b, batch) in loader.iter().enumerate().skip(self.state.batch_in_epoch) {
+                self.model.check_input(batch.dims())?;
+                self.batch_step(batch, b, &progress, started)?;
+            }
+            self.end_epoch();
+        }
+        progress.finish_and_clear();
+        Ok(&self.history)
+    }
+
+    fn progress_bar(&self, batches_per_epoch: usize) -> ProgressBar {
+        let remaining = self.config.epochs.saturating_sub(self.state.epoch) * batches_per_epoch
             - self.state.batch_in_epoch.min(batches_per_epoch);
         let progress = if self.config.quiet {
             ProgressBar::hidden()
@@ -263,49 +316,47 @@ where
             )
             .expect("valid template"),
         );
-        let started = Instant::now();
-        let first_step = self.state.step;
-        while self.state.epoch < self.config.epochs {
-            let order = self.epoch_order(n, self.state.epoch);
-            for b in self.state.batch_in_epoch..batches_per_epoch {
-                let rows =
-                    &order[b * self.config.batch_size..((b + 1) * self.config.batch_size).min(n)];
-                let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
-                let idx = Tensor::<Inner<B>, 1, Int>::from_data(
-                    TensorData::new(idx, [rows.len()]),
-                    &data.device(),
-                );
-                let batch = Tensor::<B, 2>::from_inner(data.clone().select(0, idx));
-                self.train_step(batch)?;
-                self.state.batch_in_epoch = b + 1;
-                progress.inc(1);
-                if let Some(last) = self
-                    .history
-                    .last()
-                    .filter(|l| l.step + 1 == self.state.step)
-                {
-                    let rate = (self.state.step - first_step) as f64
-                        / started.elapsed().as_secs_f64().max(1e-9);
-                    progress.set_message(format!(
-                        "loss {:.4} E+ {:.3} E- {} {:.1} steps/s",
-                        last.loss,
-                        last.pos_energy,
-                        last.neg_energy.map_or("-".into(), |v| format!("{v:.3}")),
-                        rate
-                    ));
-                }
-                if let (Some(every), Some(dir)) =
-                    (self.config.checkpoint_every, &self.config.checkpoint_dir)
-                    && self.state.step.is_multiple_of(every)
-                {
-                    self.save_checkpoint(Path::new(dir))?;
-                }
-            }
-            self.state.epoch += 1;
-            self.state.batch_in_epoch = 0;
+        progress
+    }
+
+    /// One step on batch `b` of the current epoch, then progress and periodic checkpoints.
+    fn batch_step(
+        &mut self,
+        batch: Tensor<B, 2>,
+        b: usize,
+        progress: &ProgressBar,
+        started: (Instant, usize),
+    ) -> Result<(), TrainError> {
+        self.train_step(batch)?;
+        self.state.batch_in_epoch = b + 1;
+        progress.inc(1);
+        if let Some(last) = self
+            .history
+            .last()
+            .filter(|l| l.step + 1 == self.state.step)
+        {
+            let rate =
+                (self.state.step - started.1) as f64 / started.0.elapsed().as_secs_f64().max(1e-9);
+            progress.set_message(format!(
+                "loss {:.4} E+ {:.3} E- {} {:.1} steps/s",
+                last.loss,
+                last.pos_energy,
+                last.neg_energy.map_or("-".into(), |v| format!("{v:.3}")),
+                rate
+            ));
         }
-        progress.finish_and_clear();
-        Ok(&self.history)
+        if let (Some(every), Some(dir)) =
+            (self.config.checkpoint_every, &self.config.checkpoint_dir)
+            && self.state.step.is_multiple_of(every)
+        {
+            self.save_checkpoint(Path::new(dir))?;
+        }
+        Ok(())
+    }
+
+    fn end_epoch(&mut self) {
+        self.state.epoch += 1;
+        self.state.batch_in_epoch = 0;
     }
 
     /// One optimiser step on `batch`.

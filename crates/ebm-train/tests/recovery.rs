@@ -49,7 +49,13 @@ fn train<L: Objective<B, Quadratic<B>>>(name: &str, objective: L, epochs: usize,
         .with_seed(1);
     let mut trainer = Trainer::new(model, AdamConfig::new().init(), objective, config).unwrap();
     trainer.fit(&data()).unwrap();
-    let p = trainer.model().precision_matrix();
+    assert_recovered(name, trainer.model());
+}
+
+/// The learned precision is positive definite and within 10% (relative Frobenius error) of the
+/// truth, and the mean within 0.1.
+fn assert_recovered(name: &str, model: &Quadratic<B>) {
+    let p = model.precision_matrix();
     let err: f64 = p
         .iter()
         .zip(TRUE_PRECISION)
@@ -66,13 +72,7 @@ fn train<L: Objective<B, Quadratic<B>>>(name: &str, objective: L, epochs: usize,
         "{name}: precision {p:?} vs {TRUE_PRECISION:?} (relative error {:.3})",
         err / norm
     );
-    let mean = trainer
-        .model()
-        .mean
-        .val()
-        .into_data()
-        .to_vec::<f32>()
-        .unwrap();
+    let mean = model.mean.val().into_data().to_vec::<f32>().unwrap();
     assert!(
         (mean[0] - 1.0).abs() < 0.1 && (mean[1] + 1.0).abs() < 0.1,
         "{name}: mean {mean:?}"
@@ -148,4 +148,42 @@ fn persistent_contrastive_divergence_recovers_the_precision() {
         .init::<B, _>(mala())
         .unwrap();
     train("PCD-5", pcd, 30, 0.05);
+}
+
+#[test]
+fn training_through_a_burn_data_loader_recovers_the_precision() {
+    use burn::data::dataloader::DataLoaderBuilder;
+    use ebm_data::{PointBatcher, PointDataset};
+    let points: Vec<[f32; 2]> = data()
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap()
+        .chunks(2)
+        .map(|c| [c[0], c[1]])
+        .collect();
+    let loader = DataLoaderBuilder::<B, [f32; 2], Tensor<B, 2>>::new(PointBatcher)
+        .batch_size(200)
+        .shuffle(1)
+        .build(PointDataset::new(points));
+    let device = Default::default();
+    let model = QuadraticConfig::new(2).init::<B>(&device).unwrap();
+    let schedule = ebm_core::schedule::Schedule::Cosine {
+        start: 0.05,
+        end: 0.001,
+        n_steps: 600,
+    };
+    let config = TrainerConfig::new(30)
+        .with_batch_size(200)
+        .with_lr_schedule(Some(schedule))
+        .with_quiet(true);
+    let mut trainer = Trainer::new(
+        model,
+        AdamConfig::new().init(),
+        ScoreMatchingConfig::new().init().unwrap(),
+        config,
+    )
+    .unwrap();
+    trainer.fit_loader(loader.as_ref()).unwrap();
+    assert_eq!(trainer.step(), 600);
+    assert_recovered("exact SM through a data loader", trainer.model());
 }

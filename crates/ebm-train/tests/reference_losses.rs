@@ -9,7 +9,7 @@ mod support;
 use ebm_core::Energy;
 use ebm_train::{
     contrastive_loss, denoising_score_matching_loss, exact_score_matching_loss,
-    sliced_score_matching_loss,
+    hutchinson_score_matching_loss, sliced_score_matching_loss,
 };
 use support::mlp_reference::*;
 
@@ -95,6 +95,42 @@ fn denoising_score_matching_matches() {
             &mlp,
             "denoising_score_matching",
             &model.losses["denoising_score_matching"],
+            loss,
+            1e-4,
+        );
+    }
+}
+
+/// TorchEBM has no real Hutchinson estimator (it silently computes the exact trace), so there is
+/// no reference value for it. Instead: averaged over all 2³ Rademacher sign patterns the
+/// off-diagonal terms of `vᵀHv` cancel exactly, so our Hutchinson loss with those 8 probes per
+/// sample must equal the reference's exact loss and parameter gradients.
+#[test]
+fn hutchinson_with_all_sign_patterns_equals_the_exact_reference() {
+    let file = file();
+    let x_rows = &file.inputs.x;
+    let n = x_rows.len();
+    let patterns: Vec<Vec<f64>> = (0..8)
+        .map(|m| {
+            (0..3)
+                .map(|j| if m >> j & 1 == 1 { 1.0 } else { -1.0 })
+                .collect()
+        })
+        .collect();
+    // Row p·n + i pairs sample i with pattern p.
+    let v_rows: Vec<Vec<f64>> = patterns
+        .iter()
+        .flat_map(|p| std::iter::repeat_n(p.clone(), n))
+        .collect();
+    for model in &file.models {
+        let mlp = mlp(model);
+        let loss =
+            hutchinson_score_matching_loss(&mlp, batch(x_rows).repeat_dim(0, 8), batch(&v_rows));
+        check_loss(
+            model,
+            &mlp,
+            "hutchinson (all sign patterns)",
+            &model.losses["score_matching_exact"],
             loss,
             1e-4,
         );
