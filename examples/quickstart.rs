@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{Args, evaluate, mixture_energy, pairs, rows, tensor};
+use common::{Args, evaluate, mixture_energy, model_samples, pairs, rows, tensor};
 use ebm::burn::optim::AdamConfig;
 use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::ebm_data::synthetic::GaussianMixtureConfig;
@@ -84,24 +84,7 @@ fn run<B: AutodiffBackend>(args: &Args) {
     let trained_in = started.elapsed().as_secs_f64();
     let model = trainer.model();
 
-    // Samples: fresh MALA chains from noise spread over the square (not the replay buffer), so
-    // they show the model's own density.
-    let mut mala = MalaConfig::new()
-        .with_step_size(0.02.into())
-        .init()
-        .expect("valid sampler");
-    let n_steps = if args.quick { 100 } else { 1000 };
-    let init = ebm::ebm_sample::noise::Noise::new(7)
-        .normal([1000, 2], &data)
-        .mul_scalar(1.5);
-    let samples = Sampler::<B>::sample(
-        &mut mala,
-        model,
-        init,
-        &RunConfig::new(n_steps).with_seed(8),
-    )
-    .expect("sampling runs");
-    let sample_rows = rows(samples.final_state);
+    let sample_rows = model_samples::<B, _>(model, args.quick, &device);
 
     let grid = energy_grid::<B, _>(model, (-RANGE, RANGE), (-RANGE, RANGE), [200, 200], &device)
         .expect("2-D grid");

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{Args, evaluate, mixture_energy, pairs, rows};
+use common::{Args, evaluate, mixture_energy, model_samples, pairs, rows};
 use ebm::burn::optim::AdamConfig;
 use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::ebm_data::synthetic::GaussianMixtureConfig;
@@ -59,24 +59,7 @@ fn train_and_report<B: AutodiffBackend, L: Objective<B, Mlp<B>>>(
         Trainer::new(model, AdamConfig::new().init(), objective, config).expect("valid trainer");
     trainer.fit(&data).expect("training runs");
     let model = trainer.model();
-    let mut mala = MalaConfig::new()
-        .with_step_size(0.02.into())
-        .init()
-        .expect("valid");
-    let init = ebm::ebm_sample::noise::Noise::new(7)
-        .normal([1000, 2], &data)
-        .mul_scalar(1.5);
-    let n_steps = if args.quick { 100 } else { 1000 };
-    let samples = rows(
-        Sampler::<B>::sample(
-            &mut mala,
-            model,
-            init,
-            &RunConfig::new(n_steps).with_seed(8),
-        )
-        .expect("sampling")
-        .final_state,
-    );
+    let samples = model_samples::<B, _>(model, args.quick, &device);
     let grid = energy_grid::<B, _>(model, (-RANGE, RANGE), (-RANGE, RANGE), [200, 200], &device)
         .expect("grid");
     let options = LandscapeOptions {

@@ -175,3 +175,29 @@ pub fn mixture_energy<B: AutodiffBackend>(
     let n = parts.len();
     ebm::ebm_core::combinators::Mixture::new(parts, vec![1.0; n]).expect("valid mixture")
 }
+
+/// 1000 samples of a 2-D model: fresh MALA chains (step 0.02; 1000 steps, 100 with `quick`)
+/// from N(0, 1.5²·I), not a replay buffer, so that they show the model's own density.
+pub fn model_samples<B: AutodiffBackend, E: Energy<B>>(
+    model: &E,
+    quick: bool,
+    device: &ebm::burn::tensor::Device<Inner<B>>,
+) -> Vec<Vec<f64>> {
+    let mut mala = MalaConfig::new()
+        .with_step_size(0.02.into())
+        .init()
+        .expect("valid sampler");
+    let like = Tensor::<Inner<B>, 2>::zeros([1, 2], device);
+    let init = ebm::ebm_sample::noise::Noise::new(7)
+        .normal([1000, 2], &like)
+        .mul_scalar(1.5);
+    let n_steps = if quick { 100 } else { 1000 };
+    let out = Sampler::<B>::sample(
+        &mut mala,
+        model,
+        init,
+        &RunConfig::new(n_steps).with_seed(8),
+    )
+    .expect("sampling runs");
+    rows(out.final_state)
+}

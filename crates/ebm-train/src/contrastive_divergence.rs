@@ -36,6 +36,29 @@ pub fn contrastive_loss<B: AutodiffBackend, M: Energy<B>>(
     (pos.mean() - neg.mean() + reg, pos_mean, neg_mean)
 }
 
+/// Runs `k` sampler steps from `start` and returns the contrastive loss output and the
+/// negatives (for persistent CD to write back).
+fn sample_and_contrast<B: AutodiffBackend, M: Energy<B>, S: Sampler<B>>(
+    sampler: &mut S,
+    model: &M,
+    batch: Tensor<B, 2>,
+    start: Tensor<Inner<B>, 2>,
+    k: usize,
+    seed: u64,
+    reg_weight: f64,
+) -> Result<(LossOutput<B>, Tensor<Inner<B>, 2>), TrainError> {
+    let run = RunConfig::new(k).with_seed(seed).with_check_every(k);
+    let samples = sampler.sample(model, start, &run)?;
+    let (loss, pos, neg) = contrastive_loss(model, batch, samples.final_state.clone(), reg_weight);
+    let output = LossOutput {
+        loss,
+        pos_energy: pos,
+        neg_energy: Some(neg),
+        acceptance_rate: samples.acceptance_rate,
+    };
+    Ok((output, samples.final_state))
+}
+
 fn check_common(k: usize, reg_weight: f64) -> Result<(), TrainError> {
     if k == 0 {
         return Err(invalid("k", 0.0, "the sampler must take at least one step"));
@@ -107,22 +130,17 @@ where
                 Noise::new(seed ^ 1).normal(x.dims(), &x)
             }
         };
-        let run = RunConfig::new(self.config.k)
-            .with_seed(seed)
-            .with_check_every(self.config.k);
-        let samples = self.sampler.sample(model, start, &run)?;
-        let (loss, pos, neg) = contrastive_loss(
+        let cfg = &self.config;
+        let (output, _) = sample_and_contrast(
+            &mut self.sampler,
             model,
             batch,
-            samples.final_state,
-            self.config.energy_reg_weight,
-        );
-        Ok(LossOutput {
-            loss,
-            pos_energy: pos,
-            neg_energy: Some(neg),
-            acceptance_rate: samples.acceptance_rate,
-        })
+            start,
+            cfg.k,
+            seed,
+            cfg.energy_reg_weight,
+        )?;
+        Ok(output)
     }
 }
 
@@ -247,19 +265,17 @@ where
                 .mul_scalar(cfg.init_scale);
             start = start.slice_assign([0..n_restart, 0..d], fresh);
         }
-        let run = RunConfig::new(cfg.k)
-            .with_seed(seed)
-            .with_check_every(cfg.k);
-        let samples = self.sampler.sample(model, start, &run)?;
-        buffer.write(&slots, samples.final_state.clone());
-        let (loss, pos, neg) =
-            contrastive_loss(model, batch, samples.final_state, cfg.energy_reg_weight);
-        Ok(LossOutput {
-            loss,
-            pos_energy: pos,
-            neg_energy: Some(neg),
-            acceptance_rate: samples.acceptance_rate,
-        })
+        let (output, negatives) = sample_and_contrast(
+            &mut self.sampler,
+            model,
+            batch,
+            start,
+            cfg.k,
+            seed,
+            cfg.energy_reg_weight,
+        )?;
+        buffer.write(&slots, negatives);
+        Ok(output)
     }
 
     fn state(&self) -> Option<Tensor<Inner<B>, 2>> {

@@ -104,13 +104,20 @@ fn row_dot<B: AutodiffBackend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 1>
     (a * b).sum_dim(1).reshape([n])
 }
 
-fn positive_energy<B: AutodiffBackend, M: SecondOrderEnergy<B>>(
+/// The output of a score-matching objective: its loss and the mean data energy (score matching
+/// draws no negatives and runs no sampler).
+fn score_output<B: AutodiffBackend, M: SecondOrderEnergy<B>>(
     model: &M,
     batch: &Tensor<B, 2>,
-) -> Tensor<ebm_core::Inner<B>, 1> {
-    mean_inner(&Tensor::<B, 1>::from_inner(
-        model.energy_value(batch.clone().detach().inner()),
-    ))
+    loss: Tensor<B, 1>,
+) -> LossOutput<B> {
+    let energies = model.energy_value(batch.clone().detach().inner());
+    LossOutput {
+        loss,
+        pos_energy: mean_inner(&Tensor::<B, 1>::from_inner(energies)),
+        neg_energy: None,
+        acceptance_rate: None,
+    }
 }
 
 /// Exact Hyvärinen loss `mean_i [½‖∇E(xᵢ)‖² − tr ∇²E(xᵢ)]` on a fixed batch.
@@ -178,12 +185,7 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for ScoreMatch
                 hutchinson_score_matching_loss(model, xs, v)
             }
         };
-        Ok(LossOutput {
-            loss,
-            pos_energy: positive_energy(model, &batch),
-            neg_energy: None,
-            acceptance_rate: None,
-        })
+        Ok(score_output(model, &batch, loss))
     }
 }
 
@@ -234,12 +236,7 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for SlicedScor
         let mut noise = Noise::new(step_seed(self.config.seed, step));
         let v = self.config.projection.draw(&mut noise, [n * p, d], &xs);
         let loss = sliced_score_matching_loss(model, xs, v);
-        Ok(LossOutput {
-            loss,
-            pos_energy: positive_energy(model, &batch),
-            neg_energy: None,
-            acceptance_rate: None,
-        })
+        Ok(score_output(model, &batch, loss))
     }
 }
 
@@ -292,11 +289,6 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for DenoisingS
         let x = batch.clone().detach();
         let eps = Noise::new(step_seed(self.config.seed, step)).normal([n, d], &x);
         let loss = denoising_score_matching_loss(model, x, eps, sigma);
-        Ok(LossOutput {
-            loss,
-            pos_energy: positive_energy(model, &batch),
-            neg_energy: None,
-            acceptance_rate: None,
-        })
+        Ok(score_output(model, &batch, loss))
     }
 }
