@@ -137,14 +137,7 @@ fn run<B: AutodiffBackend>(args: &Args) {
     )
     .expect("plot");
 
-    let truth = mixture_energy::<B>(
-        &mixture
-            .centres()
-            .iter()
-            .map(|c| [c[0], c[1]])
-            .collect::<Vec<_>>(),
-        0.1,
-    );
+    let truth = mixture_energy::<B>(&mixture);
     let held = rows(held_out.to_tensor::<Inner<B>>(&device));
     let report = evaluate::<B, _, _>(model, &truth, &sample_rows, &held, RANGE, &device);
     // The modes: local minima of the learned energy found by descending from a ring of starts.

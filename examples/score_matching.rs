@@ -74,14 +74,7 @@ fn train_and_report<B: AutodiffBackend, L: Objective<B, Mlp<B>>>(
         None,
     )
     .expect("plot");
-    let truth = mixture_energy::<B>(
-        &mixture
-            .centres()
-            .iter()
-            .map(|c| [c[0], c[1]])
-            .collect::<Vec<_>>(),
-        0.1,
-    );
+    let truth = mixture_energy::<B>(&mixture);
     let report = evaluate::<B, _, _>(model, &truth, &samples, &held, RANGE, &device);
     report.print(&format!(
         "{name} ({:.1} s)",

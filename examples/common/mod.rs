@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Tensor, TensorData};
+use ebm::ebm_core::combinators::Mixture;
+use ebm::ebm_data::synthetic::GaussianMixtureConfig;
 use ebm::ebm_eval::{
     kernel_stein_discrepancy, log_partition_2d, mmd_squared, negative_log_likelihood_2d,
 };
@@ -158,13 +160,11 @@ impl Report {
     }
 }
 
-/// The true density of an equal-weight Gaussian mixture as an energy.
-pub fn mixture_energy<B: AutodiffBackend>(
-    centres: &[[f64; 2]],
-    std: f64,
-) -> ebm::ebm_core::combinators::Mixture<B> {
-    let var = std * std;
-    let parts: Vec<Box<dyn Energy<B>>> = centres
+/// The true density of the generator's Gaussian mixture as an energy.
+pub fn mixture_energy<B: AutodiffBackend>(mixture: &GaussianMixtureConfig) -> Mixture<B> {
+    let var = mixture.std * mixture.std;
+    let parts: Vec<Box<dyn Energy<B>>> = mixture
+        .centres()
         .iter()
         .map(|c| {
             Box::new(
@@ -173,7 +173,7 @@ pub fn mixture_energy<B: AutodiffBackend>(
         })
         .collect();
     let n = parts.len();
-    ebm::ebm_core::combinators::Mixture::new(parts, vec![1.0; n]).expect("valid mixture")
+    Mixture::new(parts, vec![1.0; n]).expect("valid mixture")
 }
 
 /// 1000 samples of a 2-D model: fresh MALA chains (step 0.02; 1000 steps, 100 with `quick`)
