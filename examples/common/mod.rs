@@ -12,7 +12,7 @@ use ebm::ebm_eval::{
 };
 use ebm::prelude::*;
 
-/// `--backend ndarray|wgpu|cuda`, `--quick`, `--out DIR`.
+/// `--backend ndarray|flex|wgpu|cuda`, `--quick`, `--out DIR`.
 pub struct Args {
     pub backend: String,
     pub quick: bool,
@@ -54,7 +54,7 @@ fn usage(message: &str) -> ! {
     if !message.is_empty() {
         eprintln!("error: {message}");
     }
-    eprintln!("options: [--backend ndarray|wgpu|cuda] [--quick] [--out DIR]");
+    eprintln!("options: [--backend ndarray|flex|wgpu|cuda] [--quick] [--out DIR]");
     std::process::exit(2)
 }
 
@@ -67,6 +67,11 @@ macro_rules! with_backend {
             #[cfg(feature = "ndarray")]
             "ndarray" => {
                 type $b = ebm::backend::Cpu;
+                $body
+            }
+            #[cfg(feature = "flex")]
+            "flex" => {
+                type $b = ebm::backend::Flex;
                 $body
             }
             #[cfg(feature = "wgpu")]

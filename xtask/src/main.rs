@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--backend ndarray,wgpu,cuda] [--quick] [--filter NAME] [--out DIR]`
+//! `cargo xtask bench [--backend ndarray,flex,wgpu,cuda] [--quick] [--filter NAME] [--out DIR]`
 //!
 //! Builds `ebm-bench` once per requested backend (with that backend's cargo feature), runs it,
 //! and merges the records into `DIR/results.json` (default `target/bench`). A backend whose
@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--backend ndarray,wgpu,cuda] [--quick] [--filter NAME] [--out DIR]"
+                "usage: cargo xtask bench [--backend ndarray,flex,wgpu,cuda] [--quick] [--filter NAME] [--out DIR]"
             );
             ExitCode::from(2)
         }

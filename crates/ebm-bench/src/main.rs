@@ -63,6 +63,8 @@ fn main() {
     let records: Vec<Record> = match options.backend.as_str() {
         #[cfg(feature = "ndarray")]
         "ndarray" => suite::<ebm::backend::Cpu>(&options),
+        #[cfg(feature = "flex")]
+        "flex" => suite::<ebm::backend::Flex>(&options),
         #[cfg(feature = "wgpu")]
         "wgpu" => suite::<ebm::backend::Wgpu>(&options),
         #[cfg(feature = "cuda")]

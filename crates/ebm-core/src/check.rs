@@ -169,9 +169,9 @@ mod tests {
     use crate::analytic::{Ackley, Rosenbrock};
     use crate::combinators::FromLogDensity;
     use crate::error::EnergyError;
-    use burn::backend::{Autodiff, NdArray};
+    use ebm_testing::{TestBackend, TestInner};
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     #[test]
     fn reports_non_finite_energies_and_exploding_scores() {
@@ -180,7 +180,7 @@ mod tests {
             let n = x.dims()[0];
             (x.clone().square() * x.abs().log()).neg().reshape([n])
         });
-        let x = Tensor::<NdArray, 2>::from_data([[0.0], [1.0], [1e4]], &Default::default());
+        let x = Tensor::<TestInner, 2>::from_data([[0.0], [1.0], [1e4]], &Default::default());
         let report = check_energy::<B, _>(&e, x, &CheckConfig::default()).unwrap();
         assert_eq!(report.non_finite_energies, 1);
         assert!(
@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn ackley_origin_is_finite_here() {
-        let x = Tensor::<NdArray, 2>::from_data([[0.0, 0.0], [0.3, -0.2]], &Default::default());
+        let x = Tensor::<TestInner, 2>::from_data([[0.0, 0.0], [0.3, -0.2]], &Default::default());
         let report = check_energy::<B, _>(&Ackley::default(), x, &CheckConfig::default()).unwrap();
         assert_eq!(report.non_finite_gradients, 0, "{report:?}");
     }
@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn wrong_width_and_empty_batch_are_typed_errors() {
         let r = Rosenbrock::standard(3).unwrap();
-        let x = Tensor::<NdArray, 2>::zeros([4, 2], &Default::default());
+        let x = Tensor::<TestInner, 2>::zeros([4, 2], &Default::default());
         let err = check_energy::<B, _>(&r, x, &CheckConfig::default()).unwrap_err();
         assert_eq!(
             err,
@@ -223,7 +223,7 @@ mod tests {
                 got: 2
             }
         );
-        let x = Tensor::<NdArray, 2>::zeros([0, 3], &Default::default());
+        let x = Tensor::<TestInner, 2>::zeros([0, 3], &Default::default());
         let err = check_energy::<B, _>(&r, x, &CheckConfig::default()).unwrap_err();
         assert_eq!(err, EnergyError::EmptyBatch);
     }

@@ -95,9 +95,9 @@ pub fn energy_grid<B: AutodiffBackend, E: Energy<B> + ?Sized>(
 mod tests {
     use super::*;
     use crate::analytic::{Gaussian, Himmelblau};
-    use burn::backend::{Autodiff, NdArray};
+    use ebm_testing::TestBackend;
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     #[test]
     fn layout_is_y_outer_x_inner() {

@@ -48,12 +48,12 @@ pub fn flip_horizontal<Bk: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
+    use ebm_testing::TestInner;
 
     #[test]
     fn transforms_do_what_they_say() {
         let device = Default::default();
-        let x = Tensor::<NdArray, 2>::from_data([[0.0, 0.5, 1.0, 0.25]], &device);
+        let x = Tensor::<TestInner, 2>::from_data([[0.0, 0.5, 1.0, 0.25]], &device);
         assert_eq!(
             to_symmetric(x.clone()).into_data().to_vec::<f32>().unwrap(),
             vec![-1.0, 0.0, 1.0, -0.5]
@@ -70,9 +70,9 @@ mod tests {
             flipped.into_data().to_vec::<f32>().unwrap(),
             vec![0.5, 0.0, 0.25, 1.0]
         );
-        let u = Tensor::<NdArray, 2>::full([1, 4], 0.5, &device);
+        let u = Tensor::<TestInner, 2>::full([1, 4], 0.5, &device);
         let d = dequantize(
-            Tensor::<NdArray, 2>::from_data([[0.0, 1.0, 0.0, 1.0]], &device),
+            Tensor::<TestInner, 2>::from_data([[0.0, 1.0, 0.0, 1.0]], &device),
             u,
             17.0,
         )

@@ -58,13 +58,13 @@ pub fn kernel_stein_discrepancy<B: AutodiffBackend, E: Energy<B> + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::{Autodiff, NdArray};
     use ebm_core::analytic::Gaussian;
+    use ebm_testing::TestBackend;
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
     use rand_distr::StandardNormal;
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     #[test]
     fn near_zero_for_samples_of_the_energy_and_large_otherwise() {

@@ -70,10 +70,10 @@ pub fn negative_log_likelihood_2d<B: AutodiffBackend, E: Energy<B> + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::{Autodiff, NdArray};
     use ebm_core::analytic::Gaussian;
+    use ebm_testing::TestBackend;
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     #[test]
     fn gaussian_log_partition_matches_the_closed_form() {

@@ -240,11 +240,11 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::{Autodiff, NdArray};
     use ebm_core::analytic::{Gaussian, Harmonic};
+    use ebm_testing::{TestBackend, TestInner};
     use serde::Deserialize;
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     #[derive(Deserialize)]
     struct Steps {
@@ -263,7 +263,7 @@ mod tests {
         hamiltonian_final: Vec<f64>,
     }
 
-    fn batch(rows: &[Vec<f64>]) -> Tensor<NdArray, 2> {
+    fn batch(rows: &[Vec<f64>]) -> Tensor<TestInner, 2> {
         let flat: Vec<f64> = rows.iter().flatten().copied().collect();
         Tensor::from_data(
             TensorData::new(flat, [rows.len(), rows[0].len()]),
@@ -271,7 +271,7 @@ mod tests {
         )
     }
 
-    fn close(what: &str, ours: Tensor<NdArray, 2>, reference: &[Vec<f64>], tol: f64) {
+    fn close(what: &str, ours: Tensor<TestInner, 2>, reference: &[Vec<f64>], tol: f64) {
         let ours = ours.into_data().to_vec::<f32>().unwrap();
         for (o, r) in ours.iter().zip(reference.iter().flatten()) {
             assert!(
@@ -301,7 +301,7 @@ mod tests {
             .init()
             .unwrap();
         let (x0, p0) = (batch(&r.x0), batch(&r.p0));
-        let inv_mass = Tensor::<NdArray, 2>::ones([1, 1], &Default::default());
+        let inv_mass = Tensor::<TestInner, 2>::ones([1, 1], &Default::default());
         let g0 = Energy::<B>::grad_energy(&g, x0.clone());
         let LeapfrogEnd {
             x: x1,
@@ -340,10 +340,10 @@ mod tests {
         let energy = Harmonic::new(1.0).unwrap();
         let hmc = HmcConfig::new().with_n_leapfrog(1000).init().unwrap();
         let device = Default::default();
-        let x0 = Tensor::<NdArray, 2>::from_data([[1.0, 0.0], [0.3, -0.7]], &device);
-        let p0 = Tensor::<NdArray, 2>::from_data([[0.0, 1.0], [0.5, 0.2]], &device);
-        let inv_mass = Tensor::<NdArray, 2>::ones([1, 1], &device);
-        let h = |x: &Tensor<NdArray, 2>, p: &Tensor<NdArray, 2>| {
+        let x0 = Tensor::<TestInner, 2>::from_data([[1.0, 0.0], [0.3, -0.7]], &device);
+        let p0 = Tensor::<TestInner, 2>::from_data([[0.0, 1.0], [0.5, 0.2]], &device);
+        let inv_mass = Tensor::<TestInner, 2>::ones([1, 1], &device);
+        let h = |x: &Tensor<TestInner, 2>, p: &Tensor<TestInner, 2>| {
             (Energy::<B>::energy_value(&energy, x.clone()) + kinetic(p, &inv_mass))
                 .into_data()
                 .to_vec::<f32>()

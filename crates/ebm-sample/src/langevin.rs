@@ -84,9 +84,9 @@ impl<B: AutodiffBackend> Transition<B> for Langevin {
         let eta = self.config.step_size.value_at(k);
         let sigma = self.config.noise_scale.value_at(k);
         let x = state.x;
-        let xi = noise.normal(x.dims(), &x);
+        let scaled_noise = noise.normal_scaled(x.dims(), sigma * (2.0 * eta).sqrt(), &x);
         let grad = energy.grad_energy(x.clone());
-        let mut next = x - grad.mul_scalar(eta) + xi.mul_scalar(sigma * (2.0 * eta).sqrt());
+        let mut next = x - grad.mul_scalar(eta) + scaled_noise;
         if let Some((lo, hi)) = self.config.clamp {
             next = next.clamp(lo, hi);
         }

@@ -44,13 +44,27 @@ impl Noise {
         shape: [usize; 2],
         like: &Tensor<Bk, 2>,
     ) -> Tensor<Bk, 2> {
+        self.normal_scaled(shape, 1.0, like)
+    }
+
+    /// `[n, d]` draws of N(0, scale²): the scaling happens on the host while the values are
+    /// written, which saves the hot loops of the samplers one tensor operation per step.
+    pub fn normal_scaled<Bk: Backend>(
+        &mut self,
+        shape: [usize; 2],
+        scale: f64,
+        like: &Tensor<Bk, 2>,
+    ) -> Tensor<Bk, 2> {
         let count = shape[0] * shape[1];
+        let scale = scale as f32;
         let from_replay = count.min(self.replay.len());
-        let mut values: Vec<f32> = self.replay.drain(..from_replay).collect();
+        let mut values: Vec<f32> = Vec::with_capacity(count);
+        values.extend(self.replay.drain(..from_replay).map(|v| v * scale));
         values.extend(
             (&mut self.rng)
                 .sample_iter::<f32, _>(StandardNormal)
-                .take(count - from_replay),
+                .take(count - from_replay)
+                .map(|v| v * scale),
         );
         Tensor::from_data(
             TensorData::new(values, shape),

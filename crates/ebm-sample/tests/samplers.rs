@@ -2,7 +2,6 @@
 //! reproducibility and bad input. Sizes are chosen so that each statistical check has a margin of
 //! at least ~3 standard errors and the whole file runs in a few seconds.
 
-use burn::backend::{Autodiff, NdArray};
 use burn::tensor::{Tensor, TensorData};
 use ebm_core::EnergyError;
 use ebm_core::analytic::{DoubleWell, Gaussian, Harmonic, Rosenbrock};
@@ -10,10 +9,11 @@ use ebm_core::combinators::FromLogDensity;
 use ebm_core::schedule::Schedule;
 use ebm_sample::noise::Noise;
 use ebm_sample::*;
+use ebm_testing::{TestBackend, TestInner};
 use serde::Deserialize;
 
-type B = Autodiff<NdArray>;
-type Cpu = NdArray;
+type B = TestBackend;
+type Cpu = TestInner;
 
 fn target() -> Gaussian {
     Gaussian::new(vec![1.0, -1.0], vec![vec![1.0, 0.5], vec![0.5, 2.0]]).unwrap()

@@ -55,19 +55,21 @@ pub(crate) fn update_ema<B: Backend, M: Module<B>>(ema: M, model: &M, decay: f64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
     use ebm_core::neural::MlpConfig;
+    use ebm_testing::TestInner;
 
     #[test]
     fn moves_a_fraction_towards_the_model() {
         let device = Default::default();
-        let model = MlpConfig::new(2, vec![3]).init::<NdArray>(&device).unwrap();
+        let model = MlpConfig::new(2, vec![3])
+            .init::<TestInner>(&device)
+            .unwrap();
         let zeros = model.clone().map(&mut Blend {
             current: HashMap::new(),
             decay: 0.0,
         });
         // A mapper with nothing to blend leaves values unchanged.
-        let w = |m: &ebm_core::neural::Mlp<NdArray>| {
+        let w = |m: &ebm_core::neural::Mlp<TestInner>| {
             m.hidden[0]
                 .weight
                 .val()

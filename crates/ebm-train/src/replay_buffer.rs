@@ -80,7 +80,7 @@ impl<Bk: Backend> ReplayBuffer<Bk> {
 
     /// Overwrites `slots` (distinct) with `values` `[slots.len(), D]`.
     pub fn write(&mut self, slots: &[usize], values: Tensor<Bk, 2>) {
-        // NdArray does not implement `IndexingUpdateOp::Assign`; adding into zeros places each
+        // TestInner does not implement `IndexingUpdateOp::Assign`; adding into zeros places each
         // value exactly (0 + v = v, one value per slot), and a mask selects the written rows.
         let idx = self.index_tensor(slots);
         let [capacity, d] = self.states.dims();
@@ -100,12 +100,12 @@ impl<Bk: Backend> ReplayBuffer<Bk> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
+    use ebm_testing::TestInner;
 
     #[test]
     fn writes_back_into_the_drawn_slots() {
         let device = Default::default();
-        let mut buffer = ReplayBuffer::<NdArray>::new(10, 2, 1.0, 3, &device).unwrap();
+        let mut buffer = ReplayBuffer::<TestInner>::new(10, 2, 1.0, 3, &device).unwrap();
         let before = buffer.states().clone().into_data().to_vec::<f32>().unwrap();
         let slots = buffer.draw_slots(4, 7).unwrap();
         let mut sorted = slots.clone();
@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn a_buffer_smaller_than_the_batch_is_an_error() {
-        let buffer = ReplayBuffer::<NdArray>::new(8, 2, 1.0, 0, &Default::default()).unwrap();
+        let buffer = ReplayBuffer::<TestInner>::new(8, 2, 1.0, 0, &Default::default()).unwrap();
         assert!(matches!(
             buffer.draw_slots(9, 0),
             Err(TrainError::InvalidParameter {
@@ -139,7 +139,7 @@ mod tests {
             })
         ));
         assert!(matches!(
-            ReplayBuffer::<NdArray>::new(0, 2, 1.0, 0, &Default::default()),
+            ReplayBuffer::<TestInner>::new(0, 2, 1.0, 0, &Default::default()),
             Err(TrainError::InvalidParameter {
                 name: "buffer_size",
                 ..

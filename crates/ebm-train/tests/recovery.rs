@@ -3,18 +3,18 @@
 //! A sign error (such as the inverted denoising target of an older TorchEBM) drives the learned
 //! precision negative and fails here.
 
-use burn::backend::{Autodiff, NdArray};
 use burn::optim::AdamConfig;
 use burn::tensor::{Tensor, TensorData};
 use ebm_core::neural::{Quadratic, QuadraticConfig};
 use ebm_sample::{Mala, MalaConfig};
+use ebm_testing::{TestBackend, TestInner};
 use ebm_train::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
-type B = Autodiff<NdArray>;
-type Cpu = NdArray;
+type B = TestBackend;
+type Cpu = TestInner;
 
 /// 4000 samples of N((1, −1), [[1, .5], [.5, 2]]), by Cholesky.
 fn data() -> Tensor<Cpu, 2> {

@@ -1,16 +1,16 @@
 //! The training loop: bit-exact resume from checkpoints, corrupt and mismatched checkpoints,
 //! non-finite losses, and bad input.
 
-use burn::backend::{Autodiff, NdArray};
 use burn::optim::AdamConfig;
 use burn::tensor::{Distribution, Tensor};
 use ebm_core::neural::{Mlp, MlpConfig};
 use ebm_core::schedule::Schedule;
 use ebm_sample::{Langevin, LangevinConfig};
+use ebm_testing::{TestBackend, TestInner};
 use ebm_train::*;
 
-type B = Autodiff<NdArray>;
-type Cpu = NdArray;
+type B = TestBackend;
+type Cpu = TestInner;
 
 fn data(n: usize) -> Tensor<Cpu, 2> {
     Tensor::<Cpu, 2>::from_data(

@@ -36,6 +36,9 @@ pub mod backend {
     /// NdArray on the CPU, with autodiff.
     #[cfg(feature = "ndarray")]
     pub type Cpu = burn::backend::Autodiff<burn::backend::NdArray>;
+    /// Burn's Flex CPU backend (SIMD kernels, `gemm` matmul), with autodiff.
+    #[cfg(feature = "flex")]
+    pub type Flex = burn::backend::Autodiff<burn::backend::Flex>;
     /// WGPU (any GPU), with autodiff.
     #[cfg(feature = "wgpu")]
     pub type Wgpu = burn::backend::Autodiff<burn::backend::Wgpu>;

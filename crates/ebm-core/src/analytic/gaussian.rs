@@ -137,11 +137,30 @@ impl Gaussian {
         &self.precision
     }
 
-    fn tensors<Bk: Backend>(&self, like: &Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+    /// `x − μ`, skipping the subtraction when `μ = 0`.
+    fn centre<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+        if self.mean.iter().all(|&m| m == 0.0) {
+            return x;
+        }
+        let mean = constant_like(TensorData::new(self.mean.clone(), [1, self.dim()]), &x);
+        x - mean
+    }
+
+    /// `v·Σ⁻¹`. A diagonal precision is a broadcast product and the identity is free: for small
+    /// `d` a `[N, d]×[d, d]` matmul costs several times the element-wise work it replaces.
+    fn apply_precision<Bk: Backend>(&self, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         let d = self.dim();
-        let mean = constant_like(TensorData::new(self.mean.clone(), [1, d]), like);
-        let precision = constant_like(TensorData::new(self.precision.clone(), [d, d]), like);
-        (mean, precision)
+        let diagonal: Vec<f64> = (0..d).map(|i| self.precision[i * d + i]).collect();
+        let off_diagonal = (0..d * d).any(|k| k / d != k % d && self.precision[k] != 0.0);
+        if off_diagonal {
+            let precision = constant_like(TensorData::new(self.precision.clone(), [d, d]), &v);
+            v.matmul(precision)
+        } else if diagonal.iter().all(|&p| p == 1.0) {
+            v
+        } else {
+            let diagonal = constant_like(TensorData::new(diagonal, [1, d]), &v);
+            v * diagonal
+        }
     }
 }
 
@@ -155,22 +174,19 @@ impl AnalyticEnergy for Gaussian {
     }
 
     fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
-        let (mean, precision) = self.tensors(&x);
-        (x - mean).matmul(precision)
+        self.apply_precision(self.centre(x))
     }
 
     fn energy_and_grad<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
-        let (mean, precision) = self.tensors(&x);
-        let diff = x - mean;
-        let grad = diff.clone().matmul(precision);
+        let diff = self.centre(x);
+        let grad = self.apply_precision(diff.clone());
         (row_sum(grad.clone() * diff).mul_scalar(0.5), grad)
     }
 }
 
 impl AnalyticHessian for Gaussian {
-    fn hvp<Bk: Backend>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
-        let (_, precision) = self.tensors(&x);
-        v.matmul(precision)
+    fn hvp<Bk: Backend>(&self, _x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+        self.apply_precision(v)
     }
 }
 
@@ -236,7 +252,7 @@ fn invert_from_cholesky(l: &[Vec<f64>]) -> Vec<f64> {
 mod tests {
     use super::*;
     use crate::analytic::reference::{case, check_against_reference, check_hvp};
-    use burn::backend::NdArray;
+    use ebm_testing::TestInner;
 
     #[test]
     fn matches_reference() {
@@ -258,9 +274,28 @@ mod tests {
     }
 
     #[test]
+    fn identity_and_diagonal_precisions_take_the_short_paths_exactly() {
+        let device = Default::default();
+        let x = Tensor::<TestInner, 2>::from_data([[0.5, -1.5], [2.0, 0.25]], &device);
+        let v = |t: Tensor<TestInner, 2>| t.into_data().to_vec::<f32>().unwrap();
+        let standard = Gaussian::standard(2).unwrap();
+        assert_eq!(v(standard.grad_energy(x.clone())), v(x.clone()));
+        let (e, _) = standard.energy_and_grad(x.clone());
+        assert_eq!(e.into_data().to_vec::<f32>().unwrap(), vec![1.25, 2.03125]);
+        // N((1, −1), diag(2, 0.5)): ∇E = ((x₁ − 1)/2, (x₂ + 1)/0.5).
+        let diagonal =
+            Gaussian::new(vec![1.0, -1.0], vec![vec![2.0, 0.0], vec![0.0, 0.5]]).unwrap();
+        assert_eq!(
+            v(diagonal.grad_energy(x.clone())),
+            vec![-0.25, -1.0, 0.5, 2.5]
+        );
+        assert_eq!(v(diagonal.hvp(x.clone(), x)), vec![0.25, -3.0, 1.0, 0.5]);
+    }
+
+    #[test]
     fn from_samples_recovers_moments() {
         let device = Default::default();
-        let x = Tensor::<NdArray, 2>::from_data(
+        let x = Tensor::<TestInner, 2>::from_data(
             [[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]],
             &device,
         );
@@ -297,7 +332,7 @@ mod tests {
             Gaussian::standard(0),
             Err(EnergyError::Empty { .. })
         ));
-        let one = Tensor::<NdArray, 2>::from_data([[1.0, 2.0]], &Default::default());
+        let one = Tensor::<TestInner, 2>::from_data([[1.0, 2.0]], &Default::default());
         assert!(matches!(
             Gaussian::from_samples(one, 0.0),
             Err(EnergyError::InvalidParameter { .. })

@@ -118,14 +118,14 @@ pub(crate) mod reference {
     //! The TorchEBM reference vectors (`tests/data/analytic_energies.json`, copied from the shared
     //! reference set) and the comparison used by every analytic energy's test.
 
-    use burn::backend::{Autodiff, NdArray};
     use burn::tensor::{Tensor, TensorData};
+    use ebm_testing::{TestBackend, TestInner};
     use serde::Deserialize;
 
     use super::AnalyticHessian;
     use crate::energy::Energy;
 
-    pub type B = Autodiff<NdArray>;
+    pub type B = TestBackend;
 
     #[derive(Deserialize)]
     struct File {
@@ -177,7 +177,7 @@ pub(crate) mod reference {
         let device = Default::default();
         let d = case.points[0].len();
         let flat: Vec<f32> = case.points.iter().flatten().map(|&v| v as f32).collect();
-        let x = Tensor::<NdArray, 1>::from_floats(flat.as_slice(), &device)
+        let x = Tensor::<TestInner, 1>::from_floats(flat.as_slice(), &device)
             .reshape([case.points.len(), d]);
         let (e, g) = energy.energy_and_grad(x.clone());
         let e = e.into_data().to_vec::<f32>().unwrap();
@@ -224,7 +224,7 @@ pub(crate) mod reference {
         let n = case.points.len();
         let d = case.points[0].len();
         let tensor =
-            |v: Vec<f64>| Tensor::<NdArray, 2>::from_data(TensorData::new(v, [n, d]), &device);
+            |v: Vec<f64>| Tensor::<TestInner, 2>::from_data(TensorData::new(v, [n, d]), &device);
         let x = tensor(case.points.iter().flatten().copied().collect());
         let v = tensor(
             (0..n * d)
@@ -235,7 +235,7 @@ pub(crate) mod reference {
         let g_at = |t: f64| energy.grad_energy(x.clone() + v.clone().mul_scalar(t));
         let fd = (g_at(-2.0 * h) - g_at(2.0 * h) + (g_at(h) - g_at(-h)).mul_scalar(8.0))
             .div_scalar(12.0 * h);
-        let vec = |t: Tensor<NdArray, 2>| t.into_data().to_vec::<f32>().unwrap();
+        let vec = |t: Tensor<TestInner, 2>| t.into_data().to_vec::<f32>().unwrap();
         let (fd, g, ours) = (vec(fd), vec(g_at(0.0)), vec(energy.hvp(x, v)));
         for i in 0..n * d {
             let (o, f) = (ours[i] as f64, fd[i] as f64);

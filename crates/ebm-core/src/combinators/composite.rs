@@ -165,9 +165,9 @@ mod tests {
     use crate::analytic::{DoubleWell, Gaussian, Harmonic};
     use crate::check::{CheckConfig, check_energy};
     use crate::error::EnergyError;
-    use burn::backend::{Autodiff, NdArray};
+    use ebm_testing::{TestBackend, TestInner};
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     fn parts() -> Vec<BoxedEnergy<B>> {
         vec![
@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn closed_form_gradients_agree_with_autodiff() {
         let device = Default::default();
-        let x = Tensor::<NdArray, 2>::from_data(
+        let x = Tensor::<TestInner, 2>::from_data(
             [
                 [0.3, -1.2],
                 [1.1, 0.4],
@@ -205,7 +205,7 @@ mod tests {
     #[test]
     fn sum_is_weighted_sum() {
         let device = Default::default();
-        let x = Tensor::<NdArray, 2>::from_data([[1.0, 2.0]], &device);
+        let x = Tensor::<TestInner, 2>::from_data([[1.0, 2.0]], &device);
         let c = Composite::new(parts(), vec![1.0, 2.0, 0.0], Operation::Sum).unwrap();
         let e = Energy::<B>::energy_value(&c, x).into_scalar();
         // Harmonic: 0.75·5 = 3.75; DoubleWell: 2·(0 + 9) = 18, doubled: 36.

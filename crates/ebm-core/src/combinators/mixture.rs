@@ -102,9 +102,9 @@ mod tests {
     use super::*;
     use crate::analytic::Gaussian;
     use crate::check::{CheckConfig, check_energy};
-    use burn::backend::{Autodiff, NdArray};
+    use ebm_testing::{TestBackend, TestInner};
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     fn components() -> Vec<BoxedEnergy<B>> {
         let c = vec![vec![0.25, 0.0], vec![0.0, 0.25]];
@@ -118,7 +118,7 @@ mod tests {
     fn weights_enter_with_the_right_sign() {
         // With weights (0.9, 0.1) the heavier component must have the lower energy at its mode.
         let m = Mixture::new(components(), vec![0.9, 0.1]).unwrap();
-        let x = Tensor::<NdArray, 2>::from_data([[-2.0, 0.0], [2.0, 0.0]], &Default::default());
+        let x = Tensor::<TestInner, 2>::from_data([[-2.0, 0.0], [2.0, 0.0]], &Default::default());
         let e = Energy::<B>::energy_value(&m, x)
             .into_data()
             .to_vec::<f32>()
@@ -133,7 +133,7 @@ mod tests {
     fn log_sum_exp_is_stable_and_gradient_matches_autodiff() {
         let m = Mixture::new(components(), vec![1.0, 3.0]).unwrap();
         // Energies near 1e3 would underflow exp(−E) without log-sum-exp.
-        let x = Tensor::<NdArray, 2>::from_data(
+        let x = Tensor::<TestInner, 2>::from_data(
             [[0.0, 0.0], [30.0, 1.0], [-25.0, -3.0], [1.0, 0.5]],
             &Default::default(),
         );

@@ -59,15 +59,15 @@ mod tests {
     use super::*;
     use crate::analytic::Gaussian;
     use crate::check::{CheckConfig, check_energy};
-    use burn::backend::{Autodiff, NdArray};
+    use ebm_testing::{TestBackend, TestInner};
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     #[test]
     fn depends_only_on_direction_and_gradient_matches_autodiff() {
         let base = Gaussian::new(vec![1.0, 0.0], vec![vec![0.5, 0.0], vec![0.0, 0.5]]).unwrap();
         let s = Spherical::<B>::new(Box::new(base));
-        let x = Tensor::<NdArray, 2>::from_data(
+        let x = Tensor::<TestInner, 2>::from_data(
             [[1.0, 1.0], [3.0, 3.0], [-0.5, 2.0]],
             &Default::default(),
         );

@@ -157,12 +157,12 @@ fn phi_cdf<Bk: Backend, const D: usize>(z: Tensor<Bk, D>) -> Tensor<Bk, D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
+    use ebm_testing::TestInner;
 
     /// Five-point central difference of `f` at `z` with step `h`.
     fn five_point(
-        f: impl Fn(Tensor<NdArray, 2>) -> Tensor<NdArray, 2>,
-        z: &Tensor<NdArray, 2>,
+        f: impl Fn(Tensor<TestInner, 2>) -> Tensor<TestInner, 2>,
+        z: &Tensor<TestInner, 2>,
         h: f64,
     ) -> Vec<f32> {
         let at = |t: f64| f(z.clone().add_scalar(t));
@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn derivatives_match_finite_differences() {
         // Points away from the kinks of ReLU, LeakyReLU and SELU at 0.
-        let z = Tensor::<NdArray, 2>::from_data(
+        let z = Tensor::<TestInner, 2>::from_data(
             [[-3.0, -1.2, -0.3, 0.4, 1.1, 2.7]],
             &Default::default(),
         );
@@ -189,7 +189,7 @@ mod tests {
             Activation::Gelu,
             Activation::Relu,
         ] {
-            let v = |t: Tensor<NdArray, 2>| t.into_data().to_vec::<f32>().unwrap();
+            let v = |t: Tensor<TestInner, 2>| t.into_data().to_vec::<f32>().unwrap();
             let (f, d1, d2) = act.derivatives(z.clone());
             let (f_b, d1_b) = act.value_and_slope(z.clone());
             assert_eq!(v(f.clone()), v(act.apply(z.clone())), "{act:?}: f");

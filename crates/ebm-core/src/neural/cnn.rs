@@ -193,9 +193,9 @@ impl<B: AutodiffBackend> Energy<B> for Cnn<B> {
 mod tests {
     use super::*;
     use crate::check::{CheckConfig, check_energy};
-    use burn::backend::{Autodiff, NdArray};
+    use ebm_testing::TestBackend;
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     #[test]
     fn head_size_follows_the_input_size() {

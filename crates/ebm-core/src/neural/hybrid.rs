@@ -142,9 +142,9 @@ mod tests {
     use crate::analytic::Gaussian;
     use crate::check::{CheckConfig, check_energy};
     use crate::neural::Activation;
-    use burn::backend::{Autodiff, NdArray};
+    use ebm_testing::{TestBackend, TestInner};
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     #[test]
     fn mixes_with_sigmoid_weight_and_gradient_matches_autodiff() {
@@ -154,7 +154,7 @@ mod tests {
             .init::<B, _>(Gaussian::standard(2).unwrap(), &device)
             .unwrap();
         assert!((h.analytic_weight() - 0.622_459).abs() < 1e-5);
-        let x = Tensor::<NdArray, 2>::from_data([[0.3, -1.2], [1.1, 0.4]], &device);
+        let x = Tensor::<TestInner, 2>::from_data([[0.3, -1.2], [1.1, 0.4]], &device);
         let report = check_energy::<B, _>(&h, x.clone(), &CheckConfig::default()).unwrap();
         assert!(report.max_gradient_error < 1e-5, "{report:?}");
         // E = w·E_gauss + (1 − w)·E_mlp, checked term by term.

@@ -292,6 +292,10 @@ impl<B: AutodiffBackend> Energy<B> for Mlp<B> {
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        #[cfg(feature = "ndarray")]
+        if let Some(kernel) = self.host_kernel(&x) {
+            return kernel.run(x, false).0;
+        }
         self.untracked().energy(self.activation, x)
     }
 
@@ -299,7 +303,31 @@ impl<B: AutodiffBackend> Energy<B> for Mlp<B> {
         &self,
         x: Tensor<Inner<B>, 2>,
     ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        #[cfg(feature = "ndarray")]
+        if let Some(kernel) = self.host_kernel(&x) {
+            let (e, g) = kernel.run(x, true);
+            return (e, g.expect("asked for the gradient"));
+        }
         self.untracked().energy_and_grad(self.activation, x)
+    }
+}
+
+#[cfg(feature = "ndarray")]
+impl<B: AutodiffBackend> Mlp<B> {
+    /// The fused host kernel, where it applies (NdArray, float32, a supported activation).
+    fn host_kernel(&self, x: &Tensor<Inner<B>, 2>) -> Option<super::host_mlp::HostMlp> {
+        if self.hidden.is_empty()
+            || !super::host_mlp::applies::<Inner<B>>(x.dtype(), self.activation)
+        {
+            return None;
+        }
+        let w = self.untracked();
+        Some(super::host_mlp::HostMlp::new(
+            &w.hidden,
+            &w.out_w,
+            &w.out_b,
+            self.activation,
+        ))
     }
 }
 
@@ -321,14 +349,14 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Mlp<B> {
 mod tests {
     use super::*;
     use crate::check::{CheckConfig, check_energy};
-    use burn::backend::{Autodiff, NdArray};
+    use ebm_testing::{TestBackend, TestInner};
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     #[test]
     fn hand_written_gradient_matches_autodiff_for_every_activation() {
         let device = Default::default();
-        let x = Tensor::<NdArray, 2>::from_data(
+        let x = Tensor::<TestInner, 2>::from_data(
             [[0.3, -1.2, 0.5], [1.1, 0.4, -0.2], [-0.7, 0.9, 2.0]],
             &device,
         );
@@ -348,6 +376,55 @@ mod tests {
                 .unwrap();
             let report = check_energy::<B, _>(&mlp, x.clone(), &CheckConfig::default()).unwrap();
             assert!(report.max_gradient_error < 1e-5, "{act:?}: {report:?}");
+        }
+    }
+
+    /// On NdArray, `Energy::energy_and_grad` runs the fused host kernel; the generic tensor-op
+    /// path defines the result. Batch 333 with 128-wide layers splits across threads unevenly.
+    #[test]
+    fn every_backend_path_agrees_with_the_generic_tensor_ops() {
+        let device = Default::default();
+        let x = Tensor::<TestInner, 2>::random(
+            [333, 3],
+            burn::tensor::Distribution::Normal(0.0, 2.0),
+            &device,
+        );
+        let values = |t: Tensor<TestInner, 2>| t.into_data().to_vec::<f32>().unwrap();
+        for act in [
+            Activation::Silu,
+            Activation::Softplus,
+            Activation::Selu,
+            Activation::LeakyRelu {
+                negative_slope: 0.2,
+            },
+            Activation::Relu,
+        ] {
+            let mlp = MlpConfig::new(3, vec![128, 64, 128])
+                .with_activation(act)
+                .init::<B>(&device)
+                .unwrap();
+            let (e_generic, g_generic) = mlp.untracked().energy_and_grad(act, x.clone());
+            let (e, g) = mlp.energy_and_grad(x.clone());
+            let e_alone = mlp.energy_value(x.clone());
+            let scale = values(g_generic.clone().abs().max_dim(0).max_dim(1))[0] as f64;
+            for (name, ours, generic) in [
+                (
+                    "energy",
+                    values(e.unsqueeze_dim(1)),
+                    values(e_generic.clone().unsqueeze_dim(1)),
+                ),
+                (
+                    "energy alone",
+                    values(e_alone.unsqueeze_dim(1)),
+                    values(e_generic.unsqueeze_dim(1)),
+                ),
+                ("gradient", values(g), values(g_generic)),
+            ] {
+                for (a, b) in ours.iter().zip(&generic) {
+                    let tol = ebm_testing::tolerance(1e-5) * (1.0 + b.abs() as f64).max(scale);
+                    assert!(((a - b) as f64).abs() <= tol, "{act:?} {name}: {a} vs {b}");
+                }
+            }
         }
     }
 

@@ -9,6 +9,8 @@
 
 mod activation;
 mod cnn;
+#[cfg(feature = "ndarray")]
+mod host_mlp;
 mod hybrid;
 mod mlp;
 mod quadratic;

@@ -115,9 +115,9 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Quadratic<B> {
 mod tests {
     use super::*;
     use crate::check::{CheckConfig, check_energy};
-    use burn::backend::{Autodiff, NdArray};
+    use ebm_testing::{TestBackend, TestInner};
 
-    type B = Autodiff<NdArray>;
+    type B = TestBackend;
 
     #[test]
     fn gradient_matches_autodiff() {
@@ -127,7 +127,7 @@ mod tests {
             .init::<B>(&device)
             .unwrap();
         q.precision = Param::from_tensor(Tensor::from_data([[2.0, 0.3], [-0.1, 1.0]], &device));
-        let x = Tensor::<NdArray, 2>::from_data([[1.0, -2.0], [0.5, 0.5]], &device);
+        let x = Tensor::<TestInner, 2>::from_data([[1.0, -2.0], [0.5, 0.5]], &device);
         let report = check_energy::<B, _>(&q, x, &CheckConfig::default()).unwrap();
         assert!(report.max_gradient_error < 1e-6, "{report:?}");
         for (ours, want) in q.precision_matrix().iter().zip([2.0, 0.1, 0.1, 1.0]) {

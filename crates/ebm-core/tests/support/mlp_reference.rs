@@ -2,14 +2,14 @@
 //! (`../data/mlp_energy.json`), an MLP built from its PyTorch parameters, and comparisons.
 #![allow(dead_code)] // each test crate uses a different subset
 
-use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 use ebm_core::neural::{Activation, Mlp};
+use ebm_testing::{TestBackend, TestInner};
 use serde::Deserialize;
 use std::collections::HashMap;
 
-pub type B = Autodiff<NdArray>;
+pub type B = TestBackend;
 pub type Grads = <B as AutodiffBackend>::Gradients;
 
 #[derive(Deserialize)]
@@ -110,7 +110,7 @@ pub fn assert_close(what: &str, ours: &[f32], reference: &[f64], rtol: f64) {
     }
 }
 
-pub fn values<const D: usize>(t: Tensor<NdArray, D>) -> Vec<f32> {
+pub fn values<const D: usize>(t: Tensor<TestInner, D>) -> Vec<f32> {
     t.into_data().to_vec::<f32>().unwrap()
 }
 
