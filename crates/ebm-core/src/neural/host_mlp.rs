@@ -227,65 +227,52 @@ fn gemm(
 
 /// `z ← f(z)` and, if `slope` is not empty, `slope ← f′(z)`, in one pass.
 fn activate(activation: Activation, z: &mut [f32], slope: &mut [f32]) {
-    let with_slope = !slope.is_empty();
     match activation {
-        Activation::Silu => {
-            for (i, zi) in z.iter_mut().enumerate() {
-                let s = 1.0 / (1.0 + exp(-*zi));
-                if with_slope {
-                    slope[i] = s * (1.0 + *zi * (1.0 - s));
-                }
-                *zi *= s;
+        Activation::Silu => map(z, slope, |z| {
+            let s = 1.0 / (1.0 + exp(-z));
+            (z * s, s * (1.0 + z * (1.0 - s)))
+        }),
+        Activation::Softplus => map(z, slope, |z| {
+            let e = exp(-z.abs());
+            let s = 1.0 / (1.0 + e);
+            (z.max(0.0) + e.ln_1p(), if z >= 0.0 { s } else { 1.0 - s })
+        }),
+        Activation::Selu => map(z, slope, |z| {
+            let e = exp(z.min(0.0));
+            if z > 0.0 {
+                (SELU_LAMBDA * z, SELU_LAMBDA)
+            } else {
+                (
+                    SELU_LAMBDA * SELU_ALPHA * (e - 1.0),
+                    SELU_LAMBDA * SELU_ALPHA * e,
+                )
             }
-        }
-        Activation::Softplus => {
-            for (i, zi) in z.iter_mut().enumerate() {
-                let e = exp(-zi.abs());
-                if with_slope {
-                    let s = 1.0 / (1.0 + e);
-                    slope[i] = if *zi >= 0.0 { s } else { 1.0 - s };
-                }
-                *zi = zi.max(0.0) + e.ln_1p();
-            }
-        }
-        Activation::Selu => {
-            for (i, zi) in z.iter_mut().enumerate() {
-                let e = exp(zi.min(0.0));
-                let positive = *zi > 0.0;
-                if with_slope {
-                    slope[i] = if positive {
-                        SELU_LAMBDA
-                    } else {
-                        SELU_LAMBDA * SELU_ALPHA * e
-                    };
-                }
-                *zi = SELU_LAMBDA
-                    * if positive {
-                        *zi
-                    } else {
-                        SELU_ALPHA * (e - 1.0)
-                    };
-            }
-        }
+        }),
         Activation::LeakyRelu { negative_slope } => {
             let k = negative_slope as f32;
-            for (i, zi) in z.iter_mut().enumerate() {
-                let positive = *zi > 0.0;
-                if with_slope {
-                    slope[i] = if positive { 1.0 } else { k };
-                }
-                *zi = zi.max(0.0) + zi.min(0.0) * k;
-            }
+            map(z, slope, |z| {
+                (z.max(0.0) + z.min(0.0) * k, if z > 0.0 { 1.0 } else { k })
+            })
         }
-        Activation::Relu => {
-            for (i, zi) in z.iter_mut().enumerate() {
-                if with_slope {
-                    slope[i] = if *zi > 0.0 { 1.0 } else { 0.0 };
-                }
-                *zi = zi.max(0.0);
-            }
-        }
+        Activation::Relu => map(z, slope, |z| (z.max(0.0), if z > 0.0 { 1.0 } else { 0.0 })),
         Activation::Gelu => unreachable!("`applies` excludes GELU"),
+    }
+}
+
+/// Applies `f = (value, slope)` element-wise. Two branch-free loops (with and without the slope)
+/// so that the compiler vectorises them.
+#[inline(always)]
+fn map(z: &mut [f32], slope: &mut [f32], f: impl Fn(f32) -> (f32, f32)) {
+    if slope.is_empty() {
+        for zi in z.iter_mut() {
+            *zi = f(*zi).0;
+        }
+    } else {
+        for (zi, si) in z.iter_mut().zip(slope.iter_mut()) {
+            let (value, d) = f(*zi);
+            *zi = value;
+            *si = d;
+        }
     }
 }
 
