@@ -164,27 +164,25 @@ impl HostMlp {
         for (l, layer) in self.hidden.iter().enumerate().rev() {
             // g·Wᵀ: Wᵀ is W read with swapped strides.
             let wt = (&layer.w[..], 1, layer.d_out as isize);
-            if l == 0 {
-                grad.fill(0.0);
-                gemm(
-                    rows,
-                    layer.d_out,
-                    layer.d_in,
-                    (&g, layer.d_out as isize, 1),
-                    wt,
-                    grad,
-                );
-            } else {
+            // The first layer writes the input gradient; the others a scratch buffer.
+            let mut scratch = (l > 0).then(|| vec![0.0f32; rows * layer.d_in]);
+            let out: &mut [f32] = match scratch.as_mut() {
+                Some(buffer) => buffer,
+                None => {
+                    grad.fill(0.0);
+                    &mut *grad
+                }
+            };
+            gemm(
+                rows,
+                layer.d_out,
+                layer.d_in,
+                (&g, layer.d_out as isize, 1),
+                wt,
+                out,
+            );
+            if let Some(back) = scratch {
                 let mut next = slopes.pop().expect("one slope per hidden layer");
-                let mut back = vec![0.0f32; rows * layer.d_in];
-                gemm(
-                    rows,
-                    layer.d_out,
-                    layer.d_in,
-                    (&g, layer.d_out as isize, 1),
-                    wt,
-                    &mut back,
-                );
                 for (s, b) in next.iter_mut().zip(&back) {
                     *s *= b;
                 }
