@@ -147,12 +147,13 @@ fn non_finite_rows<B: AutodiffBackend>(
     }
     let [n, d] = x.dims();
     let bad_rows = x.clone().is_finite().bool_not().any_dim(1); // [N, 1]
-    let flags = bad_rows
-        .clone()
-        .into_data()
-        .to_vec::<bool>()
-        .expect("bool data");
-    let rows = (0..n).filter(|&i| flags[i]).collect();
+    // Read as integers: backends store booleans differently (NdArray natively, WGPU as u32).
+    let flags = bad_rows.clone().int().into_data();
+    let rows = flags
+        .iter::<i64>()
+        .enumerate()
+        .filter_map(|(i, bad)| (bad != 0).then_some(i))
+        .collect();
     (rows, Some(bad_rows.expand([n, d])))
 }
 

@@ -35,3 +35,22 @@ pub fn tolerance(ndarray: f64) -> f64 {
         ndarray
     }
 }
+
+/// A `shape` tensor of N(0, std²) draws from a generator seeded with `seed`.
+///
+/// Tests use this rather than `Tensor::random`, whose backend RNG is shared by all the tests
+/// running in parallel threads: a seeded draw there is not reproducible.
+pub fn normal<B: burn::tensor::backend::Backend, const D: usize>(
+    shape: [usize; D],
+    std: f32,
+    seed: u64,
+    device: &B::Device,
+) -> burn::tensor::Tensor<B, D> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let count = shape.iter().product();
+    let values: Vec<f32> = (0..count)
+        .map(|_| std * rng.sample::<f32, _>(rand_distr::StandardNormal))
+        .collect();
+    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values, shape), device)
+}

@@ -8,6 +8,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::Activation;
+use super::init::ParamInit;
 use crate::energy::Energy;
 use crate::error::{EnergyError, Result};
 
@@ -43,7 +44,7 @@ pub struct CnnConfig {
     /// Activation after every convolution and the head's hidden layer.
     #[config(default = "Activation::Selu")]
     pub activation: Activation,
-    /// Seed of the backend RNG used for initialisation.
+    /// Seed of the initialisation: the same seed gives the same weights, on every backend.
     #[config(default = 0)]
     pub seed: u64,
 }
@@ -96,26 +97,40 @@ impl CnnConfig {
                 requirement: "must be > 0",
             });
         }
-        B::seed(device, self.seed);
+        // Burn's layers with their default initialisers, whose lazy parameters are replaced
+        // (before anything draws them) by values from our own seeded generator.
+        let mut rng = ParamInit::new(self.seed);
         let mut c_in = self.channels;
         let convs = self
             .layers
             .iter()
             .map(|l| {
-                let conv = Conv2dConfig::new([c_in, l.channels], [3, 3])
+                let config = Conv2dConfig::new([c_in, l.channels], [3, 3])
                     .with_stride([l.stride, l.stride])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                    .init(device);
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1));
+                let mut conv = config.init(device);
+                let (fan_in, fan_out) = (c_in * 9, l.channels * 9);
+                let init = &config.initializer;
+                conv.weight = rng.param(init, [l.channels, c_in, 3, 3], fan_in, fan_out, device);
+                conv.bias = Some(rng.param(init, [l.channels], fan_in, fan_out, device));
                 c_in = l.channels;
                 conv
             })
             .collect();
         let (h, w) = self.feature_size();
         let features = c_in * h * w;
+        let mut linear = |d_in: usize, d_out: usize| {
+            let config = LinearConfig::new(d_in, d_out);
+            let mut layer = config.init(device);
+            let init = &config.initializer;
+            layer.weight = rng.param(init, [d_in, d_out], d_in, d_out, device);
+            layer.bias = Some(rng.param(init, [d_out], d_in, d_out, device));
+            layer
+        };
         Ok(Cnn {
             convs,
-            hidden: LinearConfig::new(features, self.head_hidden).init(device),
-            output: LinearConfig::new(self.head_hidden, 1).init(device),
+            hidden: linear(features, self.head_hidden),
+            output: linear(self.head_hidden, 1),
             activation: self.activation,
             image_shape: [self.channels, self.height, self.width],
         })

@@ -5,7 +5,8 @@ use burn::module::{Initializer, Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
-use super::{Activation, materialise};
+use super::Activation;
+use super::init::ParamInit;
 use crate::energy::{Energy, Inner, SecondOrderEnergy};
 use crate::error::{EnergyError, Result};
 
@@ -27,7 +28,7 @@ pub struct MlpConfig {
     /// Initialiser of the biases; `None` uses [`MlpConfig::initializer`] as Burn's `Linear` does.
     #[config(default = "None")]
     pub bias_initializer: Option<Initializer>,
-    /// Seed of the backend RNG used for initialisation: the same seed gives the same weights.
+    /// Seed of the initialisation: the same seed gives the same weights, on every backend.
     #[config(default = 0)]
     pub seed: u64,
 }
@@ -71,7 +72,8 @@ pub struct Mlp<B: Backend> {
 }
 
 impl MlpConfig {
-    /// Builds the MLP on `device`, seeding the backend RNG with [`MlpConfig::seed`].
+    /// Builds the MLP on `device`, its weights drawn from a generator seeded with
+    /// [`MlpConfig::seed`] (not the backend's shared RNG, so concurrent work cannot change them).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Mlp<B>> {
         if self.input_dim == 0 {
             return Err(EnergyError::Empty {
@@ -85,16 +87,11 @@ impl MlpConfig {
                 requirement: "every hidden layer needs at least one unit",
             });
         }
-        B::seed(device, self.seed);
+        let mut rng = ParamInit::new(self.seed);
         let bias_init = self.bias_initializer.as_ref().unwrap_or(&self.initializer);
-        let layer = |d_in: usize, d_out: usize| Dense {
-            weight: materialise(self.initializer.init_with(
-                [d_in, d_out],
-                Some(d_in),
-                Some(d_out),
-                device,
-            )),
-            bias: materialise(bias_init.init_with([d_out], Some(d_in), Some(d_out), device)),
+        let mut layer = |d_in: usize, d_out: usize| Dense {
+            weight: rng.param(&self.initializer, [d_in, d_out], d_in, d_out, device),
+            bias: rng.param(bias_init, [d_out], d_in, d_out, device),
         };
         let mut widths = vec![self.input_dim];
         widths.extend(&self.hidden);
@@ -384,12 +381,7 @@ mod tests {
     #[test]
     fn every_backend_path_agrees_with_the_generic_tensor_ops() {
         let device = Default::default();
-        TestInner::seed(&device, 3); // the same inputs on every run
-        let x = Tensor::<TestInner, 2>::random(
-            [333, 3],
-            burn::tensor::Distribution::Normal(0.0, 2.0),
-            &device,
-        );
+        let x = ebm_testing::normal::<TestInner, 2>([333, 3], 2.0, 3, &device);
         let values = |t: Tensor<TestInner, 2>| t.into_data().to_vec::<f32>().unwrap();
         for act in [
             Activation::Silu,

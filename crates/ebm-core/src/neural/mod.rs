@@ -12,6 +12,7 @@ mod cnn;
 #[cfg(feature = "ndarray")]
 mod host_mlp;
 mod hybrid;
+mod init;
 mod mlp;
 mod quadratic;
 
@@ -20,14 +21,3 @@ pub use cnn::{Cnn, CnnConfig, ConvLayerConfig};
 pub use hybrid::{Hybrid, HybridConfig};
 pub use mlp::{Dense, Mlp, MlpConfig};
 pub use quadratic::{Quadratic, QuadraticConfig};
-
-use burn::module::Param;
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
-
-/// Burn initialises parameters lazily, on first use; materialising them right away makes the
-/// values depend only on the seed and the construction order.
-fn materialise<B: Backend, const D: usize>(param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-    let _ = param.val();
-    param
-}
