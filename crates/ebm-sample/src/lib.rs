@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod adaptation;
+mod box_muller;
 pub mod diagnostics;
 mod error;
 mod gradient_descent;

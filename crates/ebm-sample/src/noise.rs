@@ -4,12 +4,14 @@
 //! backend RNG, which is one global generator per backend: two runs in parallel threads would
 //! interleave its draws. Host noise makes a run's numbers depend only on its seed, and makes them
 //! identical on every backend (NdArray, WGPU, CUDA), which the cross-backend tests rely on.
+//! Normal draws use a vectorised Box–Muller transform (`box_muller.rs`).
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use rand_distr::StandardNormal;
+
+use crate::box_muller::fill_normal;
 
 /// A seeded source of standard-normal and uniform tensors.
 #[derive(Debug, Clone)]
@@ -58,14 +60,11 @@ impl Noise {
         let count = shape[0] * shape[1];
         let scale = scale as f32;
         let from_replay = count.min(self.replay.len());
-        let mut values: Vec<f32> = Vec::with_capacity(count);
-        values.extend(self.replay.drain(..from_replay).map(|v| v * scale));
-        values.extend(
-            (&mut self.rng)
-                .sample_iter::<f32, _>(StandardNormal)
-                .take(count - from_replay)
-                .map(|v| v * scale),
-        );
+        let mut values = vec![0.0f32; count];
+        for (v, r) in values.iter_mut().zip(self.replay.drain(..from_replay)) {
+            *v = r * scale;
+        }
+        fill_normal(&mut self.rng, &mut values[from_replay..], scale);
         Tensor::from_data(
             TensorData::new(values, shape),
             (&like.device(), like.dtype()),
