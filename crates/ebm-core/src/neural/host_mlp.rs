@@ -4,8 +4,10 @@
 //! allocation, and `exp` is scalar libm. Profiling the Langevin MLP benchmark showed sgemm at
 //! ~30% and element-wise passes (libm `expf`, copies, zips) at ~50%. This kernel does the same
 //! math with one sgemm per layer and direction, one fused activation pass per layer (a vectorised
-//! `exp`), and the batch split across the cores. The generic path stays the definition: the tests
-//! check this kernel against it and against the float64 reference.
+//! `exp`, compiled for AVX-512 or AVX2 when the CPU has them), and the batch split across the
+//! cores. It reads the tensors' storage in place and keeps its scratch memory between calls.
+//! The generic path stays the definition: the tests check this kernel against it and against the
+//! float64 reference.
 
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
