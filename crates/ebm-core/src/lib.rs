@@ -24,6 +24,8 @@ pub mod combinators;
 pub mod energy;
 pub mod error;
 pub mod grid;
+#[cfg(feature = "ndarray")]
+mod host_tensor;
 pub mod neural;
 pub mod schedule;
 

@@ -9,15 +9,14 @@
 //! The generic path stays the definition: the tests check this kernel against it and against the
 //! float64 reference.
 
-use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-use burn::backend::ndarray::NdArrayTensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData};
 
 use super::Activation;
+use crate::host_tensor::{HostF32, is_ndarray_f32};
 
 const SELU_ALPHA: f32 = 1.673_263_3;
 const SELU_LAMBDA: f32 = 1.050_701;
@@ -38,33 +37,6 @@ thread_local! {
     static WORK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The values of a float32 NdArray tensor, holding its storage (a reference count, not a copy).
-struct HostF32(NdArrayTensor);
-
-impl HostF32 {
-    /// `t` must be a float32 tensor of the NdArray backend (see [`applies`]).
-    fn new<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Self {
-        let primitive: Box<dyn Any> = Box::new(t.into_primitive().tensor());
-        match primitive.downcast::<NdArrayTensor>() {
-            Ok(tensor) => Self(*tensor),
-            Err(_) => unreachable!("checked by `applies`: an NdArray tensor"),
-        }
-    }
-
-    /// The values in row-major order: borrowed when the storage is laid out that way (always,
-    /// for the tensors the samplers pass), else copied.
-    fn values(&self) -> Cow<'_, [f32]> {
-        let NdArrayTensor::F32(storage) = &self.0 else {
-            unreachable!("checked by `applies`: float32")
-        };
-        let view = storage.view();
-        match view.to_slice() {
-            Some(values) => Cow::Borrowed(values),
-            None => Cow::Owned(view.iter().copied().collect()),
-        }
-    }
-}
-
 /// One dense layer: `w` is `[d_in, d_out]`, row-major.
 struct HostLayer {
     w: HostF32,
@@ -83,9 +55,7 @@ pub(super) struct HostMlp {
 
 /// Whether tensors of `Bk` with this dtype live in host memory that this kernel may use.
 pub(super) fn applies<Bk: Backend>(dtype: DType, activation: Activation) -> bool {
-    TypeId::of::<Bk>() == TypeId::of::<burn::backend::NdArray>()
-        && dtype == DType::F32
-        && !matches!(activation, Activation::Gelu)
+    is_ndarray_f32::<Bk>(dtype) && !matches!(activation, Activation::Gelu)
 }
 
 /// The parameters borrowed as slices for one call.
