@@ -58,9 +58,17 @@ pub(super) fn applies<Bk: Backend>(dtype: DType, activation: Activation) -> bool
     is_ndarray_f32::<Bk>(dtype) && !matches!(activation, Activation::Gelu)
 }
 
+/// One hidden layer's parameters borrowed as slices for one call.
+struct LayerView<'a> {
+    w: Cow<'a, [f32]>,
+    b: Cow<'a, [f32]>,
+    d_in: usize,
+    d_out: usize,
+}
+
 /// The parameters borrowed as slices for one call.
 struct Layers<'a> {
-    hidden: Vec<(Cow<'a, [f32]>, Cow<'a, [f32]>, usize, usize)>,
+    hidden: Vec<LayerView<'a>>,
     out_w: Cow<'a, [f32]>,
     out_b: f32,
     activation: Activation,
@@ -107,7 +115,12 @@ impl HostMlp {
             hidden: self
                 .hidden
                 .iter()
-                .map(|l| (l.w.values(), l.b.values(), l.d_in, l.d_out))
+                .map(|l| LayerView {
+                    w: l.w.values(),
+                    b: l.b.values(),
+                    d_in: l.d_in,
+                    d_out: l.d_out,
+                })
                 .collect(),
             out_w: self.out_w.values(),
             out_b: self.out_b,
@@ -161,13 +174,13 @@ impl HostMlp {
 
 impl Layers<'_> {
     fn widest(&self) -> usize {
-        self.hidden.iter().map(|l| l.3).max().unwrap_or(0)
+        self.hidden.iter().map(|l| l.d_out).max().unwrap_or(0)
     }
 
     /// Scratch floats [`Layers::run_rows`] needs for `rows` rows: two activation buffers, the
     /// slopes of every layer and one backward buffer when a gradient is wanted.
     fn work_len(&self, rows: usize, with_grad: bool) -> usize {
-        let slopes: usize = self.hidden.iter().map(|l| l.3).sum();
+        let slopes: usize = self.hidden.iter().map(|l| l.d_out).sum();
         rows * (2 * self.widest() + if with_grad { slopes + self.widest() } else { 0 })
     }
 
@@ -244,7 +257,7 @@ impl Layers<'_> {
             let mut slopes = Vec::with_capacity(self.hidden.len());
             let mut rest = rest;
             for l in &self.hidden {
-                let (slope, tail) = rest.split_at_mut(rows * l.3);
+                let (slope, tail) = rest.split_at_mut(rows * l.d_out);
                 slopes.push(slope);
                 rest = tail;
             }
@@ -252,7 +265,8 @@ impl Layers<'_> {
         } else {
             (Vec::new(), rest)
         };
-        for (l, (w, b, d_in, d_out)) in self.hidden.iter().enumerate() {
+        for (l, layer) in self.hidden.iter().enumerate() {
+            let (w, b, d_in, d_out) = (&layer.w, &layer.b, &layer.d_in, &layer.d_out);
             let z = &mut current[..rows * d_out];
             for (row, &bias) in z.chunks_exact_mut(rows).zip(b.iter()) {
                 row.fill(bias);
@@ -288,7 +302,8 @@ impl Layers<'_> {
                 *s *= w;
             }
         }
-        for (l, (w, _, d_in, d_out)) in self.hidden.iter().enumerate().rev() {
+        for (l, layer) in self.hidden.iter().enumerate().rev() {
+            let (w, d_in, d_out) = (&layer.w, &layer.d_in, &layer.d_out);
             // W·g. The first layer writes the input gradient (row-major [rows, d], so written
             // with swapped strides); the others the backward buffer, then fold in the slope.
             let out = if l == 0 {

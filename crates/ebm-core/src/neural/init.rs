@@ -182,11 +182,9 @@ mod tests {
             );
             let at = |i: usize, j: usize| w[i * cols + j];
             // Gram matrix of the shorter side: 4·I.
-            let (k, len, pick): (usize, usize, Box<dyn Fn(usize, usize) -> f64>) = if rows >= cols {
-                (cols, rows, Box::new(|a, i| at(i, a)))
-            } else {
-                (rows, cols, Box::new(|a, i| at(a, i)))
-            };
+            let tall = rows >= cols;
+            let (k, len) = if tall { (cols, rows) } else { (rows, cols) };
+            let pick = |a: usize, i: usize| if tall { at(i, a) } else { at(a, i) };
             for a in 0..k {
                 for b in 0..k {
                     let dot: f64 = (0..len).map(|i| pick(a, i) * pick(b, i)).sum();
