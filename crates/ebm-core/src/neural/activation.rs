@@ -35,6 +35,19 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// Every variant (LeakyReLU with the seeds' slope 0.2), for the tests that check each one.
+    #[cfg(test)]
+    pub(crate) const ALL_FOR_TESTS: [Activation; 6] = [
+        Activation::Silu,
+        Activation::Softplus,
+        Activation::Selu,
+        Activation::LeakyRelu {
+            negative_slope: 0.2,
+        },
+        Activation::Gelu,
+        Activation::Relu,
+    ];
+
     /// `f(z)`.
     pub fn apply<Bk: Backend, const D: usize>(&self, z: Tensor<Bk, D>) -> Tensor<Bk, D> {
         match *self {
@@ -188,16 +201,7 @@ mod tests {
             &Default::default(),
         );
         let h = 1e-2;
-        for act in [
-            Activation::Silu,
-            Activation::Softplus,
-            Activation::Selu,
-            Activation::LeakyRelu {
-                negative_slope: 0.2,
-            },
-            Activation::Gelu,
-            Activation::Relu,
-        ] {
+        for act in Activation::ALL_FOR_TESTS {
             let v = |t: Tensor<TestInner, 2>| t.into_data().to_vec::<f32>().unwrap();
             let (f, d1, d2) = act.derivatives(z.clone());
             let (f_b, d1_b) = act.value_and_slope(z.clone());

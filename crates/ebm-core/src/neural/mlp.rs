@@ -357,16 +357,7 @@ mod tests {
             [[0.3, -1.2, 0.5], [1.1, 0.4, -0.2], [-0.7, 0.9, 2.0]],
             &device,
         );
-        for act in [
-            Activation::Silu,
-            Activation::Softplus,
-            Activation::Selu,
-            Activation::LeakyRelu {
-                negative_slope: 0.2,
-            },
-            Activation::Gelu,
-            Activation::Relu,
-        ] {
+        for act in Activation::ALL_FOR_TESTS {
             let mlp = MlpConfig::new(3, vec![16, 8])
                 .with_activation(act)
                 .init::<B>(&device)
@@ -383,15 +374,10 @@ mod tests {
         let device = Default::default();
         let x = ebm_testing::normal::<TestInner, 2>([333, 3], 2.0, 3, &device);
         let values = |t: Tensor<TestInner, 2>| t.into_data().to_vec::<f32>().unwrap();
-        for act in [
-            Activation::Silu,
-            Activation::Softplus,
-            Activation::Selu,
-            Activation::LeakyRelu {
-                negative_slope: 0.2,
-            },
-            Activation::Relu,
-        ] {
+        for act in Activation::ALL_FOR_TESTS
+            .into_iter()
+            .filter(|a| !matches!(a, Activation::Gelu))
+        {
             let mlp = MlpConfig::new(3, vec![128, 64, 128])
                 .with_activation(act)
                 .init::<B>(&device)
