@@ -14,6 +14,8 @@ mod host_mlp;
 mod hybrid;
 mod init;
 mod mlp;
+#[cfg(feature = "ndarray")]
+mod panel_product;
 mod quadratic;
 
 pub use activation::Activation;

@@ -1,0 +1,160 @@
+"""The issue-6 benchmark suite on TorchEBM (PyTorch CPU), for a same-machine reference.
+
+Same names, parameters and timing rule as `cargo xtask bench` (warm-up, then the median of
+5 repeats; `*_step` records time one epoch of 40 optimiser steps and divide). Run with
+`python bench/torchebm_reference.py [--threads 2] [--filter NAME] [--out FILE]` in an
+environment with `torchebm==0.8.9` installed; prints the same markdown table and writes the
+same JSON records (backend "torchebm").
+"""
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+from torchebm.core import BaseModel, DoubleWellModel, GaussianModel
+from torchebm.losses import (
+    ContrastiveDivergence,
+    DenoisingScoreMatching,
+    PersistentContrastiveDivergence,
+    ScoreMatching,
+    SlicedScoreMatching,
+)
+from torchebm.samplers import HamiltonianMonteCarlo, LangevinDynamics
+
+
+class MlpEnergy(BaseModel):
+    """E(x) = MLP(x), hidden layers with one activation, a scalar head."""
+
+    def __init__(self, d, hidden, act):
+        super().__init__()
+        layers, width = [], d
+        for h in hidden:
+            layers += [nn.Linear(width, h), act()]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+def time_runs(repeats, f):
+    f()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def record(name, metric, work, times, params, unit):
+    median = statistics.median(times)
+    value = work / median if metric != "s_per_step" else median
+    return {
+        "name": name,
+        "backend": "torchebm",
+        "metric": metric,
+        "value": value,
+        "unit": unit,
+        "median_s": median,
+        "min_s": min(times),
+        "max_s": max(times),
+        "repeats": len(times),
+        "params": params,
+    }
+
+
+def sampling(selected):
+    out = []
+    cases = [
+        ("langevin_mlp_small", lambda: MlpEnergy(2, [128, 128], nn.SiLU), 1024, 2, 100),
+        ("langevin_mlp_wide", lambda: MlpEnergy(64, [256, 256], nn.SiLU), 4096, 64, 50),
+        ("langevin_gaussian", lambda: GaussianModel(torch.zeros(2), torch.eye(2)), 10_000, 2, 1000),
+        ("langevin_doublewell", lambda: DoubleWellModel(barrier_height=2.0, b=1.0), 10_000, 2, 1000),
+    ]
+    for name, make, batch, dim, steps in cases:
+        if not selected(name):
+            continue
+        sampler = LangevinDynamics(make(), step_size=0.01, noise_scale=1.0)
+        init = torch.randn(batch, dim)
+        times = time_runs(5, lambda: sampler.sample(x=init.clone(), n_steps=steps))
+        params = {"batch": batch, "steps": steps, "step_size": 0.01, "noise_scale": 1.0}
+        out.append(record(name, "grad_evals_per_s", batch * steps, times, params, "grad_evals/s"))
+    if selected("hmc_gaussian"):
+        hmc = HamiltonianMonteCarlo(
+            GaussianModel(torch.zeros(10), torch.eye(10)), step_size=0.1, n_leapfrog_steps=10
+        )
+        init = torch.randn(1000, 10)
+        times = time_runs(5, lambda: hmc.sample(x=init.clone(), n_steps=100))
+        params = {"batch": 1000, "steps": 100, "n_leapfrog": 10, "step_size": 0.1}
+        out.append(record("hmc_gaussian", "chain_steps_per_s", 1000 * 100, times, params, "chain_steps/s"))
+    return out
+
+
+def training(selected):
+    out = []
+    steps, batch = 40, 128
+    data = torch.randn(batch * steps, 2)
+    base = MlpEnergy(2, [64, 64], nn.SELU)
+    cases = {
+        "cd_step": lambda m: ContrastiveDivergence(
+            m, LangevinDynamics(m, step_size=0.01), k_steps=10
+        ),
+        "pcd_step": lambda m: PersistentContrastiveDivergence(
+            m, LangevinDynamics(m, step_size=0.01), k_steps=10, buffer_size=10000
+        ),
+        "sm_exact_step": lambda m: ScoreMatching(m, hessian_method="exact"),
+        "ssm_step": lambda m: SlicedScoreMatching(m, n_projections=5),
+        "dsm_step": lambda m: DenoisingScoreMatching(m, noise_scale=0.1),
+    }
+    for name, make_loss in cases.items():
+        if not selected(name):
+            continue
+
+        def epoch():
+            model = MlpEnergy(2, [64, 64], nn.SELU)
+            model.load_state_dict(base.state_dict())
+            loss_fn = make_loss(model)
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            for i in range(steps):
+                opt.zero_grad()
+                loss = loss_fn(data[i * batch:(i + 1) * batch])
+                if isinstance(loss, tuple):
+                    loss = loss[0]
+                loss.backward()
+                opt.step()
+
+        times = [t / steps for t in time_runs(5, epoch)]
+        params = {"model": "mlp 2-64-64-1 selu", "batch": batch, "optimizer": "adam"}
+        out.append(record(name, "s_per_step", 1, times, params, "s"))
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--filter", default=None)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    selected = lambda name: args.filter is None or args.filter in name
+    records = sampling(selected) + training(selected)
+    print("| benchmark | backend | median | min | max | throughput | unit |")
+    print("|---|---|---|---|---|---|---|")
+    for r in records:
+        print(
+            f"| {r['name']} | torchebm | {r['median_s'] * 1e3:.3f} ms | {r['min_s'] * 1e3:.3f} ms "
+            f"| {r['max_s'] * 1e3:.3f} ms | {r['value']:.4e} | {r['unit']} |"
+        )
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(records, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
