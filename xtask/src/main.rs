@@ -1,8 +1,14 @@
-//! `cargo xtask bench [--backend ndarray,flex,wgpu,cuda] [--quick] [--filter NAME] [--out DIR]`
+//! `cargo xtask bench [--backend ndarray,flex,wgpu,cuda] [--quick] [--filter NAME] [--out DIR]
+//! [--torchebm PYTHON]`
 //!
 //! Builds `ebm-bench` once per requested backend (with that backend's cargo feature), runs it,
 //! and merges the records into `DIR/results.json` (default `target/bench`). A backend whose
 //! build or device is unavailable is reported as skipped, with the reason, not as a failure.
+//!
+//! With `--torchebm PYTHON`, the same suite also runs on TorchEBM (`bench/torchebm_reference.py`
+//! under that interpreter, which must have `torchebm` installed), its records join the file
+//! with backend `torchebm`, and a table gives each NdArray figure's speed-up over TorchEBM
+//! beside the goal of the benchmark issue: the ratios come from one run on one machine.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -13,7 +19,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--backend ndarray,flex,wgpu,cuda] [--quick] [--filter NAME] [--out DIR]"
+                "usage: cargo xtask bench [--backend ndarray,flex,wgpu,cuda] [--quick] [--filter NAME] [--out DIR] [--torchebm PYTHON]"
             );
             ExitCode::from(2)
         }
@@ -24,6 +30,8 @@ fn bench(args: &[String]) -> ExitCode {
     let mut backends = vec!["ndarray".to_string()];
     let mut out = PathBuf::from("target/bench");
     let mut passthrough = Vec::new();
+    let mut filter = Vec::new();
+    let mut torchebm = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -37,11 +45,18 @@ fn bench(args: &[String]) -> ExitCode {
             },
             "--quick" => passthrough.push(arg.clone()),
             "--filter" => match it.next() {
-                Some(v) => passthrough.extend([arg.clone(), v.clone()]),
+                Some(v) => filter = vec![arg.clone(), v.clone()],
                 None => return usage_error("--filter needs a value"),
+            },
+            "--torchebm" => match it.next() {
+                Some(v) => torchebm = Some(v.clone()),
+                None => return usage_error("--torchebm needs a Python interpreter"),
             },
             other => return usage_error(&format!("unknown argument `{other}`")),
         }
+    }
+    if torchebm.is_some() && !passthrough.is_empty() {
+        return usage_error("--torchebm compares the full-size suite; drop --quick");
     }
     if let Err(e) = std::fs::create_dir_all(&out) {
         eprintln!("xtask: cannot create {}: {e}", out.display());
@@ -65,6 +80,7 @@ fn bench(args: &[String]) -> ExitCode {
             .args(["--backend", backend, "--out"])
             .arg(&part)
             .args(&passthrough)
+            .args(&filter)
             .status();
         match status {
             Ok(s) if s.success() => {
@@ -76,6 +92,29 @@ fn bench(args: &[String]) -> ExitCode {
             }
             Ok(s) => println!("skipped {backend}: the benchmark build or run failed ({s})"),
             Err(e) => println!("skipped {backend}: cannot run cargo ({e})"),
+        }
+    }
+    if let Some(python) = &torchebm {
+        let part = out.join("results-torchebm.json");
+        let status = Command::new(python)
+            .arg("bench/torchebm_reference.py")
+            .arg("--out")
+            .arg(&part)
+            .args(&filter)
+            .status();
+        match status {
+            Ok(s) if s.success() => {
+                let text = std::fs::read_to_string(&part).unwrap_or_default();
+                match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
+                    Ok(records) => {
+                        print_ratios(&all, &records);
+                        all.extend(records);
+                    }
+                    Err(e) => println!("skipped torchebm: unreadable results ({e})"),
+                }
+            }
+            Ok(s) => println!("skipped torchebm: the reference run failed ({s})"),
+            Err(e) => println!("skipped torchebm: cannot run {python} ({e})"),
         }
     }
     let path = out.join("results.json");
@@ -91,6 +130,49 @@ fn bench(args: &[String]) -> ExitCode {
             eprintln!("xtask: cannot write {}: {e}", path.display());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The speed-up goals of the benchmark issue, over TorchEBM on the same machine.
+const GOALS: [(&str, f64); 10] = [
+    ("langevin_mlp_small", 2.0),
+    ("langevin_mlp_wide", 1.2),
+    ("langevin_gaussian", 3.0),
+    ("langevin_doublewell", 3.0),
+    ("hmc_gaussian", 3.0),
+    ("cd_step", 2.0),
+    ("pcd_step", 2.0),
+    ("sm_exact_step", 1.5),
+    ("ssm_step", 1.5),
+    ("dsm_step", 1.5),
+];
+
+/// Prints each NdArray record's speed-up over the TorchEBM record of the same name.
+fn print_ratios(ours: &[serde_json::Value], reference: &[serde_json::Value]) {
+    println!("\n| benchmark | ndarray | torchebm | speed-up | goal | met |");
+    println!("|---|---|---|---|---|---|");
+    for theirs in reference {
+        let name = theirs["name"].as_str().unwrap_or_default();
+        let Some(mine) = ours
+            .iter()
+            .find(|r| r["name"] == name && r["backend"] == "ndarray")
+        else {
+            continue;
+        };
+        let (a, b) = (mine["median_s"].as_f64(), theirs["median_s"].as_f64());
+        let (Some(a), Some(b)) = (a, b) else { continue };
+        // Both time the same work, so the speed-up is the ratio of the medians.
+        let speed_up = b / a;
+        let goal = GOALS.iter().find(|(n, _)| *n == name).map(|(_, g)| *g);
+        let (goal_text, met) = match goal {
+            Some(g) => (format!("≥ {g}×"), if speed_up >= g { "yes" } else { "no" }),
+            None => ("-".to_string(), "-"),
+        };
+        println!(
+            "| {name} | {:.4e} | {:.4e} | {speed_up:.2}× | {goal_text} | {met} |",
+            mine["value"].as_f64().unwrap_or(f64::NAN),
+            theirs["value"].as_f64().unwrap_or(f64::NAN),
+        );
     }
 }
 
