@@ -108,21 +108,42 @@ pub trait SecondOrderEnergy<B: AutodiffBackend>: Energy<B> {
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>);
 
+    /// `(∇ₓE, H·vₚ)` with `P` probes per sample in one call: `x` is `[N, D]` and `v` is
+    /// `[P·N, D]`, row `p·N + i` a probe for sample `i`. Returns `∇ₓE` (`[N, D]`) and the
+    /// products (`[P·N, D]`), both differentiable in the parameters.
+    ///
+    /// The default runs [`SecondOrderEnergy::grad_and_hvp_tracked`] on `x` repeated `P` times;
+    /// [`crate::neural::Mlp`] overrides it to take the forward and gradient pass once and only the
+    /// tangents `P` times.
+    ///
+    /// # Panics
+    /// If `v`'s row count is not a positive multiple of `x`'s (a caller's bug, not bad data).
+    fn grad_and_hvps_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let [n, d] = x.dims();
+        let p = probes_per_row(n, v.dims()[0]);
+        // Only the input is repeated, and nothing is differentiated through the repeat: Burn
+        // 0.21's backward of `repeat_dim` over several rows sums the wrong rows.
+        let (g, hv) = self.grad_and_hvp_tracked(x.repeat_dim(0, p), v);
+        (g.slice([0..n, 0..d]), hv)
+    }
+
     /// `(∇ₓE, tr ∇ₓ²E)` for each row with the exact Laplacian (`D` Hessian-vector products, so meant
     /// for low dimensions), both differentiable in the parameters.
     fn grad_and_laplacian_tracked(&self, x: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 1>) {
         let [n, d] = x.dims();
         let device = x.device();
-        // Row k·n + i pairs sample i with basis vector e_k, so one batched pass gives all of H's
+        // Probe k of sample i is the basis vector e_k, so one batched pass gives all of H's
         // diagonal entries.
-        let xs = x.repeat_dim(0, d);
         let basis = Tensor::<B, 2>::eye(d, &device)
             .unsqueeze_dim::<3>(1)
             .expand([d, n, d])
             .reshape([d * n, d]);
-        let (g, hv) = self.grad_and_hvp_tracked(xs, basis.clone());
+        let (grad, hv) = self.grad_and_hvps_tracked(x, basis.clone());
         let diag = (hv * basis).sum_dim(1).reshape([d, n]);
-        let grad = g.slice([0..n, 0..d]);
         (grad, diag.sum_dim(0).reshape([n]))
     }
 }
@@ -179,4 +200,14 @@ pub fn batch_from_data<B: Backend>(data: TensorData, device: &B::Device) -> Resu
         });
     }
     Ok(Tensor::from_data(data, device))
+}
+
+/// Probes per sample when `probe_rows` probes go with `rows` samples (see
+/// [`SecondOrderEnergy::grad_and_hvps_tracked`]).
+pub(crate) fn probes_per_row(rows: usize, probe_rows: usize) -> usize {
+    assert!(
+        rows > 0 && probe_rows > 0 && probe_rows.is_multiple_of(rows),
+        "{probe_rows} probe rows for {rows} samples: need a positive multiple"
+    );
+    probe_rows / rows
 }

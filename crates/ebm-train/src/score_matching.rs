@@ -129,25 +129,35 @@ pub fn exact_score_matching_loss<B: AutodiffBackend, M: SecondOrderEnergy<B>>(
     (half_sq_norm(g) - lap).mean()
 }
 
-/// Hutchinson loss `mean_rows [½‖∇E(x)‖² − vᵀ∇²E(x)v]` for rows `x` (each sample repeated once
-/// per probe) paired with probes `v` of the same shape.
+/// Hutchinson loss `mean_i [½‖∇E(xᵢ)‖²] − mean_rows [vᵀ∇²E(x)v]` for samples `x` (`[N, D]`) and
+/// probes `v` (`[P·N, D]`, row `p·N + i` a probe of sample `i`). With `P = 1` (one probe per row,
+/// `x` possibly repeated by the caller) this is `mean_rows [½‖∇E(x)‖² − vᵀ∇²E(x)v]`.
 pub fn hutchinson_score_matching_loss<B: AutodiffBackend, M: SecondOrderEnergy<B>>(
     model: &M,
     x: Tensor<B, 2>,
     v: Tensor<B, 2>,
 ) -> Tensor<B, 1> {
-    let (g, hv) = model.grad_and_hvp_tracked(x, v.clone());
-    (half_sq_norm(g) - row_dot(v, hv)).mean()
+    let (g, hv) = model.grad_and_hvps_tracked(x, v.clone());
+    half_sq_norm(g).mean() - row_dot(v, hv).mean()
 }
 
-/// Sliced loss `mean_rows [½(vᵀ∇E(x))² − vᵀ∇²E(x)v]` for rows `x` paired with projections `v`.
+/// Sliced loss `mean_rows [½(vᵀ∇E(x))² − vᵀ∇²E(x)v]` for samples `x` (`[N, D]`) and projections
+/// `v` (`[P·N, D]`, row `p·N + i` a projection of sample `i`; `P = 1` pairs rows one to one).
 pub fn sliced_score_matching_loss<B: AutodiffBackend, M: SecondOrderEnergy<B>>(
     model: &M,
     x: Tensor<B, 2>,
     v: Tensor<B, 2>,
 ) -> Tensor<B, 1> {
-    let (g, hv) = model.grad_and_hvp_tracked(x, v.clone());
-    (row_dot(v.clone(), g).square().mul_scalar(0.5) - row_dot(v, hv)).mean()
+    let [n, d] = x.dims();
+    let p = v.dims()[0] / n.max(1);
+    let (g, hv) = model.grad_and_hvps_tracked(x, v.clone());
+    // vₚᵀ∇E(xᵢ) with each sample's gradient broadcast over its projections. Not `repeat_dim`:
+    // Burn 0.21's backward of `repeat_dim(0, k)` on several rows sums blocks of consecutive rows
+    // instead of the tiled copies (seen as a failed recovery test), so the gradient was wrong.
+    let vg = (v.clone().reshape([p, n, d]) * g.unsqueeze_dim::<3>(0))
+        .sum_dim(2)
+        .reshape([p * n]);
+    (vg.square().mul_scalar(0.5) - row_dot(v, hv)).mean()
 }
 
 /// Denoising loss `½·mean_i ‖∇E(xᵢ + σεᵢ) − εᵢ/σ‖²` for given noise `ε`.
@@ -177,12 +187,9 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for ScoreMatch
                 probes,
                 distribution,
             } => {
-                let xs = x.repeat_dim(0, probes);
                 let mut noise = Noise::new(step_seed(self.config.seed, step));
-                let v = distribution.draw(&mut noise, [n * probes, d], &xs);
-                // Every copy of a sample has the same gradient, so the mean over all rows of
-                // ½‖g‖² is the mean over samples.
-                hutchinson_score_matching_loss(model, xs, v)
+                let v = distribution.draw(&mut noise, [n * probes, d], &x);
+                hutchinson_score_matching_loss(model, x, v)
             }
         };
         Ok(score_output(model, &batch, loss))
@@ -232,10 +239,10 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for SlicedScor
         let [n, d] = batch.dims();
         model.check_input([n, d])?;
         let p = self.config.projections;
-        let xs = batch.clone().detach().repeat_dim(0, p);
+        let x = batch.clone().detach();
         let mut noise = Noise::new(step_seed(self.config.seed, step));
-        let v = self.config.projection.draw(&mut noise, [n * p, d], &xs);
-        let loss = sliced_score_matching_loss(model, xs, v);
+        let v = self.config.projection.draw(&mut noise, [n * p, d], &x);
+        let loss = sliced_score_matching_loss(model, x, v);
         Ok(score_output(model, &batch, loss))
     }
 }

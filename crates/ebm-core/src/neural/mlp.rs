@@ -150,39 +150,55 @@ impl<Bk: Backend> Weights<Bk> {
         (e, g)
     }
 
-    /// `∇ₓE` and `H·v` by forward-mode differentiation of the backward sweep: the tangent `ż` of
-    /// every pre-activation along `v` and the tangent `ġ` of every backward signal.
-    fn grad_and_hvp(
+    /// `∇ₓE` and `H·vₚ` by forward-mode differentiation of the backward sweep: the tangent `ż` of
+    /// every pre-activation along each probe and the tangent `ġ` of every backward signal.
+    ///
+    /// `x` is `[N, D]` and `v` is `[P·N, D]` (row `p·N + i` probes sample `i`): the forward and
+    /// gradient pass runs on the `N` samples once, only the tangents on all `P·N` rows, with the
+    /// per-sample factors broadcast over the probes.
+    fn grad_and_hvps(
         &self,
         act: Activation,
         x: Tensor<Bk, 2>,
         v: Tensor<Bk, 2>,
     ) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+        let [n, d] = x.dims();
+        let p = crate::energy::probes_per_row(n, v.dims()[0]);
+        let device = x.device();
+        // `[P·N, w]` ↔ `[P, N, w]`, so that a per-sample `[1, N, w]` factor broadcasts.
+        let by_probe = |t: Tensor<Bk, 2>| {
+            let w = t.dims()[1];
+            t.reshape([p, n, w])
+        };
+        let flat = |t: Tensor<Bk, 3>| {
+            let w = t.dims()[2];
+            t.reshape([p * n, w])
+        };
+        let per_sample = |t: Tensor<Bk, 2>| t.unsqueeze_dim::<3>(0);
         let mut cache = Vec::with_capacity(self.hidden.len());
         let (mut a, mut a_dot) = (x, v);
         for (w, b) in &self.hidden {
             let z = Self::affine(w, b, a);
             let z_dot = a_dot.matmul(w.clone());
             let (f, d1, d2) = act.derivatives(z);
-            a_dot = d1.clone() * z_dot.clone();
+            a_dot = flat(by_probe(z_dot.clone()) * per_sample(d1.clone()));
             a = f;
             cache.push((d1, d2, z_dot));
         }
-        let n = a.dims()[0];
         let width = self.out_w.dims()[0];
         let mut g = self.out_w.clone().transpose().expand([n, width]);
         let mut g_dot: Option<Tensor<Bk, 2>> = None; // the output weights do not depend on x
         for ((w, _), (d1, d2, z_dot)) in self.hidden.iter().zip(cache).rev() {
             let wt = w.clone().transpose();
-            let curvature = g.clone() * d2 * z_dot;
+            let curvature = by_probe(z_dot) * per_sample(g.clone() * d2);
             let gz_dot = match g_dot {
-                Some(gd) => gd * d1.clone() + curvature,
+                Some(gd) => by_probe(gd) * per_sample(d1.clone()) + curvature,
                 None => curvature,
             };
             g = (g * d1).matmul(wt.clone());
-            g_dot = Some(gz_dot.matmul(wt));
+            g_dot = Some(flat(gz_dot).matmul(wt));
         }
-        let hv = g_dot.unwrap_or_else(|| g.zeros_like());
+        let hv = g_dot.unwrap_or_else(|| Tensor::zeros([p * n, d], &device));
         (g, hv)
     }
 }
@@ -338,7 +354,15 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Mlp<B> {
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        self.tracked().grad_and_hvp(self.activation, x, v)
+        self.tracked().grad_and_hvps(self.activation, x, v)
+    }
+
+    fn grad_and_hvps_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        self.tracked().grad_and_hvps(self.activation, x, v)
     }
 }
 
@@ -403,6 +427,31 @@ mod tests {
                     let tol = ebm_testing::tolerance(1e-5) * (1.0 + b.abs() as f64).max(scale);
                     assert!(((a - b) as f64).abs() <= tol, "{act:?} {name}: {a} vs {b}");
                 }
+            }
+        }
+    }
+
+    /// Several probes per sample in one pass give what one probe per repeated row gives.
+    #[test]
+    fn batched_probes_match_repeated_rows() {
+        let device = Default::default();
+        let (n, d, p) = (7, 3, 4);
+        let x = Tensor::<B, 2>::from_inner(ebm_testing::normal([n, d], 1.5, 11, &device));
+        let v = Tensor::<B, 2>::from_inner(ebm_testing::normal([p * n, d], 1.0, 12, &device));
+        let mlp = MlpConfig::new(d, vec![16, 8])
+            .with_activation(Activation::Selu)
+            .init::<B>(&device)
+            .unwrap();
+        let (g, hv) = mlp.grad_and_hvps_tracked(x.clone(), v.clone());
+        let (g_rep, hv_rep) = mlp.grad_and_hvp_tracked(x.repeat_dim(0, p), v);
+        assert_eq!(g.dims(), [n, d]);
+        let values = |t: Tensor<B, 2>| t.inner().into_data().to_vec::<f32>().unwrap();
+        for (ours, repeated) in [
+            (values(g), values(g_rep.slice([0..n, 0..d]))),
+            (values(hv), values(hv_rep)),
+        ] {
+            for (a, b) in ours.iter().zip(&repeated) {
+                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
             }
         }
     }
