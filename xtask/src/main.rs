@@ -10,8 +10,8 @@
 //! with backend `torchebm`, and a table gives each NdArray figure's speed-up over TorchEBM
 //! beside the goal of the benchmark issue: the ratios come from one run on one machine.
 
-use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -82,16 +82,9 @@ fn bench(args: &[String]) -> ExitCode {
             .args(&passthrough)
             .args(&filter)
             .status();
-        match status {
-            Ok(s) if s.success() => {
-                let text = std::fs::read_to_string(&part).unwrap_or_default();
-                match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
-                    Ok(records) => all.extend(records),
-                    Err(e) => println!("skipped {backend}: unreadable results ({e})"),
-                }
-            }
-            Ok(s) => println!("skipped {backend}: the benchmark build or run failed ({s})"),
-            Err(e) => println!("skipped {backend}: cannot run cargo ({e})"),
+        let failed = "the benchmark build or run failed";
+        if let Some(records) = records_of(backend, status, failed, "cargo", &part) {
+            all.extend(records);
         }
     }
     if let Some(python) = &torchebm {
@@ -102,19 +95,10 @@ fn bench(args: &[String]) -> ExitCode {
             .arg(&part)
             .args(&filter)
             .status();
-        match status {
-            Ok(s) if s.success() => {
-                let text = std::fs::read_to_string(&part).unwrap_or_default();
-                match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
-                    Ok(records) => {
-                        print_ratios(&all, &records);
-                        all.extend(records);
-                    }
-                    Err(e) => println!("skipped torchebm: unreadable results ({e})"),
-                }
-            }
-            Ok(s) => println!("skipped torchebm: the reference run failed ({s})"),
-            Err(e) => println!("skipped torchebm: cannot run {python} ({e})"),
+        let failed = "the reference run failed";
+        if let Some(records) = records_of("torchebm", status, failed, python, &part) {
+            print_ratios(&all, &records);
+            all.extend(records);
         }
     }
     let path = out.join("results.json");
@@ -129,6 +113,37 @@ fn bench(args: &[String]) -> ExitCode {
         Err(e) => {
             eprintln!("xtask: cannot write {}: {e}", path.display());
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The records a run wrote to `part`, or `None` after printing why `name` is skipped: the run
+/// failed (`failed`), `program` could not start, or the file is unreadable.
+fn records_of(
+    name: &str,
+    status: std::io::Result<ExitStatus>,
+    failed: &str,
+    program: &str,
+    part: &Path,
+) -> Option<Vec<serde_json::Value>> {
+    match status {
+        Ok(s) if s.success() => {
+            let text = std::fs::read_to_string(part).unwrap_or_default();
+            match serde_json::from_str(&text) {
+                Ok(records) => Some(records),
+                Err(e) => {
+                    println!("skipped {name}: unreadable results ({e})");
+                    None
+                }
+            }
+        }
+        Ok(s) => {
+            println!("skipped {name}: {failed} ({s})");
+            None
+        }
+        Err(e) => {
+            println!("skipped {name}: cannot run {program} ({e})");
+            None
         }
     }
 }

@@ -113,65 +113,53 @@ mod x86 {
 
     use super::{Fused, Lanes};
 
-    /// Sixteen floats in an AVX-512 register.
-    #[derive(Clone, Copy)]
-    pub(in crate::neural) struct Avx512(__m512);
+    /// A [`Lanes`] type over one vector register, from its intrinsics.
+    macro_rules! vector_lanes {
+        ($(#[$doc:meta])* $name:ident($register:ty), $width:expr, $set1:ident, $load:ident,
+         $store:ident, $fmadd:ident, $mul:ident) => {
+            $(#[$doc])*
+            #[derive(Clone, Copy)]
+            pub(in crate::neural) struct $name($register);
 
-    // SAFETY (all methods): the trait's contract is that the CPU has AVX-512F.
-    impl Lanes for Avx512 {
-        const WIDTH: usize = 16;
-        #[inline(always)]
-        unsafe fn splat(x: f32) -> Self {
-            Self(unsafe { _mm512_set1_ps(x) })
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> Self {
-            Self(unsafe { _mm512_loadu_ps(p) })
-        }
-        #[inline(always)]
-        unsafe fn store(self, p: *mut f32) {
-            unsafe { _mm512_storeu_ps(p, self.0) }
-        }
-        #[inline(always)]
-        unsafe fn mul_add(self, b: Self, c: Self) -> Self {
-            Self(unsafe { _mm512_fmadd_ps(self.0, b.0, c.0) })
-        }
-        #[inline(always)]
-        unsafe fn mul(self, b: Self) -> Self {
-            Self(unsafe { _mm512_mul_ps(self.0, b.0) })
-        }
-        type MulAdd = Fused;
+            // SAFETY (all methods): the trait's contract is that the CPU has the instruction
+            // set the type names.
+            impl Lanes for $name {
+                const WIDTH: usize = $width;
+                #[inline(always)]
+                unsafe fn splat(x: f32) -> Self {
+                    Self(unsafe { $set1(x) })
+                }
+                #[inline(always)]
+                unsafe fn load(p: *const f32) -> Self {
+                    Self(unsafe { $load(p) })
+                }
+                #[inline(always)]
+                unsafe fn store(self, p: *mut f32) {
+                    unsafe { $store(p, self.0) }
+                }
+                #[inline(always)]
+                unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+                    Self(unsafe { $fmadd(self.0, b.0, c.0) })
+                }
+                #[inline(always)]
+                unsafe fn mul(self, b: Self) -> Self {
+                    Self(unsafe { $mul(self.0, b.0) })
+                }
+                type MulAdd = Fused;
+            }
+        };
     }
 
-    /// Eight floats in an AVX register; needs AVX2 and FMA.
-    #[derive(Clone, Copy)]
-    pub(in crate::neural) struct Avx2(__m256);
-
-    // SAFETY (all methods): the trait's contract is that the CPU has AVX2 and FMA.
-    impl Lanes for Avx2 {
-        const WIDTH: usize = 8;
-        #[inline(always)]
-        unsafe fn splat(x: f32) -> Self {
-            Self(unsafe { _mm256_set1_ps(x) })
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> Self {
-            Self(unsafe { _mm256_loadu_ps(p) })
-        }
-        #[inline(always)]
-        unsafe fn store(self, p: *mut f32) {
-            unsafe { _mm256_storeu_ps(p, self.0) }
-        }
-        #[inline(always)]
-        unsafe fn mul_add(self, b: Self, c: Self) -> Self {
-            Self(unsafe { _mm256_fmadd_ps(self.0, b.0, c.0) })
-        }
-        #[inline(always)]
-        unsafe fn mul(self, b: Self) -> Self {
-            Self(unsafe { _mm256_mul_ps(self.0, b.0) })
-        }
-        type MulAdd = Fused;
-    }
+    vector_lanes!(
+        /// Sixteen floats in an AVX-512 register; needs AVX-512F.
+        Avx512(__m512), 16, _mm512_set1_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps,
+        _mm512_mul_ps
+    );
+    vector_lanes!(
+        /// Eight floats in an AVX register; needs AVX2 and FMA.
+        Avx2(__m256), 8, _mm256_set1_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps,
+        _mm256_mul_ps
+    );
 }
 
 /// A matrix read through strides: element `(i, p)` is `values[i * row_stride + p * col_stride]`.
