@@ -456,6 +456,18 @@ mod tests {
         }
     }
 
+    /// Probes that do not tile the samples are a caller's bug, stopped with a clear message
+    /// before any tensor op.
+    #[test]
+    #[should_panic(expected = "5 probe rows for 2 samples: need a positive multiple")]
+    fn probes_must_tile_the_samples() {
+        let device = Default::default();
+        let x = Tensor::<B, 2>::zeros([2, 3], &device);
+        let v = Tensor::<B, 2>::zeros([5, 3], &device);
+        let mlp = MlpConfig::new(3, vec![4]).init::<B>(&device).unwrap();
+        let _ = mlp.grad_and_hvps_tracked(x, v);
+    }
+
     #[test]
     fn same_seed_same_weights() {
         let device = Default::default();
