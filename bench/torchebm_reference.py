@@ -1,4 +1,4 @@
-"""The issue-6 benchmark suite on TorchEBM (PyTorch CPU), for a same-machine reference.
+"""The benchmark suite on TorchEBM (PyTorch CPU), for a same-machine reference.
 
 Same names, parameters and timing rule as `cargo xtask bench` (warm-up, then the median of
 5 repeats; `*_step` records time one epoch of 40 optimiser steps and divide). Run with
@@ -134,6 +134,82 @@ def training(selected):
     return out
 
 
+class CnnEnergy(BaseModel):
+    """The seeds' CNN: 3x3 convs 32, 32/2, 64, 64/2, 128, 128/2 (padding 1), SELU, then
+    Linear(2048, 128), SELU, Linear(128, 1), on 1x28x28 images."""
+
+    def __init__(self):
+        super().__init__()
+        layers, c = [], 1
+        for out, stride in [(32, 1), (32, 2), (64, 1), (64, 2), (128, 1), (128, 2)]:
+            layers += [nn.Conv2d(c, out, 3, stride, 1), nn.SELU()]
+            c = out
+        self.net = nn.Sequential(
+            *layers, nn.Flatten(), nn.Linear(128 * 4 * 4, 128), nn.SELU(), nn.Linear(128, 1)
+        )
+
+    def forward(self, x):
+        return self.net(x.view(-1, 1, 28, 28)).squeeze(-1)
+
+
+def images(selected):
+    """The CNN records of the image issue: batch 64, flattened 1x28x28 images."""
+    out = []
+    batch, pixels = 64, 28 * 28
+    model = CnnEnergy()
+    params = {"model": "seeds' cnn 1x28x28 selu", "batch": batch}
+    x = torch.randn(batch, pixels)
+    if selected("cnn_energy_grad"):
+        frozen = CnnEnergy()
+        frozen.load_state_dict(model.state_dict())
+        for p in frozen.parameters():
+            p.requires_grad_(False)
+        evals = 5
+
+        def grads():
+            acc = x.clone()
+            for _ in range(evals):
+                acc = acc - 1e-6 * frozen.gradient(acc)
+
+        times = time_runs(5, grads)
+        out.append(record("cnn_energy_grad", "grad_evals_per_s", batch * evals, times,
+                          {**params, "evaluations": evals}, "grad_evals/s"))
+    if selected("cnn_langevin"):
+        sampler = LangevinDynamics(model, step_size=0.01, noise_scale=1.0)
+        times = time_runs(5, lambda: sampler.sample(x=x.clone(), n_steps=20))
+        out.append(record("cnn_langevin", "grad_evals_per_s", batch * 20, times,
+                          {**params, "steps": 20, "step_size": 0.01, "noise_scale": 1.0},
+                          "grad_evals/s"))
+    steps = 4
+    data = torch.rand(batch * steps, pixels)
+    cases = {
+        "cnn_cd_step": lambda m: ContrastiveDivergence(
+            m, LangevinDynamics(m, step_size=0.01), k_steps=10
+        ),
+        "cnn_dsm_step": lambda m: DenoisingScoreMatching(m, noise_scale=0.1),
+    }
+    for name, make_loss in cases.items():
+        if not selected(name):
+            continue
+
+        def epoch():
+            net = CnnEnergy()
+            net.load_state_dict(model.state_dict())
+            loss_fn = make_loss(net)
+            opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+            for i in range(steps):
+                opt.zero_grad()
+                loss = loss_fn(data[i * batch:(i + 1) * batch])
+                if isinstance(loss, tuple):
+                    loss = loss[0]
+                loss.backward()
+                opt.step()
+
+        times = [t / steps for t in time_runs(5, epoch)]
+        out.append(record(name, "s_per_step", 1, times, {**params, "optimizer": "adam"}, "s"))
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
@@ -143,7 +219,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     selected = lambda name: args.filter is None or args.filter in name
-    records = sampling(selected) + training(selected)
+    records = sampling(selected) + training(selected) + images(selected)
     print("| benchmark | backend | median | min | max | throughput | unit |")
     print("|---|---|---|---|---|---|---|")
     for r in records:

@@ -4,6 +4,7 @@
 //! Prints one markdown row per benchmark and writes the records as JSON to `--out`.
 
 mod gradients;
+mod images;
 mod record;
 mod sampling;
 mod training;
@@ -47,6 +48,7 @@ fn suite<B: ebm::burn::tensor::backend::AutodiffBackend>(options: &Options) -> V
     let mut records = gradients::run::<B>(options, &device);
     records.extend(sampling::run::<B>(options, &device));
     records.extend(training::run::<B>(options, &device));
+    records.extend(images::run::<B>(options, &device));
     records
 }
 

@@ -94,8 +94,8 @@ pub trait Energy<B: AutodiffBackend>: Send + Sync {
 /// single (first-order) backward pass then gives the parameter gradients. This also works on every
 /// backend, WGPU and CUDA included.
 ///
-/// Implemented by [`crate::neural::Mlp`], [`crate::neural::Hybrid`] and the analytic energies with
-/// a closed-form Hessian. [`crate::neural::Cnn`] is CD-only and does not implement it.
+/// Implemented by [`crate::neural::Mlp`], [`crate::neural::Cnn`], [`crate::neural::Hybrid`] and
+/// the analytic energies with a closed-form Hessian.
 pub trait SecondOrderEnergy<B: AutodiffBackend>: Energy<B> {
     /// `+∇ₓE` on the autodiff backend, differentiable in the parameters.
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2>;

@@ -1,15 +1,17 @@
 //! Convolutional energy for images, with its head size computed from the input size.
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::module::{conv_transpose2d, conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::Activation;
 use super::init::ParamInit;
-use crate::energy::Energy;
+use crate::energy::{Energy, Inner, SecondOrderEnergy};
 use crate::error::{EnergyError, Result};
 
 /// One 3×3 convolution (padding 1) of a [`Cnn`].
@@ -142,25 +144,316 @@ impl CnnConfig {
 /// As an [`Energy`] it takes images flattened row-major to `[N, C·H·W]`, so samplers treat
 /// every energy alike; [`Cnn::energy_images`] takes `[N, C, H, W]`.
 ///
-/// **First order only.** Its input gradient comes from autodiff through Burn's fused
-/// convolution and linear ops, which cannot be differentiated a second time; `Cnn` therefore
-/// does not implement [`crate::SecondOrderEnergy`], and score-matching objectives (which require
-/// it) reject it at compile time. Train it with contrastive divergence.
+/// Its input gradient and Hessian-vector products are written by hand, as for [`super::Mlp`]:
+/// a forward sweep of convolutions, then a backward sweep of transposed convolutions
+/// (`conv_transpose2d` with the same kernels), and for `H·v` the forward-mode tangent of both
+/// sweeps. Each op is differentiated once by Burn's autodiff, so score matching (exact,
+/// sliced, Hutchinson, denoising) trains a `Cnn` on every backend: it implements
+/// [`SecondOrderEnergy`].
+///
+/// ```
+/// use burn::backend::{Autodiff, NdArray};
+/// use burn::tensor::Tensor;
+/// use ebm_core::neural::{CnnConfig, ConvLayerConfig};
+/// use ebm_core::{Energy, SecondOrderEnergy};
+///
+/// type B = Autodiff<NdArray>;
+/// let device = Default::default();
+/// let cnn = CnnConfig::new(1, 8, 8)
+///     .with_layers(vec![ConvLayerConfig::new(4, 2)])
+///     .with_head_hidden(8)
+///     .init::<B>(&device)
+///     .unwrap();
+/// let x = Tensor::<NdArray, 2>::zeros([3, 64], &device);
+/// let (e, g) = cnn.energy_and_grad(x);
+/// assert_eq!((e.dims(), g.dims()), ([3], [3, 64]));
+/// ```
 #[derive(Module, Debug)]
 pub struct Cnn<B: Backend> {
-    convs: Vec<Conv2d<B>>,
-    hidden: Linear<B>,
-    output: Linear<B>,
+    /// The 3×3 convolutions (padding 1, with biases), input first.
+    pub convs: Vec<Conv2d<B>>,
+    /// The head's hidden layer, `[features, head_hidden]`.
+    pub hidden: Linear<B>,
+    /// The head's output layer, `[head_hidden, 1]`.
+    pub output: Linear<B>,
     #[module(skip)]
     activation: Activation,
     #[module(skip)]
     image_shape: [usize; 3],
 }
 
+/// One convolution's parameters on some backend, with the spatial size it reads.
+struct ConvWeights<Bk: Backend> {
+    /// `[C_out, C_in, 3, 3]`.
+    weight: Tensor<Bk, 4>,
+    /// `[C_out]`.
+    bias: Tensor<Bk, 1>,
+    stride: usize,
+    /// `(H, W)` of this layer's input.
+    input_size: [usize; 2],
+}
+
+impl<Bk: Backend> ConvWeights<Bk> {
+    fn options(&self) -> ConvOptions<2> {
+        ConvOptions::new([self.stride; 2], [1, 1], [1, 1], 1)
+    }
+
+    /// `z = W ⋆ x + b`.
+    fn forward(&self, x: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
+        conv2d(
+            x,
+            self.weight.clone(),
+            Some(self.bias.clone()),
+            self.options(),
+        )
+    }
+
+    /// `W ⋆ ẋ`, the linear part (tangents carry no bias).
+    fn tangent(&self, x_dot: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
+        conv2d(x_dot, self.weight.clone(), None, self.options())
+    }
+
+    /// The adjoint of [`ConvWeights::tangent`]: pulls a signal on the output back to the input.
+    /// A strided convolution drops the last rows and columns when `in + 2 − 3` is odd; the
+    /// output padding restores the input size exactly.
+    fn backward(&self, g: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
+        let [_, _, oh, ow] = g.dims();
+        let s = self.stride;
+        let pad_out = |input: usize, out: usize| input + 2 - ((out - 1) * s + 3);
+        let options = ConvTransposeOptions::new(
+            [s; 2],
+            [1, 1],
+            [
+                pad_out(self.input_size[0], oh),
+                pad_out(self.input_size[1], ow),
+            ],
+            [1, 1],
+            1,
+        );
+        conv_transpose2d(g, self.weight.clone(), None, options)
+    }
+}
+
+/// A CNN's parameters on some backend (tracked or not).
+struct CnnWeights<Bk: Backend> {
+    convs: Vec<ConvWeights<Bk>>,
+    /// `[features, head_hidden]`.
+    hidden_w: Tensor<Bk, 2>,
+    hidden_b: Tensor<Bk, 1>,
+    /// `[head_hidden, 1]`.
+    out_w: Tensor<Bk, 2>,
+    out_b: Tensor<Bk, 1>,
+}
+
+/// Applies a function of `[rows, cols]` tensors to a `[N, C, H, W]` one.
+fn per_element<Bk: Backend, R>(
+    z: Tensor<Bk, 4>,
+    f: impl FnOnce(Tensor<Bk, 2>) -> R,
+) -> (R, [usize; 4]) {
+    let dims = z.dims();
+    (f(z.reshape([dims[0], dims[1] * dims[2] * dims[3]])), dims)
+}
+
+impl<Bk: Backend> CnnWeights<Bk> {
+    fn energy(&self, act: Activation, images: Tensor<Bk, 4>) -> Tensor<Bk, 1> {
+        let n = images.dims()[0];
+        let features = self
+            .convs
+            .iter()
+            .fold(images, |x, conv| act.apply(conv.forward(x)));
+        let flat: Tensor<Bk, 2> = features.flatten(1, 3);
+        let h = act.apply(flat.matmul(self.hidden_w.clone()) + self.hidden_b.clone().unsqueeze());
+        (h.matmul(self.out_w.clone()) + self.out_b.clone().unsqueeze()).reshape([n])
+    }
+
+    /// Energy and `∇ₓE` (as `[N, C, H, W]`): the forward sweep keeps every `f′(z)`, then the
+    /// backward sweep `g ← Wᵀ ⋆ (g ⊙ f′(z))`.
+    fn energy_and_grad(
+        &self,
+        act: Activation,
+        images: Tensor<Bk, 4>,
+    ) -> (Tensor<Bk, 1>, Tensor<Bk, 4>) {
+        let n = images.dims()[0];
+        let mut slopes = Vec::with_capacity(self.convs.len());
+        let mut a = images;
+        for conv in &self.convs {
+            let ((f, d1), dims) = per_element(conv.forward(a), |z| act.value_and_slope(z));
+            slopes.push(d1.reshape(dims));
+            a = f.reshape(dims);
+        }
+        let feature_dims = a.dims();
+        let flat: Tensor<Bk, 2> = a.flatten(1, 3);
+        let (h, h_slope) = act.value_and_slope(
+            flat.matmul(self.hidden_w.clone()) + self.hidden_b.clone().unsqueeze(),
+        );
+        let e = (h.matmul(self.out_w.clone()) + self.out_b.clone().unsqueeze()).reshape([n]);
+        let g_head = h_slope * self.out_w.clone().transpose();
+        let mut g: Tensor<Bk, 4> = g_head
+            .matmul(self.hidden_w.clone().transpose())
+            .reshape(feature_dims);
+        for (conv, d1) in self.convs.iter().zip(slopes).rev() {
+            g = conv.backward(g * d1);
+        }
+        (e, g)
+    }
+
+    /// `∇ₓE` (`[N, C, H, W]`) and `H·vₚ` (`[P·N, C, H, W]`) by forward-mode differentiation of
+    /// the backward sweep; `v` holds `P` probes per sample, row `p·N + i` probing sample `i`.
+    /// The forward and gradient sweeps run on the `N` samples once, the tangents on all `P·N`
+    /// rows, with the per-sample factors broadcast over the probes.
+    fn grad_and_hvps(
+        &self,
+        act: Activation,
+        images: Tensor<Bk, 4>,
+        v: Tensor<Bk, 4>,
+    ) -> (Tensor<Bk, 4>, Tensor<Bk, 4>) {
+        let n = images.dims()[0];
+        let p = crate::energy::probes_per_row(n, v.dims()[0]);
+        // `[P·N, C, H, W]` ↔ `[P, N, C·H·W]`, so that a per-sample `[1, N, C·H·W]` factor
+        // broadcasts over the probes.
+        let by_probe = |t: Tensor<Bk, 4>| {
+            let [_, c, h, w] = t.dims();
+            t.reshape([p, n, c * h * w])
+        };
+        let flat =
+            |t: Tensor<Bk, 3>, dims: [usize; 4]| t.reshape([p * n, dims[1], dims[2], dims[3]]);
+        let per_sample = |t: Tensor<Bk, 4>| {
+            let [_, c, h, w] = t.dims();
+            t.reshape([1, n, c * h * w])
+        };
+        let mut cache = Vec::with_capacity(self.convs.len());
+        let (mut a, mut a_dot) = (images, v);
+        for conv in &self.convs {
+            let z_dot = conv.tangent(a_dot);
+            let ((f, d1, d2), dims) = per_element(conv.forward(a), |z| act.derivatives(z));
+            let (d1, d2) = (d1.reshape(dims), d2.reshape(dims));
+            a_dot = flat(by_probe(z_dot.clone()) * per_sample(d1.clone()), dims);
+            a = f.reshape(dims);
+            cache.push((d1, d2, z_dot));
+        }
+        // The head: z_h = a·W_h + b_h, E = f(z_h)·w_out + b_out.
+        let feature_dims = a.dims();
+        let flat_a: Tensor<Bk, 2> = a.flatten(1, 3);
+        let flat_a_dot: Tensor<Bk, 2> = a_dot.flatten(1, 3);
+        let width = self.hidden_w.dims()[1];
+        let z_h = flat_a.matmul(self.hidden_w.clone()) + self.hidden_b.clone().unsqueeze();
+        let z_h_dot = flat_a_dot.matmul(self.hidden_w.clone());
+        let (_, h1, h2) = act.derivatives(z_h);
+        let w_out = self.out_w.clone().transpose(); // [1, width]
+        let g_head = h1 * w_out.clone();
+        let g_head_dot = z_h_dot.reshape([p, n, width]) * (h2 * w_out).unsqueeze_dim::<3>(0);
+        let wt = self.hidden_w.clone().transpose();
+        let mut g: Tensor<Bk, 4> = g_head.matmul(wt.clone()).reshape(feature_dims);
+        let mut g_dot: Tensor<Bk, 4> = g_head_dot.reshape([p * n, width]).matmul(wt).reshape([
+            p * n,
+            feature_dims[1],
+            feature_dims[2],
+            feature_dims[3],
+        ]);
+        for (conv, (d1, d2, z_dot)) in self.convs.iter().zip(cache).rev() {
+            let dims = d1.dims();
+            let gz_dot = by_probe(g_dot) * per_sample(d1.clone())
+                + by_probe(z_dot) * per_sample(g.clone() * d2);
+            g = conv.backward(g * d1);
+            g_dot = conv.backward(flat(gz_dot, [p * n, dims[1], dims[2], dims[3]]));
+        }
+        (g, g_dot)
+    }
+}
+
+/// One convolution of [`Cnn::from_parameters`]: a `[C_out, C_in, 3, 3]` kernel (PyTorch's and
+/// Burn's orientation), a `[C_out]` bias, and the stride (padding is 1).
+pub struct ConvParameters<B: Backend> {
+    /// `[C_out, C_in, 3, 3]`.
+    pub weight: Tensor<B, 4>,
+    /// `[C_out]`.
+    pub bias: Tensor<B, 1>,
+    /// Stride, at least 1.
+    pub stride: usize,
+}
+
 impl<B: Backend> Cnn<B> {
+    /// A CNN from explicit parameters, for weights ported from PyTorch: images of
+    /// `image_shape = [C, H, W]`, the convolutions in order, then the head's hidden layer
+    /// (`[features, hidden]`, the transpose of PyTorch's `nn.Linear.weight`, and `[hidden]`) and
+    /// its output layer (`[hidden, 1]` and `[1]`). `features` is the last convolution's
+    /// channels × height × width, flattened channel-major as PyTorch's `flatten` does.
+    pub fn from_parameters(
+        image_shape: [usize; 3],
+        convs: Vec<ConvParameters<B>>,
+        hidden: (Tensor<B, 2>, Tensor<B, 1>),
+        output: (Tensor<B, 2>, Tensor<B, 1>),
+        activation: Activation,
+    ) -> Result<Self> {
+        if image_shape.contains(&0) {
+            return Err(EnergyError::Empty {
+                what: "CNN image shape",
+            });
+        }
+        if convs.is_empty() {
+            return Err(EnergyError::Empty { what: "CNN layers" });
+        }
+        let dimension = |expected: usize, got: usize| {
+            if expected == got {
+                Ok(())
+            } else {
+                Err(EnergyError::Dimension { expected, got })
+            }
+        };
+        let [mut channels, mut h, mut w] = image_shape;
+        let mut layers = Vec::with_capacity(convs.len());
+        for conv in convs {
+            let [c_out, c_in, kh, kw] = conv.weight.dims();
+            dimension(channels, c_in)?;
+            dimension(3, kh)?;
+            dimension(3, kw)?;
+            dimension(c_out, conv.bias.dims()[0])?;
+            if conv.stride == 0 {
+                return Err(EnergyError::InvalidParameter {
+                    name: "conv stride",
+                    value: 0.0,
+                    requirement: "must be > 0",
+                });
+            }
+            let mut layer = Conv2dConfig::new([c_in, c_out], [3, 3])
+                .with_stride([conv.stride; 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(&conv.weight.device());
+            layer.weight = Param::from_tensor(conv.weight);
+            layer.bias = Some(Param::from_tensor(conv.bias));
+            layers.push(layer);
+            channels = c_out;
+            (h, w) = ((h - 1) / conv.stride + 1, (w - 1) / conv.stride + 1);
+        }
+        let linear = |(weight, bias): (Tensor<B, 2>, Tensor<B, 1>), d_in: usize| {
+            let [rows, cols] = weight.dims();
+            dimension(d_in, rows)?;
+            dimension(cols, bias.dims()[0])?;
+            let mut layer = LinearConfig::new(rows, cols).init(&weight.device());
+            layer.weight = Param::from_tensor(weight);
+            layer.bias = Some(Param::from_tensor(bias));
+            Ok::<_, EnergyError>(layer)
+        };
+        let hidden = linear(hidden, channels * h * w)?;
+        let output = linear(output, hidden.weight.dims()[1])?;
+        dimension(1, output.weight.dims()[1])?;
+        Ok(Self {
+            convs: layers,
+            hidden,
+            output,
+            activation,
+            image_shape,
+        })
+    }
+
     /// `[C, H, W]` of the images this network takes.
     pub fn image_shape(&self) -> [usize; 3] {
         self.image_shape
+    }
+
+    /// The activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
     }
 
     /// Energy of a batch of images `[N, C, H, W]`, with a typed error when the image shape does
@@ -177,18 +470,57 @@ impl<B: Backend> Cnn<B> {
                 got: c * h * w,
             });
         }
-        Ok(self.forward(images))
+        Ok(self.tracked().energy(self.activation, images))
     }
 
-    fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 1> {
-        let n = images.dims()[0];
-        let features = self
+    fn weights_with<Bk: Backend>(
+        &self,
+        map4: impl Fn(Tensor<B, 4>) -> Tensor<Bk, 4>,
+        map2: impl Fn(Tensor<B, 2>) -> Tensor<Bk, 2>,
+        map1: impl Fn(Tensor<B, 1>) -> Tensor<Bk, 1>,
+    ) -> CnnWeights<Bk> {
+        let bias =
+            |b: &Option<Param<Tensor<B, 1>>>| map1(b.as_ref().expect("built with biases").val());
+        let mut size = [self.image_shape[1], self.image_shape[2]];
+        let convs = self
             .convs
             .iter()
-            .fold(images, |x, conv| self.activation.apply(conv.forward(x)));
-        let flat: Tensor<B, 2> = features.flatten(1, 3);
-        let hidden = self.activation.apply(self.hidden.forward(flat));
-        self.output.forward(hidden).reshape([n])
+            .map(|conv| {
+                let stride = conv.stride[0];
+                let layer = ConvWeights {
+                    weight: map4(conv.weight.val()),
+                    bias: bias(&conv.bias),
+                    stride,
+                    input_size: size,
+                };
+                size = size.map(|s| (s - 1) / stride + 1);
+                layer
+            })
+            .collect();
+        CnnWeights {
+            convs,
+            hidden_w: map2(self.hidden.weight.val()),
+            hidden_b: bias(&self.hidden.bias),
+            out_w: map2(self.output.weight.val()),
+            out_b: bias(&self.output.bias),
+        }
+    }
+
+    fn tracked(&self) -> CnnWeights<B> {
+        self.weights_with(|t| t, |t| t, |t| t)
+    }
+
+    fn images<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 4> {
+        let n = x.dims()[0];
+        let [c, h, w] = self.image_shape;
+        x.reshape([n, c, h, w])
+    }
+}
+
+impl<B: AutodiffBackend> Cnn<B> {
+    /// The parameters on the inner backend: cheap (shared storage) and outside any graph.
+    fn untracked(&self) -> CnnWeights<Inner<B>> {
+        self.weights_with(|t| t.inner(), |t| t.inner(), |t| t.inner())
     }
 }
 
@@ -198,9 +530,52 @@ impl<B: AutodiffBackend> Energy<B> for Cnn<B> {
     }
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
-        let n = x.dims()[0];
-        let [c, h, w] = self.image_shape;
-        self.forward(x.reshape([n, c, h, w]))
+        self.tracked().energy(self.activation, self.images(x))
+    }
+
+    fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        self.untracked().energy(self.activation, self.images(x))
+    }
+
+    fn energy_and_grad(
+        &self,
+        x: Tensor<Inner<B>, 2>,
+    ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        let [n, d] = x.dims();
+        let (e, g) = self
+            .untracked()
+            .energy_and_grad(self.activation, self.images(x));
+        (e, g.reshape([n, d]))
+    }
+}
+
+impl<B: AutodiffBackend> SecondOrderEnergy<B> for Cnn<B> {
+    fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let [n, d] = x.dims();
+        let (_, g) = self
+            .tracked()
+            .energy_and_grad(self.activation, self.images(x));
+        g.reshape([n, d])
+    }
+
+    fn grad_and_hvp_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        self.grad_and_hvps_tracked(x, v)
+    }
+
+    fn grad_and_hvps_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let ([n, d], rows) = (x.dims(), v.dims()[0]);
+        let (g, hv) = self
+            .tracked()
+            .grad_and_hvps(self.activation, self.images(x), self.images(v));
+        (g.reshape([n, d]), hv.reshape([rows, d]))
     }
 }
 

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | [`Mlp`] | `[N, D]` | yes: the input gradient and Hessian-vector products are written with primitive tensor ops |
 //! | [`Hybrid`] | `[N, D]` | yes, when its analytic part implements [`crate::analytic::AnalyticHessian`] |
-//! | [`Cnn`] | `[N, C·H·W]` (flattened images) | no: contrastive divergence only |
+//! | [`Cnn`] | `[N, C·H·W]` (flattened images) | yes: convolutions and their transposes, written with Burn's conv ops |
 //! | [`Quadratic`] | `[N, D]` | yes (learnable Gaussian shape, for tests and baselines) |
 
 mod activation;
@@ -19,7 +19,7 @@ mod panel_product;
 mod quadratic;
 
 pub use activation::Activation;
-pub use cnn::{Cnn, CnnConfig, ConvLayerConfig};
+pub use cnn::{Cnn, CnnConfig, ConvLayerConfig, ConvParameters};
 pub use hybrid::{Hybrid, HybridConfig};
 pub use mlp::{Dense, Mlp, MlpConfig};
 pub use quadratic::{Quadratic, QuadraticConfig};

@@ -1,0 +1,184 @@
+//! Image-scale benchmarks: the seeds' CNN (3×3 convs 32-32/2-64-64/2-128-128/2, SELU, head
+//! 2048→128→1) on 1×28×28 images, batch 64.
+
+use ebm::burn::optim::AdamConfig;
+use ebm::burn::tensor::backend::AutodiffBackend;
+use ebm::burn::tensor::{Distribution, Tensor};
+use ebm::ebm_sample::{LangevinConfig, RunConfig, Sampler};
+use ebm::ebm_train::{
+    ContrastiveDivergenceConfig, DenoisingScoreMatchingConfig, Objective, Trainer, TrainerConfig,
+};
+use ebm::prelude::*;
+use serde_json::json;
+
+use crate::Options;
+use crate::record::{Record, print_row, throughput, time_runs};
+
+const BATCH: usize = 64;
+const PIXELS: usize = 28 * 28;
+
+fn model<B: AutodiffBackend>(device: &ebm::burn::tensor::Device<B>) -> Cnn<B> {
+    CnnConfig::new(1, 28, 28)
+        .init::<B>(device)
+        .expect("valid CNN")
+}
+
+fn params(extra: serde_json::Value) -> serde_json::Value {
+    let mut p = json!({"model": "seeds' cnn 1x28x28 selu", "batch": BATCH});
+    p.as_object_mut()
+        .expect("object")
+        .extend(extra.as_object().expect("object").clone());
+    p
+}
+
+/// Seconds per optimiser step over one epoch of `steps` batches of 64 images.
+fn time_steps<B, L>(
+    name: &str,
+    options: &Options,
+    objective: L,
+    data: &Tensor<Inner<B>, 2>,
+    steps: usize,
+    params: serde_json::Value,
+) -> Record
+where
+    B: AutodiffBackend,
+    L: Objective<B, Cnn<B>> + Clone,
+{
+    let repeats = if options.quick { 2 } else { 5 };
+    let cnn = model::<B>(&data.device());
+    let times = time_runs(repeats, || {
+        let config = TrainerConfig::new(1)
+            .with_batch_size(BATCH)
+            .with_quiet(true)
+            .with_log_every(steps);
+        let mut trainer = Trainer::new(
+            cnn.clone(),
+            AdamConfig::new().init(),
+            objective.clone(),
+            config,
+        )
+        .expect("valid trainer");
+        trainer.fit(data).expect("training runs");
+        let _ = trainer
+            .model()
+            .energy_value(data.clone().narrow(0, 0, 1))
+            .into_data();
+    });
+    let per_step: Vec<f64> = times.iter().map(|t| t / steps as f64).collect();
+    let mut record = throughput(name, &options.backend, "s_per_step", 1.0, &per_step, params);
+    record.value = record.median_s;
+    record.unit = "s".to_string();
+    record
+}
+
+/// Runs the CNN benchmarks whose names contain the filter.
+pub fn run<B: AutodiffBackend>(
+    options: &Options,
+    device: &ebm::burn::tensor::Device<Inner<B>>,
+) -> Vec<Record> {
+    let selected = |name: &str| {
+        options
+            .filter
+            .as_ref()
+            .is_none_or(|f| name.contains(f.as_str()))
+    };
+    let repeats = if options.quick { 2 } else { 5 };
+    let mut records = Vec::new();
+    let mut push = |record: Record, unit: &str| {
+        print_row(&record, unit);
+        records.push(record);
+    };
+    let cnn = model::<B>(&Default::default());
+    let x = Tensor::<Inner<B>, 2>::random([BATCH, PIXELS], Distribution::Normal(0.0, 1.0), device);
+
+    if selected("cnn_energy_grad") {
+        let evals = if options.quick { 1 } else { 5 };
+        let times = time_runs(repeats, || {
+            let mut acc = x.clone();
+            for _ in 0..evals {
+                let (_, g) = cnn.energy_and_grad(acc.clone());
+                acc = acc - g.mul_scalar(1e-6);
+            }
+            let _ = acc.into_data();
+        });
+        push(
+            throughput(
+                "cnn_energy_grad",
+                &options.backend,
+                "grad_evals_per_s",
+                (BATCH * evals) as f64,
+                &times,
+                params(json!({"evaluations": evals})),
+            ),
+            "grad evals/s",
+        );
+    }
+
+    if selected("cnn_langevin") {
+        let n_steps = if options.quick { 2 } else { 20 };
+        let mut sampler = LangevinConfig::new()
+            .with_step_size(0.01.into())
+            .init()
+            .expect("valid");
+        let run = RunConfig::new(n_steps).with_check_every(n_steps);
+        let times = time_runs(repeats, || {
+            let out =
+                Sampler::<B>::sample(&mut sampler, &cnn, x.clone(), &run).expect("sampling runs");
+            let _ = out.final_state.into_data();
+        });
+        push(
+            throughput(
+                "cnn_langevin",
+                &options.backend,
+                "grad_evals_per_s",
+                (BATCH * n_steps) as f64,
+                &times,
+                params(json!({"steps": n_steps, "step_size": 0.01, "noise_scale": 1.0})),
+            ),
+            "grad evals/s",
+        );
+    }
+
+    let steps = if options.quick { 1 } else { 4 };
+    let data = Tensor::<Inner<B>, 2>::random(
+        [BATCH * steps, PIXELS],
+        Distribution::Uniform(0.0, 1.0),
+        device,
+    );
+    if selected("cnn_cd_step") {
+        let langevin = LangevinConfig::new()
+            .with_step_size(0.01.into())
+            .init()
+            .expect("valid");
+        let cd = ContrastiveDivergenceConfig::new()
+            .with_k(10)
+            .init(langevin)
+            .expect("valid");
+        push(
+            time_steps::<B, _>(
+                "cnn_cd_step",
+                options,
+                cd,
+                &data,
+                steps,
+                params(json!({"k": 10, "sampler": "langevin 0.01", "optimizer": "adam"})),
+            ),
+            "s/step",
+        );
+    }
+    if selected("cnn_dsm_step") {
+        let dsm = DenoisingScoreMatchingConfig::new().init().expect("valid");
+        push(
+            time_steps::<B, _>(
+                "cnn_dsm_step",
+                options,
+                dsm,
+                &data,
+                steps,
+                params(json!({"sigma": 0.1, "optimizer": "adam"})),
+            ),
+            "s/step",
+        );
+    }
+    records
+}
