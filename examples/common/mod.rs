@@ -74,12 +74,12 @@ macro_rules! with_backend {
                 type $b = ebm::backend::Flex;
                 $body
             }
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "wgpu-unfused")]
             "wgpu" => {
                 type $b = ebm::backend::Wgpu;
                 $body
             }
-            #[cfg(feature = "cuda")]
+            #[cfg(feature = "cuda-unfused")]
             "cuda" => {
                 type $b = ebm::backend::Cuda;
                 $body

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--backend ndarray,flex,wgpu,cuda] [--quick] [--filter NAME] [--out DIR]
+//! `cargo xtask bench [--backend ndarray,flex,wgpu,wgpu-unfused,cuda] [--quick] [--filter NAME] [--out DIR]
 //! [--torchebm PYTHON]`
 //!
 //! Builds `ebm-bench` once per requested backend (with that backend's cargo feature), runs it,
@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--backend ndarray,flex,wgpu,cuda] [--quick] [--filter NAME] [--out DIR] [--torchebm PYTHON]"
+                "usage: cargo xtask bench [--backend ndarray,flex,wgpu,wgpu-unfused,cuda] [--quick] [--filter NAME] [--out DIR] [--torchebm PYTHON]"
             );
             ExitCode::from(2)
         }

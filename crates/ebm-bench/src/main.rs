@@ -69,6 +69,9 @@ fn main() {
         "flex" => suite::<ebm::backend::Flex>(&options),
         #[cfg(feature = "wgpu")]
         "wgpu" => suite::<ebm::backend::Wgpu>(&options),
+        // WGPU without fusion and autotuning: a build of its own (features only add).
+        #[cfg(all(feature = "wgpu-unfused", not(feature = "wgpu")))]
+        "wgpu-unfused" => suite::<ebm::backend::Wgpu>(&options),
         #[cfg(feature = "cuda")]
         "cuda" => suite::<ebm::backend::Cuda>(&options),
         other => {

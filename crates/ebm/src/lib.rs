@@ -6,10 +6,15 @@
 //! | feature | backend alias | needs |
 //! |---|---|---|
 //! | `ndarray` (default) | `backend::Cpu` | nothing |
+//! | `flex` | `backend::Flex` | nothing (the faster CPU backend for convolutional energies) |
 //! | `wgpu` | `backend::Wgpu` | a Vulkan, Metal or DX12 driver (Mesa's lavapipe works on CPU) |
 //! | `cuda` | `backend::Cuda` | an NVIDIA GPU and driver at run time |
 //!
 //! Every alias is an autodiff backend, so the same model code trains and samples on all of them.
+//! `wgpu` and `cuda` build Burn's kernel fusion and autotuning, as Burn does by default: the first
+//! steps of a run compile and tune kernels, later ones run faster. `wgpu-unfused` and
+//! `cuda-unfused` build the same aliases without them, for short runs where that warm-up costs more
+//! than it saves (cargo features only add, so they have no effect next to `wgpu` or `cuda`).
 //!
 //! ```
 //! use ebm::prelude::*;
@@ -40,10 +45,10 @@ pub mod backend {
     #[cfg(feature = "flex")]
     pub type Flex = burn::backend::Autodiff<burn::backend::Flex>;
     /// WGPU (any GPU), with autodiff.
-    #[cfg(feature = "wgpu")]
+    #[cfg(feature = "wgpu-unfused")]
     pub type Wgpu = burn::backend::Autodiff<burn::backend::Wgpu>;
     /// CUDA (NVIDIA GPUs), with autodiff.
-    #[cfg(feature = "cuda")]
+    #[cfg(feature = "cuda-unfused")]
     pub type Cuda = burn::backend::Autodiff<burn::backend::Cuda>;
 }
 

@@ -522,6 +522,39 @@ impl<B: AutodiffBackend> Cnn<B> {
     fn untracked(&self) -> CnnWeights<Inner<B>> {
         self.weights_with(|t| t.inner(), |t| t.inner(), |t| t.inner())
     }
+
+    /// The host kernel, where it applies (NdArray or Flex, float32, not GELU).
+    #[cfg(any(feature = "ndarray", feature = "flex"))]
+    fn host_kernel(&self, x: &Tensor<Inner<B>, 2>) -> Option<super::host_cnn::HostCnn> {
+        use super::host_cnn::{HostCnn, HostConv, applies, host_values};
+        if !applies::<Inner<B>>(x.dtype(), self.activation) {
+            return None;
+        }
+        let w = self.untracked();
+        let convs = w
+            .convs
+            .into_iter()
+            .map(|conv| {
+                let [c_out, c_in, _, _] = conv.weight.dims();
+                HostConv {
+                    weight: host_values(conv.weight),
+                    bias: host_values(conv.bias),
+                    c_in,
+                    c_out,
+                    stride: conv.stride,
+                    input: conv.input_size,
+                }
+            })
+            .collect();
+        Some(HostCnn {
+            convs,
+            hidden_w: host_values(w.hidden_w),
+            hidden_b: host_values(w.hidden_b),
+            out_w: host_values(w.out_w),
+            out_b: host_values(w.out_b)[0],
+            activation: self.activation,
+        })
+    }
 }
 
 impl<B: AutodiffBackend> Energy<B> for Cnn<B> {
@@ -534,6 +567,10 @@ impl<B: AutodiffBackend> Energy<B> for Cnn<B> {
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        #[cfg(any(feature = "ndarray", feature = "flex"))]
+        if let Some(kernel) = self.host_kernel(&x) {
+            return kernel.run(x, false).0;
+        }
         self.untracked().energy(self.activation, self.images(x))
     }
 
@@ -541,6 +578,11 @@ impl<B: AutodiffBackend> Energy<B> for Cnn<B> {
         &self,
         x: Tensor<Inner<B>, 2>,
     ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        #[cfg(any(feature = "ndarray", feature = "flex"))]
+        if let Some(kernel) = self.host_kernel(&x) {
+            let (e, g) = kernel.run(x, true);
+            return (e, g.expect("asked for the gradient"));
+        }
         let [n, d] = x.dims();
         let (e, g) = self
             .untracked()
@@ -583,7 +625,7 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Cnn<B> {
 mod tests {
     use super::*;
     use crate::check::{CheckConfig, check_energy};
-    use ebm_testing::TestBackend;
+    use ebm_testing::{TestBackend, TestInner};
 
     type B = TestBackend;
 
@@ -625,6 +667,60 @@ mod tests {
                 .dims(),
             [1]
         );
+    }
+
+    /// On the CPU backends the graph-free energy and gradient run the host kernel; the generic
+    /// tensor ops define the result. Architectures drawn at random (channels, odd and even image
+    /// sizes, strides 1–3, depth, width) × every activation the kernel takes, with batches that
+    /// leave a partial panel of images and split across threads.
+    #[test]
+    fn every_backend_path_agrees_with_the_generic_tensor_ops() {
+        use rand::{Rng, SeedableRng};
+        let device = Default::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let activations = Activation::ALL_FOR_TESTS
+            .into_iter()
+            .filter(|a| !matches!(a, Activation::Gelu));
+        let values = |t: Tensor<TestInner, 2>| t.into_data().to_vec::<f32>().unwrap();
+        for (case, act) in activations.cycle().take(12).enumerate() {
+            let (c, h, w) = (
+                rng.random_range(1..=3),
+                rng.random_range(3..=11),
+                rng.random_range(3..=11),
+            );
+            let layers = (0..rng.random_range(1..=3))
+                .map(|_| ConvLayerConfig::new(rng.random_range(1..=12), rng.random_range(1..=3)))
+                .collect();
+            let n = [1, 5, 33, 70][case % 4];
+            let cnn = CnnConfig::new(c, h, w)
+                .with_layers(layers)
+                .with_head_hidden(rng.random_range(1..=20))
+                .with_activation(act)
+                .with_seed(case as u64)
+                .init::<B>(&device)
+                .unwrap();
+            let x = ebm_testing::normal::<TestInner, 2>([n, c * h * w], 1.5, case as u64, &device);
+            let (e_generic, g_generic) =
+                cnn.untracked().energy_and_grad(act, cnn.images(x.clone()));
+            let (e, g) = cnn.energy_and_grad(x.clone());
+            let e_alone = cnn.energy_value(x.clone());
+            let g_generic = values(g_generic.reshape([n, c * h * w]));
+            let scale = g_generic.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+            let e_generic = values(e_generic.unsqueeze_dim(1));
+            for (name, ours, generic) in [
+                ("energy", values(e.unsqueeze_dim(1)), &e_generic),
+                ("energy alone", values(e_alone.unsqueeze_dim(1)), &e_generic),
+                ("gradient", values(g), &g_generic),
+            ] {
+                for (a, b) in ours.iter().zip(generic) {
+                    let tol = ebm_testing::tolerance(1e-5) * (1.0 + b.abs() as f64).max(scale);
+                    assert!(
+                        ((a - b) as f64).abs() <= tol,
+                        "case {case} {act:?} {c}x{h}x{w} n={n} {name}: {a} vs {b}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

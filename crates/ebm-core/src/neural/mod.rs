@@ -9,12 +9,16 @@
 
 mod activation;
 mod cnn;
+#[cfg(any(feature = "ndarray", feature = "flex"))]
+mod host_activation;
+#[cfg(any(feature = "ndarray", feature = "flex"))]
+mod host_cnn;
 #[cfg(feature = "ndarray")]
 mod host_mlp;
 mod hybrid;
 mod init;
 mod mlp;
-#[cfg(feature = "ndarray")]
+#[cfg(any(feature = "ndarray", feature = "flex"))]
 mod panel_product;
 mod quadratic;
 
