@@ -41,9 +41,9 @@ fn train<L: Objective<B, Cnn<B>>>(objective: L) -> Cnn<B> {
         .with_seed(3)
         .init::<B>(&Default::default())
         .unwrap();
-    let epochs = 6;
+    let epochs = 4;
     let schedule = ebm_core::schedule::Schedule::Cosine {
-        start: 1e-2,
+        start: 2e-2,
         end: 1e-4,
         n_steps: 40 * epochs,
     };
