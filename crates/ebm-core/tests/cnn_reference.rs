@@ -10,9 +10,12 @@
 
 use std::collections::HashMap;
 
+use burn::module::{Module, Param};
 use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use ebm_core::neural::{Activation, Cnn, ConvParameters};
+use ebm_core::neural::layers::{self, Conv3x3, SecondOrderLayer};
+use ebm_core::neural::{Activation, Cnn, ConvParameters, Dense};
 use ebm_core::{Energy, SecondOrderEnergy};
 use ebm_testing::{TestBackend, TestInner};
 use serde::Deserialize;
@@ -249,4 +252,154 @@ fn denoising_score_matching_second_order_parameter_gradients_match() {
         &file.losses["denoising_score_matching"],
         loss,
     );
+}
+
+/// The same network written by a user from the second-order building blocks
+/// (`ebm_core::neural::layers`): it matches the reference through its own code path. (Burn's
+/// `Module` derive needs the backend parameter to be called `B`.)
+#[derive(Module, Debug)]
+struct UserEnergy<B: Backend> {
+    c1: Conv3x3<B>,
+    c2: Conv3x3<B>,
+    l1: Dense<B>,
+    l2: Dense<B>,
+}
+
+impl<B: Backend> UserEnergy<B> {
+    fn layers(&self) -> impl SecondOrderLayer<B> + '_ {
+        let act = Activation::Selu;
+        (&self.c1, act, &self.c2, act, &self.l1, act, &self.l2)
+    }
+}
+
+impl<B: AutodiffBackend> Energy<B> for UserEnergy<B> {
+    fn input_dim(&self) -> Option<usize> {
+        Some(self.c1.input_dim())
+    }
+
+    fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        layers::energy(&self.layers(), x)
+    }
+}
+
+impl<B: AutodiffBackend> SecondOrderEnergy<B> for UserEnergy<B> {
+    fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        layers::grad(&self.layers(), x)
+    }
+
+    fn grad_and_hvp_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        layers::grad_and_hvps(&self.layers(), x, v)
+    }
+
+    fn grad_and_hvps_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        layers::grad_and_hvps(&self.layers(), x, v)
+    }
+}
+
+fn user_energy(file: &File) -> UserEnergy<B> {
+    let param = |name: &str| &file.params[name];
+    let conv = |name: &str, stride, input| {
+        Conv3x3::new(
+            tensor::<4>(param(&format!("{name}.weight"))).require_grad(),
+            tensor::<1>(param(&format!("{name}.bias"))).require_grad(),
+            stride,
+            input,
+        )
+        .expect("valid parameters")
+    };
+    let dense = |name: &str| Dense {
+        weight: Param::from_tensor(
+            tensor::<2>(param(&format!("{name}.weight")))
+                .transpose()
+                .detach()
+                .require_grad(),
+        ),
+        bias: Param::from_tensor(tensor::<1>(param(&format!("{name}.bias"))).require_grad()),
+    };
+    UserEnergy {
+        c1: conv("c1", 1, [1, 8, 8]),
+        c2: conv("c2", 2, [4, 8, 8]),
+        l1: dense("l1"),
+        l2: dense("l2"),
+    }
+}
+
+#[test]
+fn a_user_module_of_second_order_layers_matches_the_reference() {
+    let file = file();
+    let model = user_energy(&file);
+    let x = batch(&file.inputs.x);
+    assert_close(
+        "user energy",
+        &values(model.energy(x.clone()).inner()),
+        &file.outputs.energy,
+    );
+    let (g, hv) = model.grad_and_hvp_tracked(x.clone(), batch(&file.inputs.v));
+    assert_close(
+        "user grad",
+        &values(g.inner()),
+        &flatten(&file.outputs.grad_energy).0,
+    );
+    assert_close(
+        "user hvp",
+        &values(hv.inner()),
+        &flatten(&file.outputs.hvp).0,
+    );
+    let (_, laplacian) = model.grad_and_laplacian_tracked(x);
+    assert_close(
+        "user laplacian",
+        &values(laplacian.inner()),
+        &file.outputs.laplacian,
+    );
+    // Denoising score matching's parameter gradients, through the layers' own sweeps.
+    let sigma = file.inputs.sigma;
+    let noise = batch(&file.inputs.noise);
+    let g = model.grad_energy_tracked(batch(&file.inputs.x) + noise.clone().mul_scalar(sigma));
+    let n = g.dims()[0];
+    let loss = (g.neg() + noise.div_scalar(sigma))
+        .square()
+        .sum_dim(1)
+        .reshape([n])
+        .mul_scalar(0.5)
+        .mean();
+    let case = &file.losses["denoising_score_matching"];
+    assert_close(
+        "user dsm value",
+        &values(loss.clone().inner()),
+        &[case.value],
+    );
+    let grads: Grads = loss.backward();
+    let reference = |key: &str| flatten(&case.param_grads[key]).0;
+    for (name, conv) in [("c1", &model.c1), ("c2", &model.c2)] {
+        let gw = values(conv.weight.val().grad(&grads).expect("reached"));
+        let gb = values(conv.bias.val().grad(&grads).expect("reached"));
+        assert_close(
+            &format!("user dsm d/d{name}.weight"),
+            &gw,
+            &reference(&format!("{name}.weight")),
+        );
+        assert_close(
+            &format!("user dsm d/d{name}.bias"),
+            &gb,
+            &reference(&format!("{name}.bias")),
+        );
+    }
+    let gw = values(
+        model
+            .l1
+            .weight
+            .val()
+            .grad(&grads)
+            .expect("reached")
+            .transpose(),
+    );
+    assert_close("user dsm d/dl1.weight", &gw, &reference("l1.weight"));
 }

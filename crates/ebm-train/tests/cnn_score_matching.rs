@@ -2,12 +2,16 @@
 //! CNN trained by denoising or sliced score matching learns a score `−∇ₓE` that points where the
 //! true score `−(x − μ)/s²` points (cosine similarity ≥ 0.9 on held-out images) with the right
 //! size (norm ratio within 25%). A sign error in the CNN's hand-written input gradient or
-//! Hessian-vector product, or in the objectives, fails here.
+//! Hessian-vector product, or in the objectives, fails here. The same holds for an energy a user
+//! writes from the second-order building blocks of `ebm_core::neural::layers`.
 
+use burn::module::Module;
 use burn::optim::AdamConfig;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
-use ebm_core::Energy;
-use ebm_core::neural::{Activation, Cnn, CnnConfig, ConvLayerConfig};
+use ebm_core::neural::layers::{self, Conv3x3, Conv3x3Config, DenseConfig, SecondOrderLayer};
+use ebm_core::neural::{Activation, Cnn, CnnConfig, ConvLayerConfig, Dense};
+use ebm_core::{Energy, SecondOrderEnergy};
 use ebm_testing::{TestBackend, TestInner};
 use ebm_train::*;
 use rand::rngs::SmallRng;
@@ -33,14 +37,21 @@ fn images(n: usize, seed: u64) -> Tensor<TestInner, 2> {
     Tensor::from_data(TensorData::new(values, [n, PIXELS]), &Default::default())
 }
 
-fn train<L: Objective<B, Cnn<B>>>(objective: L) -> Cnn<B> {
-    let model = CnnConfig::new(1, 4, 4)
+fn cnn() -> Cnn<B> {
+    CnnConfig::new(1, 4, 4)
         .with_layers(vec![ConvLayerConfig::new(8, 1), ConvLayerConfig::new(8, 2)])
         .with_head_hidden(32)
         .with_activation(Activation::Softplus)
         .with_seed(3)
         .init::<B>(&Default::default())
-        .unwrap();
+        .unwrap()
+}
+
+fn train<M, L>(model: M, objective: L) -> M
+where
+    M: SecondOrderEnergy<B> + burn::module::AutodiffModule<B> + Clone,
+    L: Objective<B, M>,
+{
     let epochs = 4;
     let schedule = ebm_core::schedule::Schedule::Cosine {
         start: 2e-2,
@@ -59,7 +70,7 @@ fn train<L: Objective<B, Cnn<B>>>(objective: L) -> Cnn<B> {
 
 /// Cosine similarity and norm ratio of the learned score against the true one, over held-out
 /// images (all pixels of all images as one vector).
-fn score_agreement(model: &Cnn<B>) -> (f64, f64) {
+fn score_agreement(model: &impl Energy<B>) -> (f64, f64) {
     let x = images(500, 11);
     let mu = Tensor::<TestInner, 1>::from_data(
         TensorData::new(mean_image(), [PIXELS]),
@@ -78,7 +89,7 @@ fn score_agreement(model: &Cnn<B>) -> (f64, f64) {
     (tl / (tt * ll).sqrt(), (ll / tt).sqrt())
 }
 
-fn assert_learned(name: &str, model: &Cnn<B>) {
+fn assert_learned(name: &str, model: &impl Energy<B>) {
     let (cosine, ratio) = score_agreement(model);
     assert!(
         cosine >= 0.9 && (0.75..=1.25).contains(&ratio),
@@ -92,7 +103,7 @@ fn denoising_score_matching_trains_a_cnn() {
         .with_sigma(0.1.into())
         .init()
         .unwrap();
-    assert_learned("DSM", &train(dsm));
+    assert_learned("DSM", &train(cnn(), dsm));
 }
 
 #[test]
@@ -101,5 +112,96 @@ fn sliced_score_matching_trains_a_cnn() {
         .with_projections(2)
         .init()
         .unwrap();
-    assert_learned("sliced SM", &train(ssm));
+    assert_learned("sliced SM", &train(cnn(), ssm));
+}
+
+/// A user's own energy from the second-order building blocks: conv → Softplus → conv/2 →
+/// Softplus → dense → Softplus → dense. (Burn's `Module` derive needs the backend parameter to be
+/// called `B`.)
+#[derive(Module, Debug)]
+struct UserEnergy<B: Backend> {
+    conv1: Conv3x3<B>,
+    conv2: Conv3x3<B>,
+    hidden: Dense<B>,
+    out: Dense<B>,
+}
+
+impl<B: Backend> UserEnergy<B> {
+    fn new(device: &B::Device) -> Self {
+        let conv1 = Conv3x3Config::new([1, 4, 4], 8)
+            .with_seed(1)
+            .init(device)
+            .unwrap();
+        let conv2 = Conv3x3Config::new([8, 4, 4], 8)
+            .with_stride(2)
+            .with_seed(2)
+            .init(device)
+            .unwrap();
+        let hidden = DenseConfig::new(conv2.output_dim(), 32)
+            .with_seed(3)
+            .init(device)
+            .unwrap();
+        let out = DenseConfig::new(32, 1).with_seed(4).init(device).unwrap();
+        Self {
+            conv1,
+            conv2,
+            hidden,
+            out,
+        }
+    }
+
+    fn layers(&self) -> impl SecondOrderLayer<B> + '_ {
+        let act = Activation::Softplus;
+        (
+            &self.conv1,
+            act,
+            &self.conv2,
+            act,
+            &self.hidden,
+            act,
+            &self.out,
+        )
+    }
+}
+
+impl<B: AutodiffBackend> Energy<B> for UserEnergy<B> {
+    fn input_dim(&self) -> Option<usize> {
+        Some(self.conv1.input_dim())
+    }
+
+    fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        layers::energy(&self.layers(), x)
+    }
+}
+
+impl<B: AutodiffBackend> SecondOrderEnergy<B> for UserEnergy<B> {
+    fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        layers::grad(&self.layers(), x)
+    }
+
+    fn grad_and_hvp_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        layers::grad_and_hvps(&self.layers(), x, v)
+    }
+
+    fn grad_and_hvps_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        layers::grad_and_hvps(&self.layers(), x, v)
+    }
+}
+
+#[test]
+fn denoising_score_matching_trains_a_user_written_energy() {
+    let dsm = DenoisingScoreMatchingConfig::new()
+        .with_sigma(0.1.into())
+        .init()
+        .unwrap();
+    let model = UserEnergy::<B>::new(&Default::default());
+    assert_learned("user DSM", &train(model, dsm));
 }

@@ -182,15 +182,15 @@ pub struct Cnn<B: Backend> {
     image_shape: [usize; 3],
 }
 
-/// One convolution's parameters on some backend, with the spatial size it reads.
-struct ConvWeights<Bk: Backend> {
+/// One 3×3 convolution's parameters (padding 1) on some backend, with the spatial size it reads.
+pub(super) struct ConvWeights<Bk: Backend> {
     /// `[C_out, C_in, 3, 3]`.
-    weight: Tensor<Bk, 4>,
+    pub(super) weight: Tensor<Bk, 4>,
     /// `[C_out]`.
-    bias: Tensor<Bk, 1>,
-    stride: usize,
+    pub(super) bias: Tensor<Bk, 1>,
+    pub(super) stride: usize,
     /// `(H, W)` of this layer's input.
-    input_size: [usize; 2],
+    pub(super) input_size: [usize; 2],
 }
 
 impl<Bk: Backend> ConvWeights<Bk> {
@@ -199,7 +199,7 @@ impl<Bk: Backend> ConvWeights<Bk> {
     }
 
     /// `z = W ⋆ x + b`.
-    fn forward(&self, x: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
+    pub(super) fn forward(&self, x: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
         conv2d(
             x,
             self.weight.clone(),
@@ -209,14 +209,14 @@ impl<Bk: Backend> ConvWeights<Bk> {
     }
 
     /// `W ⋆ ẋ`, the linear part (tangents carry no bias).
-    fn tangent(&self, x_dot: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
+    pub(super) fn tangent(&self, x_dot: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
         conv2d(x_dot, self.weight.clone(), None, self.options())
     }
 
     /// The adjoint of [`ConvWeights::tangent`]: pulls a signal on the output back to the input.
     /// A strided convolution drops the last rows and columns when `in + 2 − 3` is odd; the
     /// output padding restores the input size exactly.
-    fn backward(&self, g: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
+    pub(super) fn backward(&self, g: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
         let [_, _, oh, ow] = g.dims();
         let s = self.stride;
         let pad_out = |input: usize, out: usize| input + 2 - ((out - 1) * s + 3);

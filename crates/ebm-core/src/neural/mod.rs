@@ -6,6 +6,8 @@
 //! | [`Hybrid`] | `[N, D]` | yes, when its analytic part implements [`crate::analytic::AnalyticHessian`] |
 //! | [`Cnn`] | `[N, C·H·W]` (flattened images) | yes: convolutions and their transposes, written with Burn's conv ops |
 //! | [`Quadratic`] | `[N, D]` | yes (learnable Gaussian shape, for tests and baselines) |
+//!
+//! [`layers`] holds the second-order building blocks for energies that users write themselves.
 
 mod activation;
 mod cnn;
@@ -17,6 +19,7 @@ mod host_cnn;
 mod host_mlp;
 mod hybrid;
 mod init;
+pub mod layers;
 mod mlp;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 mod panel_product;

@@ -1,0 +1,455 @@
+//! Second-order building blocks, for energies written by users that score matching can train.
+//!
+//! Score matching differentiates `∇ₓE` and Hessian-vector products in the parameters. Burn 0.21's
+//! nested autodiff cannot take a second derivative of its fused `linear` op, so a module built from
+//! `burn::nn` layers is first order only. The layers here know their derivatives: each one runs
+//! forward with the tangent of its input (forward mode, for `H·v`) and backward with the tangent
+//! of its output signal, using only ops that Burn's autodiff differentiates once. A chain of them
+//! (a tuple) gives `E`, `∇ₓE` and `H·v` through [`energy`], [`grad`] and [`grad_and_hvps`], and a
+//! single first-order backward pass then gives every score-matching loss's parameter gradients,
+//! on every backend.
+//!
+//! Layers take and give flattened rows `[N, features]`; [`Conv3x3`] reads its rows as
+//! `[C, H, W]` images, channel-major.
+//!
+//! ```
+//! use burn::backend::{Autodiff, NdArray};
+//! use burn::module::Module;
+//! use burn::tensor::Tensor;
+//! use burn::tensor::backend::{AutodiffBackend, Backend};
+//! use ebm_core::neural::layers::{self, Conv3x3, Conv3x3Config, DenseConfig};
+//! use ebm_core::neural::{Activation, Dense};
+//! use ebm_core::{Energy, SecondOrderEnergy};
+//!
+//! /// A user's own energy: conv → SiLU → dense → SiLU → dense.
+//! #[derive(Module, Debug)]
+//! struct MyEnergy<B: Backend> {
+//!     conv: Conv3x3<B>,
+//!     hidden: Dense<B>,
+//!     out: Dense<B>,
+//! }
+//!
+//! impl<B: Backend> MyEnergy<B> {
+//!     fn layers(&self) -> impl layers::SecondOrderLayer<B> + '_ {
+//!         let act = Activation::Silu;
+//!         (&self.conv, act, &self.hidden, act, &self.out)
+//!     }
+//! }
+//!
+//! impl<B: AutodiffBackend> Energy<B> for MyEnergy<B> {
+//!     fn input_dim(&self) -> Option<usize> {
+//!         Some(self.conv.input_dim())
+//!     }
+//!     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+//!         layers::energy(&self.layers(), x)
+//!     }
+//! }
+//!
+//! impl<B: AutodiffBackend> SecondOrderEnergy<B> for MyEnergy<B> {
+//!     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+//!         layers::grad(&self.layers(), x)
+//!     }
+//!     fn grad_and_hvp_tracked(&self, x: Tensor<B, 2>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+//!         layers::grad_and_hvps(&self.layers(), x, v)
+//!     }
+//!     fn grad_and_hvps_tracked(&self, x: Tensor<B, 2>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+//!         layers::grad_and_hvps(&self.layers(), x, v)
+//!     }
+//! }
+//!
+//! type B = Autodiff<NdArray>;
+//! let device = Default::default();
+//! let conv = Conv3x3Config::new([1, 6, 6], 4).with_stride(2).init::<B>(&device).unwrap();
+//! let hidden = DenseConfig::new(conv.output_dim(), 8).init::<B>(&device).unwrap();
+//! let out = DenseConfig::new(8, 1).init::<B>(&device).unwrap();
+//! let model = MyEnergy { conv, hidden, out };
+//! let x = Tensor::<B, 2>::zeros([2, 36], &device);
+//! let (g, hv) = model.grad_and_hvp_tracked(x.clone(), x.ones_like());
+//! assert_eq!((g.dims(), hv.dims()), ([2, 36], [2, 36]));
+//! ```
+
+use burn::config::Config;
+use burn::module::{Initializer, Module, Param};
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use super::Activation;
+use super::cnn::ConvWeights;
+use super::init::ParamInit;
+use super::mlp::Dense;
+use crate::energy::probes_per_row;
+use crate::error::{EnergyError, Result};
+
+/// A layer `[N, in] → [N, out]` that carries tangents through both sweeps.
+///
+/// Probes: the input tangent `ẋ` has `P·N` rows (row `p·N + i` belongs to sample `i`), and
+/// per-sample factors broadcast over the probes. A missing tangent means zero.
+pub trait SecondOrderLayer<B: Backend> {
+    /// What the forward sweep keeps for the backward sweep.
+    type Cache;
+
+    /// The output `y` and its tangent `ẏ` along `ẋ`.
+    fn forward(
+        &self,
+        x: Tensor<B, 2>,
+        x_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>, Self::Cache);
+
+    /// The input signal `gₓ = (∂y/∂x)ᵀ·g` and its tangent `ġₓ`, given the output signal `g`
+    /// (`[N, out]`) and its tangent `ġ` (`[P·N, out]`).
+    fn backward(
+        &self,
+        cache: Self::Cache,
+        g: Tensor<B, 2>,
+        g_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>);
+}
+
+/// `E(x)` of a chain whose last layer has one output: `[N, D] → [N]`.
+pub fn energy<B: Backend, L: SecondOrderLayer<B>>(layers: &L, x: Tensor<B, 2>) -> Tensor<B, 1> {
+    let n = x.dims()[0];
+    layers.forward(x, None).0.reshape([n])
+}
+
+/// `∇ₓE` of a chain whose last layer has one output, differentiable in the parameters.
+pub fn grad<B: Backend, L: SecondOrderLayer<B>>(layers: &L, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let (y, _, cache) = layers.forward(x, None);
+    layers.backward(cache, y.ones_like(), None).0
+}
+
+/// `(∇ₓE, H·vₚ)` of a chain whose last layer has one output: `x` is `[N, D]` and `v` is
+/// `[P·N, D]` (see [`crate::SecondOrderEnergy::grad_and_hvps_tracked`]); both results are
+/// differentiable in the parameters.
+pub fn grad_and_hvps<B: Backend, L: SecondOrderLayer<B>>(
+    layers: &L,
+    x: Tensor<B, 2>,
+    v: Tensor<B, 2>,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let [n, d] = x.dims();
+    let rows = v.dims()[0];
+    probes_per_row(n, rows);
+    let device = x.device();
+    let (y, _, cache) = layers.forward(x, Some(v));
+    let (g, g_dot) = layers.backward(cache, y.ones_like(), None);
+    let hv = g_dot.unwrap_or_else(|| Tensor::zeros([rows, d], &device));
+    (g, hv)
+}
+
+/// `t` (`[P·N, w]`) times a per-sample factor `f` (`[N, w]`), broadcast over the `P` probes.
+fn times_per_sample<B: Backend>(t: Tensor<B, 2>, f: Tensor<B, 2>) -> Tensor<B, 2> {
+    let [rows, w] = t.dims();
+    let n = f.dims()[0];
+    let p = probes_per_row(n, rows);
+    (t.reshape([p, n, w]) * f.unsqueeze_dim::<3>(0)).reshape([rows, w])
+}
+
+impl<B: Backend> SecondOrderLayer<B> for Activation {
+    /// `f′(z)`, `f″(z)` and the input tangent `ż`.
+    type Cache = (Tensor<B, 2>, Tensor<B, 2>, Option<Tensor<B, 2>>);
+
+    fn forward(
+        &self,
+        z: Tensor<B, 2>,
+        z_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>, Self::Cache) {
+        let (f, d1, d2) = self.derivatives(z);
+        let a_dot = z_dot.clone().map(|t| times_per_sample(t, d1.clone()));
+        (f, a_dot, (d1, d2, z_dot))
+    }
+
+    fn backward(
+        &self,
+        (d1, d2, z_dot): Self::Cache,
+        g: Tensor<B, 2>,
+        g_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+        // ġ_z = ġ ⊙ f′(z) + g ⊙ f″(z) ⊙ ż
+        let curvature = z_dot.map(|z_dot| times_per_sample(z_dot, g.clone() * d2));
+        let carried = g_dot.map(|g_dot| times_per_sample(g_dot, d1.clone()));
+        let g_z_dot = match (carried, curvature) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        (g * d1, g_z_dot)
+    }
+}
+
+impl<B: Backend> SecondOrderLayer<B> for Dense<B> {
+    type Cache = ();
+
+    fn forward(
+        &self,
+        x: Tensor<B, 2>,
+        x_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>, ()) {
+        let w = self.weight.val();
+        let y = x.matmul(w.clone()) + self.bias.val().unsqueeze_dim(0);
+        (y, x_dot.map(|t| t.matmul(w)), ())
+    }
+
+    fn backward(
+        &self,
+        _: (),
+        g: Tensor<B, 2>,
+        g_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+        let wt = self.weight.val().transpose();
+        (g.matmul(wt.clone()), g_dot.map(|t| t.matmul(wt)))
+    }
+}
+
+impl<B: Backend, L: SecondOrderLayer<B>> SecondOrderLayer<B> for &L {
+    type Cache = L::Cache;
+
+    fn forward(
+        &self,
+        x: Tensor<B, 2>,
+        x_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>, Self::Cache) {
+        (*self).forward(x, x_dot)
+    }
+
+    fn backward(
+        &self,
+        cache: Self::Cache,
+        g: Tensor<B, 2>,
+        g_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+        (*self).backward(cache, g, g_dot)
+    }
+}
+
+/// Tuples are chains: the first layer runs first.
+macro_rules! chain {
+    ($($layer:ident $index:tt),+) => {
+        impl<B: Backend, $($layer: SecondOrderLayer<B>),+> SecondOrderLayer<B> for ($($layer,)+) {
+            type Cache = ($($layer::Cache,)+);
+
+            #[allow(non_snake_case)]
+            fn forward(
+                &self,
+                x: Tensor<B, 2>,
+                x_dot: Option<Tensor<B, 2>>,
+            ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>, Self::Cache) {
+                $(let (x, x_dot, $layer) = self.$index.forward(x, x_dot);)+
+                (x, x_dot, ($($layer,)+))
+            }
+
+            fn backward(
+                &self,
+                cache: Self::Cache,
+                g: Tensor<B, 2>,
+                g_dot: Option<Tensor<B, 2>>,
+            ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+                chain!(@backward self, cache, g, g_dot; $($index)+)
+            }
+        }
+    };
+    (@backward $self:ident, $cache:ident, $g:ident, $g_dot:ident; $($index:tt)+) => {{
+        let (g, g_dot) = ($g, $g_dot);
+        chain!(@reverse $self, $cache, g, g_dot; [] $($index)+)
+    }};
+    (@reverse $self:ident, $cache:ident, $g:ident, $g_dot:ident; [$($done:tt)*] $first:tt $($rest:tt)*) => {
+        chain!(@reverse $self, $cache, $g, $g_dot; [$first $($done)*] $($rest)*)
+    };
+    (@reverse $self:ident, $cache:ident, $g:ident, $g_dot:ident; [$($reversed:tt)*]) => {{
+        let (mut g, mut g_dot) = ($g, $g_dot);
+        $((g, g_dot) = $self.$reversed.backward($cache.$reversed, g, g_dot);)*
+        (g, g_dot)
+    }};
+}
+
+chain!(A 0, C 1);
+chain!(A 0, C 1, D 2);
+chain!(A 0, C 1, D 2, E 3);
+chain!(A 0, C 1, D 2, E 3, F 4);
+chain!(A 0, C 1, D 2, E 3, F 4, G 5);
+chain!(A 0, C 1, D 2, E 3, F 4, G 5, H 6);
+chain!(A 0, C 1, D 2, E 3, F 4, G 5, H 6, I 7);
+
+/// Builds a [`Dense`] layer `y = x·W + b`, with Burn `Linear`'s default initialisation drawn
+/// from its own seeded generator.
+#[derive(Config, Debug)]
+pub struct DenseConfig {
+    /// Input features.
+    pub d_in: usize,
+    /// Output features.
+    pub d_out: usize,
+    /// Seed of the initialisation.
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+impl DenseConfig {
+    /// Builds the layer on `device`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Dense<B>> {
+        positive(&[("d_in", self.d_in), ("d_out", self.d_out)])?;
+        let init = Initializer::KaimingUniform {
+            gain: 1.0 / 3.0f64.sqrt(),
+            fan_out_only: false,
+        };
+        let mut rng = ParamInit::new(self.seed);
+        let (d_in, d_out) = (self.d_in, self.d_out);
+        Ok(Dense {
+            weight: rng.param(&init, [d_in, d_out], d_in, d_out, device),
+            bias: rng.param(&init, [d_out], d_in, d_out, device),
+        })
+    }
+}
+
+fn positive(values: &[(&'static str, usize)]) -> Result<()> {
+    match values.iter().find(|(_, v)| *v == 0) {
+        Some(&(name, _)) => Err(EnergyError::InvalidParameter {
+            name,
+            value: 0.0,
+            requirement: "must be > 0",
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Builds a [`Conv3x3`] layer.
+#[derive(Config, Debug)]
+pub struct Conv3x3Config {
+    /// `[C, H, W]` of the images the layer reads.
+    pub input: [usize; 3],
+    /// Output channels.
+    pub channels: usize,
+    /// Stride (padding is 1, so stride 1 keeps the size).
+    #[config(default = 1)]
+    pub stride: usize,
+    /// Seed of the initialisation (Burn `Conv2d`'s default).
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+impl Conv3x3Config {
+    /// Builds the layer on `device`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Conv3x3<B>> {
+        let [c, h, w] = self.input;
+        positive(&[
+            ("input channels", c),
+            ("input height", h),
+            ("input width", w),
+            ("channels", self.channels),
+            ("stride", self.stride),
+        ])?;
+        let init = Initializer::KaimingUniform {
+            gain: 1.0 / 3.0f64.sqrt(),
+            fan_out_only: false,
+        };
+        let mut rng = ParamInit::new(self.seed);
+        let (fan_in, fan_out) = (c * 9, self.channels * 9);
+        Ok(Conv3x3 {
+            weight: rng.param(&init, [self.channels, c, 3, 3], fan_in, fan_out, device),
+            bias: rng.param(&init, [self.channels], fan_in, fan_out, device),
+            stride: self.stride,
+            input: self.input,
+        })
+    }
+}
+
+/// A 3×3 convolution with padding 1 over rows that hold `[C, H, W]` images (channel-major).
+#[derive(Module, Debug)]
+pub struct Conv3x3<B: Backend> {
+    /// `[C_out, C_in, 3, 3]` (PyTorch's and Burn's orientation).
+    pub weight: Param<Tensor<B, 4>>,
+    /// `[C_out]`.
+    pub bias: Param<Tensor<B, 1>>,
+    #[module(skip)]
+    stride: usize,
+    #[module(skip)]
+    input: [usize; 3],
+}
+
+impl<B: Backend> Conv3x3<B> {
+    /// A layer from explicit parameters (for weights ported from PyTorch): a `[C_out, C_in, 3, 3]`
+    /// kernel, a `[C_out]` bias, the stride, and `[C_in, H, W]` of the images it reads.
+    pub fn new(
+        weight: Tensor<B, 4>,
+        bias: Tensor<B, 1>,
+        stride: usize,
+        input: [usize; 3],
+    ) -> Result<Self> {
+        positive(&[
+            ("input channels", input[0]),
+            ("input height", input[1]),
+            ("input width", input[2]),
+            ("stride", stride),
+        ])?;
+        let [c_out, c_in, kh, kw] = weight.dims();
+        for (expected, got) in [(input[0], c_in), (3, kh), (3, kw), (c_out, bias.dims()[0])] {
+            if expected != got {
+                return Err(EnergyError::Dimension { expected, got });
+            }
+        }
+        Ok(Self {
+            weight: Param::from_tensor(weight),
+            bias: Param::from_tensor(bias),
+            stride,
+            input,
+        })
+    }
+
+    /// Features per input row, `C·H·W`.
+    pub fn input_dim(&self) -> usize {
+        self.input.iter().product()
+    }
+
+    /// `[C_out, H′, W′]` of the output images.
+    pub fn output_shape(&self) -> [usize; 3] {
+        let [_, h, w] = self.input;
+        let s = self.stride;
+        [self.weight.dims()[0], (h - 1) / s + 1, (w - 1) / s + 1]
+    }
+
+    /// Features per output row, `C_out·H′·W′`.
+    pub fn output_dim(&self) -> usize {
+        self.output_shape().iter().product()
+    }
+
+    fn weights(&self) -> ConvWeights<B> {
+        ConvWeights {
+            weight: self.weight.val(),
+            bias: self.bias.val(),
+            stride: self.stride,
+            input_size: [self.input[1], self.input[2]],
+        }
+    }
+
+    fn images(&self, rows: Tensor<B, 2>) -> Tensor<B, 4> {
+        let n = rows.dims()[0];
+        let [c, h, w] = self.input;
+        rows.reshape([n, c, h, w])
+    }
+}
+
+impl<B: Backend> SecondOrderLayer<B> for Conv3x3<B> {
+    type Cache = ();
+
+    fn forward(
+        &self,
+        x: Tensor<B, 2>,
+        x_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>, ()) {
+        let conv = self.weights();
+        let y: Tensor<B, 2> = conv.forward(self.images(x)).flatten(1, 3);
+        let y_dot = x_dot.map(|t| conv.tangent(self.images(t)).flatten(1, 3));
+        (y, y_dot, ())
+    }
+
+    fn backward(
+        &self,
+        _: (),
+        g: Tensor<B, 2>,
+        g_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+        let conv = self.weights();
+        let [c, h, w] = self.output_shape();
+        let pull = |t: Tensor<B, 2>| -> Tensor<B, 2> {
+            let n = t.dims()[0];
+            conv.backward(t.reshape([n, c, h, w])).flatten(1, 3)
+        };
+        (pull(g), g_dot.map(pull))
+    }
+}
