@@ -95,6 +95,25 @@ def sampling(selected):
     return out
 
 
+def time_steps(make_model, base, make_loss, data, batch, steps):
+    """Seconds per Adam step over one epoch of `steps` batches, from `base`'s weights each time."""
+
+    def epoch():
+        model = make_model()
+        model.load_state_dict(base.state_dict())
+        loss_fn = make_loss(model)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for i in range(steps):
+            opt.zero_grad()
+            loss = loss_fn(data[i * batch:(i + 1) * batch])
+            if isinstance(loss, tuple):
+                loss = loss[0]
+            loss.backward()
+            opt.step()
+
+    return [t / steps for t in time_runs(5, epoch)]
+
+
 def training(selected):
     out = []
     steps, batch = 40, 128
@@ -112,25 +131,10 @@ def training(selected):
         "dsm_step": lambda m: DenoisingScoreMatching(m, noise_scale=0.1),
     }
     for name, make_loss in cases.items():
-        if not selected(name):
-            continue
-
-        def epoch():
-            model = MlpEnergy(2, [64, 64], nn.SELU)
-            model.load_state_dict(base.state_dict())
-            loss_fn = make_loss(model)
-            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-            for i in range(steps):
-                opt.zero_grad()
-                loss = loss_fn(data[i * batch:(i + 1) * batch])
-                if isinstance(loss, tuple):
-                    loss = loss[0]
-                loss.backward()
-                opt.step()
-
-        times = [t / steps for t in time_runs(5, epoch)]
-        params = {"model": "mlp 2-64-64-1 selu", "batch": batch, "optimizer": "adam"}
-        out.append(record(name, "s_per_step", 1, times, params, "s"))
+        if selected(name):
+            times = time_steps(lambda: MlpEnergy(2, [64, 64], nn.SELU), base, make_loss, data, batch, steps)
+            params = {"model": "mlp 2-64-64-1 selu", "batch": batch, "optimizer": "adam"}
+            out.append(record(name, "s_per_step", 1, times, params, "s"))
     return out
 
 
@@ -189,24 +193,9 @@ def images(selected):
         "cnn_dsm_step": lambda m: DenoisingScoreMatching(m, noise_scale=0.1),
     }
     for name, make_loss in cases.items():
-        if not selected(name):
-            continue
-
-        def epoch():
-            net = CnnEnergy()
-            net.load_state_dict(model.state_dict())
-            loss_fn = make_loss(net)
-            opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-            for i in range(steps):
-                opt.zero_grad()
-                loss = loss_fn(data[i * batch:(i + 1) * batch])
-                if isinstance(loss, tuple):
-                    loss = loss[0]
-                loss.backward()
-                opt.step()
-
-        times = [t / steps for t in time_runs(5, epoch)]
-        out.append(record(name, "s_per_step", 1, times, {**params, "optimizer": "adam"}, "s"))
+        if selected(name):
+            times = time_steps(CnnEnergy, model, make_loss, data, batch, steps)
+            out.append(record(name, "s_per_step", 1, times, {**params, "optimizer": "adam"}, "s"))
     return out
 
 

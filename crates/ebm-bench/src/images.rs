@@ -1,18 +1,16 @@
 //! Image-scale benchmarks: the seeds' CNN (3×3 convs 32-32/2-64-64/2-128-128/2, SELU, head
 //! 2048→128→1) on 1×28×28 images, batch 64.
 
-use ebm::burn::optim::AdamConfig;
 use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Distribution, Tensor};
 use ebm::ebm_sample::{LangevinConfig, RunConfig, Sampler};
-use ebm::ebm_train::{
-    ContrastiveDivergenceConfig, DenoisingScoreMatchingConfig, Objective, Trainer, TrainerConfig,
-};
+use ebm::ebm_train::{ContrastiveDivergenceConfig, DenoisingScoreMatchingConfig};
 use ebm::prelude::*;
 use serde_json::json;
 
 use crate::Options;
 use crate::record::{Record, print_row, throughput, time_runs};
+use crate::training::time_steps;
 
 const BATCH: usize = 64;
 const PIXELS: usize = 28 * 28;
@@ -29,46 +27,6 @@ fn params(extra: serde_json::Value) -> serde_json::Value {
         .expect("object")
         .extend(extra.as_object().expect("object").clone());
     p
-}
-
-/// Seconds per optimiser step over one epoch of `steps` batches of 64 images.
-fn time_steps<B, L>(
-    name: &str,
-    options: &Options,
-    objective: L,
-    data: &Tensor<Inner<B>, 2>,
-    steps: usize,
-    params: serde_json::Value,
-) -> Record
-where
-    B: AutodiffBackend,
-    L: Objective<B, Cnn<B>> + Clone,
-{
-    let repeats = if options.quick { 2 } else { 5 };
-    let cnn = model::<B>(&data.device());
-    let times = time_runs(repeats, || {
-        let config = TrainerConfig::new(1)
-            .with_batch_size(BATCH)
-            .with_quiet(true)
-            .with_log_every(steps);
-        let mut trainer = Trainer::new(
-            cnn.clone(),
-            AdamConfig::new().init(),
-            objective.clone(),
-            config,
-        )
-        .expect("valid trainer");
-        trainer.fit(data).expect("training runs");
-        let _ = trainer
-            .model()
-            .energy_value(data.clone().narrow(0, 0, 1))
-            .into_data();
-    });
-    let per_step: Vec<f64> = times.iter().map(|t| t / steps as f64).collect();
-    let mut record = throughput(name, &options.backend, "s_per_step", 1.0, &per_step, params);
-    record.value = record.median_s;
-    record.unit = "s".to_string();
-    record
 }
 
 /// Runs the CNN benchmarks whose names contain the filter.
@@ -155,11 +113,13 @@ pub fn run<B: AutodiffBackend>(
             .init(langevin)
             .expect("valid");
         push(
-            time_steps::<B, _>(
+            time_steps::<B, _, _>(
                 "cnn_cd_step",
                 options,
+                &cnn,
                 cd,
                 &data,
+                BATCH,
                 steps,
                 params(json!({"k": 10, "sampler": "langevin 0.01", "optimizer": "adam"})),
             ),
@@ -169,11 +129,13 @@ pub fn run<B: AutodiffBackend>(
     if selected("cnn_dsm_step") {
         let dsm = DenoisingScoreMatchingConfig::new().init().expect("valid");
         push(
-            time_steps::<B, _>(
+            time_steps::<B, _, _>(
                 "cnn_dsm_step",
                 options,
+                &cnn,
                 dsm,
                 &data,
+                BATCH,
                 steps,
                 params(json!({"sigma": 0.1, "optimizer": "adam"})),
             ),

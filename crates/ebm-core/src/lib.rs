@@ -29,6 +29,8 @@ mod host_tensor;
 pub mod neural;
 pub mod schedule;
 
+/// The Burn this crate is built on (the pinned version), for macros and users' own modules.
+pub use burn;
 pub use energy::{
     Energy, Inner, SecondOrderEnergy, autodiff_energy_and_grad, batch_from_data, check_batch,
 };

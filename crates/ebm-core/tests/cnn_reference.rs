@@ -8,17 +8,20 @@
 //! Tolerance: `|ours − ref| ≤ rtol·(|ref| + max|ref of that tensor|)` with rtol = 1e-4 (f32
 //! against float64), as the issue asks.
 
+mod support;
+
 use std::collections::HashMap;
 
 use burn::module::{Module, Param};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use ebm_core::neural::layers::{self, Conv3x3, SecondOrderLayer};
+use ebm_core::neural::layers::{Conv3x3, SecondOrderLayer};
 use ebm_core::neural::{Activation, Cnn, ConvParameters, Dense};
 use ebm_core::{Energy, SecondOrderEnergy};
 use ebm_testing::{TestBackend, TestInner};
 use serde::Deserialize;
+use support::mlp_reference::flatten;
 
 type B = TestBackend;
 type Grads = <B as AutodiffBackend>::Gradients;
@@ -60,23 +63,6 @@ const LAYERS: [&str; 4] = ["c1", "c2", "l1", "l2"];
 
 fn file() -> File {
     serde_json::from_str(include_str!("data/cnn_energy.json")).expect("reference parses")
-}
-
-/// A nested JSON array as flat values and a shape.
-fn flatten(v: &serde_json::Value) -> (Vec<f64>, Vec<usize>) {
-    match v {
-        serde_json::Value::Array(items) if items.first().is_some_and(|i| i.is_array()) => {
-            let parts: Vec<_> = items.iter().map(flatten).collect();
-            let mut shape = vec![items.len()];
-            shape.extend(&parts[0].1);
-            (parts.into_iter().flat_map(|p| p.0).collect(), shape)
-        }
-        serde_json::Value::Array(items) => (
-            items.iter().map(|i| i.as_f64().expect("number")).collect(),
-            vec![items.len()],
-        ),
-        other => (vec![other.as_f64().expect("number")], vec![]),
-    }
 }
 
 fn tensor<const D: usize>(v: &serde_json::Value) -> Tensor<B, D> {
@@ -270,39 +256,13 @@ impl<B: Backend> UserEnergy<B> {
         let act = Activation::Selu;
         (&self.c1, act, &self.c2, act, &self.l1, act, &self.l2)
     }
-}
 
-impl<B: AutodiffBackend> Energy<B> for UserEnergy<B> {
-    fn input_dim(&self) -> Option<usize> {
-        Some(self.c1.input_dim())
-    }
-
-    fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
-        layers::energy(&self.layers(), x)
+    fn input_dim(&self) -> usize {
+        self.c1.input_dim()
     }
 }
 
-impl<B: AutodiffBackend> SecondOrderEnergy<B> for UserEnergy<B> {
-    fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        layers::grad(&self.layers(), x)
-    }
-
-    fn grad_and_hvp_tracked(
-        &self,
-        x: Tensor<B, 2>,
-        v: Tensor<B, 2>,
-    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        layers::grad_and_hvps(&self.layers(), x, v)
-    }
-
-    fn grad_and_hvps_tracked(
-        &self,
-        x: Tensor<B, 2>,
-        v: Tensor<B, 2>,
-    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        layers::grad_and_hvps(&self.layers(), x, v)
-    }
-}
+ebm_core::layer_energy!(UserEnergy);
 
 fn user_energy(file: &File) -> UserEnergy<B> {
     let param = |name: &str| &file.params[name];

@@ -7,9 +7,9 @@
 
 use burn::module::Module;
 use burn::optim::AdamConfig;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use ebm_core::neural::layers::{self, Conv3x3, Conv3x3Config, DenseConfig, SecondOrderLayer};
+use ebm_core::neural::layers::{Conv3x3, Conv3x3Config, DenseConfig, SecondOrderLayer};
 use ebm_core::neural::{Activation, Cnn, CnnConfig, ConvLayerConfig, Dense};
 use ebm_core::{Energy, SecondOrderEnergy};
 use ebm_testing::{TestBackend, TestInner};
@@ -162,39 +162,13 @@ impl<B: Backend> UserEnergy<B> {
             &self.out,
         )
     }
-}
 
-impl<B: AutodiffBackend> Energy<B> for UserEnergy<B> {
-    fn input_dim(&self) -> Option<usize> {
-        Some(self.conv1.input_dim())
-    }
-
-    fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
-        layers::energy(&self.layers(), x)
+    fn input_dim(&self) -> usize {
+        self.conv1.input_dim()
     }
 }
 
-impl<B: AutodiffBackend> SecondOrderEnergy<B> for UserEnergy<B> {
-    fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        layers::grad(&self.layers(), x)
-    }
-
-    fn grad_and_hvp_tracked(
-        &self,
-        x: Tensor<B, 2>,
-        v: Tensor<B, 2>,
-    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        layers::grad_and_hvps(&self.layers(), x, v)
-    }
-
-    fn grad_and_hvps_tracked(
-        &self,
-        x: Tensor<B, 2>,
-        v: Tensor<B, 2>,
-    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        layers::grad_and_hvps(&self.layers(), x, v)
-    }
-}
+ebm_core::layer_energy!(UserEnergy);
 
 #[test]
 fn denoising_score_matching_trains_a_user_written_energy() {

@@ -83,15 +83,9 @@ pub(super) fn host_values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<
         .expect("checked by `applies`: float32")
 }
 
-/// The number of cores, asked once.
-fn threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |t| t.get()))
-}
-
 /// Runs `f` on every item, the items split into one contiguous chunk per core.
 fn for_each_split<T: Send>(items: &mut [T], f: impl Fn(&mut T) + Sync) {
-    let chunk = items.len().div_ceil(threads()).max(1);
+    let chunk = items.len().div_ceil(super::cores::cores()).max(1);
     rayon::in_place_scope(|scope| {
         let mut chunks = items.chunks_mut(chunk);
         let own = chunks.next();

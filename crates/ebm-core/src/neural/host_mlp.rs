@@ -25,13 +25,6 @@ use crate::host_tensor::{HostF32, is_ndarray_f32};
 /// Work (multiply-adds) below which splitting the batch across threads costs more than it saves.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
-/// The number of cores, asked once: `available_parallelism` reads cgroup files on every call,
-/// which cost 6% of a CD step.
-fn threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |t| t.get()))
-}
-
 thread_local! {
     /// Scratch memory of [`HostMlp::run`], kept between calls: a fresh buffer per call costs page
     /// faults (the samplers call it every step with the same sizes).
@@ -130,7 +123,7 @@ impl HostMlp {
         let mut energy = vec![0.0f32; n];
         let mut grad = vec![0.0f32; if with_grad { n * d } else { 0 }];
         let macs_per_row: usize = self.hidden.iter().map(|l| l.d_in * l.d_out).sum();
-        let threads = threads();
+        let threads = super::cores::cores();
         let chunks = if n * macs_per_row >= PARALLEL_MIN_MACS {
             threads.min(n).max(1)
         } else {

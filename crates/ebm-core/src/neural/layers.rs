@@ -5,7 +5,8 @@
 //! `burn::nn` layers is first order only. The layers here know their derivatives: each one runs
 //! forward with the tangent of its input (forward mode, for `H·v`) and backward with the tangent
 //! of its output signal, using only ops that Burn's autodiff differentiates once. A chain of them
-//! (a tuple) gives `E`, `∇ₓE` and `H·v` through [`energy`], [`grad`] and [`grad_and_hvps`], and a
+//! (a tuple) gives `E`, `∇ₓE` and `H·v` through [`energy`], [`grad`] and [`grad_and_hvps`]
+//! ([`crate::layer_energy!`] writes the `Energy` and `SecondOrderEnergy` impls from them), and a
 //! single first-order backward pass then gives every score-matching loss's parameter gradients,
 //! on every backend.
 //!
@@ -16,12 +17,13 @@
 //! use burn::backend::{Autodiff, NdArray};
 //! use burn::module::Module;
 //! use burn::tensor::Tensor;
-//! use burn::tensor::backend::{AutodiffBackend, Backend};
-//! use ebm_core::neural::layers::{self, Conv3x3, Conv3x3Config, DenseConfig};
+//! use burn::tensor::backend::Backend;
+//! use ebm_core::neural::layers::{Conv3x3, Conv3x3Config, DenseConfig, SecondOrderLayer};
 //! use ebm_core::neural::{Activation, Dense};
-//! use ebm_core::{Energy, SecondOrderEnergy};
+//! use ebm_core::SecondOrderEnergy;
 //!
-//! /// A user's own energy: conv → SiLU → dense → SiLU → dense.
+//! /// A user's own energy: conv → SiLU → dense → SiLU → dense. (Burn's `Module` derive needs the
+//! /// backend parameter to be called `B`.)
 //! #[derive(Module, Debug)]
 //! struct MyEnergy<B: Backend> {
 //!     conv: Conv3x3<B>,
@@ -30,32 +32,18 @@
 //! }
 //!
 //! impl<B: Backend> MyEnergy<B> {
-//!     fn layers(&self) -> impl layers::SecondOrderLayer<B> + '_ {
+//!     fn layers(&self) -> impl SecondOrderLayer<B> + '_ {
 //!         let act = Activation::Silu;
 //!         (&self.conv, act, &self.hidden, act, &self.out)
 //!     }
-//! }
 //!
-//! impl<B: AutodiffBackend> Energy<B> for MyEnergy<B> {
-//!     fn input_dim(&self) -> Option<usize> {
-//!         Some(self.conv.input_dim())
-//!     }
-//!     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
-//!         layers::energy(&self.layers(), x)
+//!     fn input_dim(&self) -> usize {
+//!         self.conv.input_dim()
 //!     }
 //! }
 //!
-//! impl<B: AutodiffBackend> SecondOrderEnergy<B> for MyEnergy<B> {
-//!     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-//!         layers::grad(&self.layers(), x)
-//!     }
-//!     fn grad_and_hvp_tracked(&self, x: Tensor<B, 2>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
-//!         layers::grad_and_hvps(&self.layers(), x, v)
-//!     }
-//!     fn grad_and_hvps_tracked(&self, x: Tensor<B, 2>, v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
-//!         layers::grad_and_hvps(&self.layers(), x, v)
-//!     }
-//! }
+//! // `Energy` and `SecondOrderEnergy` from the two methods above.
+//! ebm_core::layer_energy!(MyEnergy);
 //!
 //! type B = Autodiff<NdArray>;
 //! let device = Default::default();
@@ -103,6 +91,62 @@ pub trait SecondOrderLayer<B: Backend> {
         g: Tensor<B, 2>,
         g_dot: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>);
+}
+
+/// Implements [`crate::Energy`] and [`crate::SecondOrderEnergy`] for a module `$ty<B>` from two
+/// of its inherent methods: `fn layers(&self) -> impl SecondOrderLayer<B> + '_` (the chain,
+/// whose last layer has one output) and `fn input_dim(&self) -> usize`.
+///
+/// See the [module documentation](self) for a complete example.
+#[macro_export]
+macro_rules! layer_energy {
+    ($ty:ident) => {
+        impl<B: $crate::burn::tensor::backend::AutodiffBackend> $crate::Energy<B> for $ty<B> {
+            fn input_dim(&self) -> Option<usize> {
+                Some($ty::input_dim(self))
+            }
+
+            fn energy(
+                &self,
+                x: $crate::burn::tensor::Tensor<B, 2>,
+            ) -> $crate::burn::tensor::Tensor<B, 1> {
+                $crate::neural::layers::energy(&self.layers(), x)
+            }
+        }
+
+        impl<B: $crate::burn::tensor::backend::AutodiffBackend> $crate::SecondOrderEnergy<B>
+            for $ty<B>
+        {
+            fn grad_energy_tracked(
+                &self,
+                x: $crate::burn::tensor::Tensor<B, 2>,
+            ) -> $crate::burn::tensor::Tensor<B, 2> {
+                $crate::neural::layers::grad(&self.layers(), x)
+            }
+
+            fn grad_and_hvp_tracked(
+                &self,
+                x: $crate::burn::tensor::Tensor<B, 2>,
+                v: $crate::burn::tensor::Tensor<B, 2>,
+            ) -> (
+                $crate::burn::tensor::Tensor<B, 2>,
+                $crate::burn::tensor::Tensor<B, 2>,
+            ) {
+                $crate::neural::layers::grad_and_hvps(&self.layers(), x, v)
+            }
+
+            fn grad_and_hvps_tracked(
+                &self,
+                x: $crate::burn::tensor::Tensor<B, 2>,
+                v: $crate::burn::tensor::Tensor<B, 2>,
+            ) -> (
+                $crate::burn::tensor::Tensor<B, 2>,
+                $crate::burn::tensor::Tensor<B, 2>,
+            ) {
+                $crate::neural::layers::grad_and_hvps(&self.layers(), x, v)
+            }
+        }
+    };
 }
 
 /// `E(x)` of a chain whose last layer has one output: `[N, D] → [N]`.
@@ -284,10 +328,7 @@ impl DenseConfig {
     /// Builds the layer on `device`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Dense<B>> {
         positive(&[("d_in", self.d_in), ("d_out", self.d_out)])?;
-        let init = Initializer::KaimingUniform {
-            gain: 1.0 / 3.0f64.sqrt(),
-            fan_out_only: false,
-        };
+        let init = burn_default_initializer();
         let mut rng = ParamInit::new(self.seed);
         let (d_in, d_out) = (self.d_in, self.d_out);
         Ok(Dense {
@@ -297,6 +338,15 @@ impl DenseConfig {
     }
 }
 
+/// The initialiser of Burn's `Linear` and `Conv2d`.
+fn burn_default_initializer() -> Initializer {
+    Initializer::KaimingUniform {
+        gain: 1.0 / 3.0f64.sqrt(),
+        fan_out_only: false,
+    }
+}
+
+/// A typed error naming the first of `values` that is zero.
 fn positive(values: &[(&'static str, usize)]) -> Result<()> {
     match values.iter().find(|(_, v)| *v == 0) {
         Some(&(name, _)) => Err(EnergyError::InvalidParameter {
@@ -334,10 +384,7 @@ impl Conv3x3Config {
             ("channels", self.channels),
             ("stride", self.stride),
         ])?;
-        let init = Initializer::KaimingUniform {
-            gain: 1.0 / 3.0f64.sqrt(),
-            fan_out_only: false,
-        };
+        let init = burn_default_initializer();
         let mut rng = ParamInit::new(self.seed);
         let (fan_in, fan_out) = (c * 9, self.channels * 9);
         Ok(Conv3x3 {

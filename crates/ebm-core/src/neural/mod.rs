@@ -12,6 +12,8 @@
 mod activation;
 mod cnn;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
+mod cores;
+#[cfg(any(feature = "ndarray", feature = "flex"))]
 mod host_activation;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 mod host_cnn;

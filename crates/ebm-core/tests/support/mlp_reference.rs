@@ -1,4 +1,4 @@
-//! Shared by the MLP reference tests of `ebm-core` and `ebm-train`: the reference file
+//! Shared by the reference tests of `ebm-core` and `ebm-train`: the MLP reference file
 //! (`../data/mlp_energy.json`), an MLP built from its PyTorch parameters, and comparisons.
 #![allow(dead_code)] // each test crate uses a different subset
 
