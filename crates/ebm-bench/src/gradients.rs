@@ -30,11 +30,7 @@ pub fn run<B: AutodiffBackend>(
         let x = Tensor::<Inner<B>, 2>::random([batch, 2], Distribution::Normal(0.0, 1.0), device);
         for path in ["closed_form", "autodiff"] {
             let name = format!("grad_{energy_name}_{path}");
-            if options
-                .filter
-                .as_ref()
-                .is_some_and(|f| !name.contains(f.as_str()))
-            {
+            if !options.selected(&name) {
                 continue;
             }
             let times = crate::record::time_runs(repeats, || {

@@ -34,12 +34,7 @@ pub fn run<B: AutodiffBackend>(
     options: &Options,
     device: &ebm::burn::tensor::Device<Inner<B>>,
 ) -> Vec<Record> {
-    let selected = |name: &str| {
-        options
-            .filter
-            .as_ref()
-            .is_none_or(|f| name.contains(f.as_str()))
-    };
+    let selected = |name: &str| options.selected(name);
     let repeats = if options.quick { 2 } else { 5 };
     let mut records = Vec::new();
     let mut push = |record: Record, unit: &str| {

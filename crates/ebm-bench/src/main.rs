@@ -1,5 +1,8 @@
 //! The benchmark binary: `ebm-bench [--backend NAME] [--quick] [--filter TEXT] [--out FILE]`.
 //!
+//! `--filter` takes comma-separated patterns: a benchmark runs when its name contains one of them,
+//! or equals one written as `=name` (`--filter =cd_step,=dsm_step` leaves out `cnn_cd_step`).
+//!
 //! Normally run through `cargo xtask bench`, which builds it with the right backend feature.
 //! Prints one markdown row per benchmark and writes the records as JSON to `--out`.
 
@@ -19,6 +22,20 @@ struct Options {
     quick: bool,
     filter: Option<String>,
     out: Option<PathBuf>,
+}
+
+impl Options {
+    /// Whether the benchmark `name` passes `--filter`.
+    fn selected(&self, name: &str) -> bool {
+        self.filter.as_ref().is_none_or(|filter| {
+            filter
+                .split(',')
+                .any(|pattern| match pattern.strip_prefix('=') {
+                    Some(exact) => name == exact,
+                    None => name.contains(pattern),
+                })
+        })
+    }
 }
 
 fn parse_options() -> Result<Options, String> {

@@ -27,12 +27,7 @@ pub fn run<B: AutodiffBackend>(
     let repeats = if options.quick { 3 } else { 5 };
     // --quick shrinks the step counts tenfold so CI can smoke-test the suite.
     let steps = |n: usize| if options.quick { (n / 10).max(1) } else { n };
-    let selected = |name: &str| {
-        options
-            .filter
-            .as_ref()
-            .is_none_or(|f| name.contains(f.as_str()))
-    };
+    let selected = |name: &str| options.selected(name);
     let mut records = Vec::new();
 
     let mlp_small = MlpConfig::new(2, vec![128, 128])

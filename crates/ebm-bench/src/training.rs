@@ -67,12 +67,7 @@ pub fn run<B: AutodiffBackend>(
     let steps = if options.quick { 5 } else { 40 };
     let data =
         Tensor::<Inner<B>, 2>::random([128 * steps, 2], Distribution::Normal(0.0, 1.0), device);
-    let selected = |name: &str| {
-        options
-            .filter
-            .as_ref()
-            .is_none_or(|f| name.contains(f.as_str()))
-    };
+    let selected = |name: &str| options.selected(name);
     let langevin = LangevinConfig::new()
         .with_step_size(0.01.into())
         .init()
