@@ -724,6 +724,65 @@ mod tests {
     }
 
     #[test]
+    fn bad_parameters_of_from_parameters_are_typed_errors() {
+        let device = Default::default();
+        let conv = |c_out, c_in, stride| ConvParameters {
+            weight: Tensor::<B, 4>::zeros([c_out, c_in, 3, 3], &device),
+            bias: Tensor::<B, 1>::zeros([c_out], &device),
+            stride,
+        };
+        // 1×4×4 → conv 2/2 → [2, 2, 2]: 8 features.
+        let linear = |d_in, d_out| {
+            (
+                Tensor::<B, 2>::zeros([d_in, d_out], &device),
+                Tensor::<B, 1>::zeros([d_out], &device),
+            )
+        };
+        let build = |shape, convs, hidden, output| {
+            Cnn::from_parameters(shape, convs, hidden, output, Activation::Selu)
+        };
+        assert!(build([1, 4, 4], vec![conv(2, 1, 2)], linear(8, 5), linear(5, 1)).is_ok());
+        assert_eq!(
+            build([1, 0, 4], vec![conv(2, 1, 2)], linear(8, 5), linear(5, 1)).unwrap_err(),
+            EnergyError::Empty {
+                what: "CNN image shape"
+            }
+        );
+        assert_eq!(
+            build([1, 4, 4], vec![], linear(8, 5), linear(5, 1)).unwrap_err(),
+            EnergyError::Empty { what: "CNN layers" }
+        );
+        assert_eq!(
+            build([1, 4, 4], vec![conv(2, 3, 2)], linear(8, 5), linear(5, 1)).unwrap_err(),
+            EnergyError::Dimension {
+                expected: 1,
+                got: 3
+            }
+        );
+        assert!(matches!(
+            build([1, 4, 4], vec![conv(2, 1, 0)], linear(8, 5), linear(5, 1)).unwrap_err(),
+            EnergyError::InvalidParameter {
+                name: "conv stride",
+                ..
+            }
+        ));
+        assert_eq!(
+            build([1, 4, 4], vec![conv(2, 1, 2)], linear(32, 5), linear(5, 1)).unwrap_err(),
+            EnergyError::Dimension {
+                expected: 8,
+                got: 32
+            }
+        );
+        assert_eq!(
+            build([1, 4, 4], vec![conv(2, 1, 2)], linear(8, 5), linear(5, 2)).unwrap_err(),
+            EnergyError::Dimension {
+                expected: 1,
+                got: 2
+            }
+        );
+    }
+
+    #[test]
     fn wrong_image_shape_is_a_typed_error() {
         let device = Default::default();
         let cnn = CnnConfig::new(1, 8, 8).init::<B>(&device).unwrap();

@@ -188,27 +188,36 @@ fn times_per_sample<B: Backend>(t: Tensor<B, 2>, f: Tensor<B, 2>) -> Tensor<B, 2
 }
 
 impl<B: Backend> SecondOrderLayer<B> for Activation {
-    /// `f′(z)`, `f″(z)` and the input tangent `ż`.
-    type Cache = (Tensor<B, 2>, Tensor<B, 2>, Option<Tensor<B, 2>>);
+    /// `f′(z)`, and with an input tangent `ż` also `f″(z)` and `ż` (only the tangent's sweep
+    /// needs them).
+    type Cache = (Tensor<B, 2>, Option<(Tensor<B, 2>, Tensor<B, 2>)>);
 
     fn forward(
         &self,
         z: Tensor<B, 2>,
         z_dot: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>, Self::Cache) {
-        let (f, d1, d2) = self.derivatives(z);
-        let a_dot = z_dot.clone().map(|t| times_per_sample(t, d1.clone()));
-        (f, a_dot, (d1, d2, z_dot))
+        match z_dot {
+            None => {
+                let (f, d1) = self.value_and_slope(z);
+                (f, None, (d1, None))
+            }
+            Some(z_dot) => {
+                let (f, d1, d2) = self.derivatives(z);
+                let a_dot = times_per_sample(z_dot.clone(), d1.clone());
+                (f, Some(a_dot), (d1, Some((d2, z_dot))))
+            }
+        }
     }
 
     fn backward(
         &self,
-        (d1, d2, z_dot): Self::Cache,
+        (d1, curvature): Self::Cache,
         g: Tensor<B, 2>,
         g_dot: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
         // ġ_z = ġ ⊙ f′(z) + g ⊙ f″(z) ⊙ ż
-        let curvature = z_dot.map(|z_dot| times_per_sample(z_dot, g.clone() * d2));
+        let curvature = curvature.map(|(d2, z_dot)| times_per_sample(z_dot, g.clone() * d2));
         let carried = g_dot.map(|g_dot| times_per_sample(g_dot, d1.clone()));
         let g_z_dot = match (carried, curvature) {
             (Some(a), Some(b)) => Some(a + b),
@@ -498,5 +507,91 @@ impl<B: Backend> SecondOrderLayer<B> for Conv3x3<B> {
             conv.backward(t.reshape([n, c, h, w])).flatten(1, 3)
         };
         (pull(g), g_dot.map(pull))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebm_testing::TestInner;
+
+    type B = TestInner;
+
+    #[test]
+    fn bad_layer_parameters_are_typed_errors() {
+        let device = Default::default();
+        let invalid = |name| move |e: EnergyError| matches!(e, EnergyError::InvalidParameter { name: n, .. } if n == name);
+        let dense = DenseConfig::new(0, 3).init::<B>(&device).unwrap_err();
+        assert!(invalid("d_in")(dense));
+        let conv = Conv3x3Config::new([1, 4, 4], 2)
+            .with_stride(0)
+            .init::<B>(&device);
+        assert!(invalid("stride")(conv.unwrap_err()));
+        let conv = Conv3x3Config::new([1, 0, 4], 2).init::<B>(&device);
+        assert!(invalid("input height")(conv.unwrap_err()));
+        let weight = |shape: [usize; 4]| Tensor::<B, 4>::zeros(shape, &device);
+        let bias = |n| Tensor::<B, 1>::zeros([n], &device);
+        // Input channels, kernel size and bias length must match.
+        for (w, b, expected, got) in [
+            (weight([2, 3, 3, 3]), bias(2), 1, 3),
+            (weight([2, 1, 5, 5]), bias(2), 3, 5),
+            (weight([2, 1, 3, 3]), bias(4), 2, 4),
+        ] {
+            assert_eq!(
+                Conv3x3::new(w, b, 1, [1, 4, 4]).unwrap_err(),
+                EnergyError::Dimension { expected, got }
+            );
+        }
+        assert!(invalid("stride")(
+            Conv3x3::new(weight([2, 1, 3, 3]), bias(2), 0, [1, 4, 4]).unwrap_err()
+        ));
+    }
+
+    /// A chain of `Dense` and an activation against the same MLP written out: gradient by
+    /// finite differences of the energy, and `H·v` by finite differences of the gradient.
+    #[test]
+    fn a_chain_matches_finite_differences() {
+        let device = Default::default();
+        let h1 = DenseConfig::new(3, 6)
+            .with_seed(1)
+            .init::<B>(&device)
+            .unwrap();
+        let h2 = DenseConfig::new(6, 1)
+            .with_seed(2)
+            .init::<B>(&device)
+            .unwrap();
+        let chain = (&h1, Activation::Softplus, &h2);
+        let x = ebm_testing::normal::<B, 2>([4, 3], 1.0, 7, &device);
+        let v = ebm_testing::normal::<B, 2>([8, 3], 1.0, 8, &device);
+        let values = |t: Tensor<B, 2>| t.into_data().to_vec::<f32>().unwrap();
+        let (g, hv) = grad_and_hvps(&chain, x.clone(), v.clone());
+        assert_eq!(values(grad(&chain, x.clone())), values(g.clone()));
+        let h = 1e-2;
+        // Central differences along v: (∇E(x + h·v) − ∇E(x − h·v)) / 2h, per probe.
+        let x2 = Tensor::cat(vec![x.clone(), x.clone()], 0);
+        let fd = (grad(&chain, x2.clone() + v.clone().mul_scalar(h))
+            - grad(&chain, x2 - v.clone().mul_scalar(h)))
+        .div_scalar(2.0 * h);
+        for (a, b) in values(hv).iter().zip(values(fd)) {
+            assert!((a - b).abs() < 1e-3 * (1.0 + b.abs()), "H·v {a} vs {b}");
+        }
+        // The gradient along each coordinate, by differences of the energy.
+        let e = |t: Tensor<B, 2>| energy(&chain, t).into_data().to_vec::<f32>().unwrap();
+        let g = values(g);
+        for k in 0..3 {
+            let step = Tensor::<B, 2>::zeros([4, 3], &device).slice_assign(
+                [0..4, k..k + 1],
+                Tensor::ones([4, 1], &device).mul_scalar(h),
+            );
+            let (up, down) = (e(x.clone() + step.clone()), e(x.clone() - step));
+            for i in 0..4 {
+                let fd = (up[i] - down[i]) / (2.0 * h as f32);
+                assert!(
+                    (g[i * 3 + k] - fd).abs() < 1e-3,
+                    "dE/dx[{i},{k}] {} vs {fd}",
+                    g[i * 3 + k]
+                );
+            }
+        }
     }
 }
