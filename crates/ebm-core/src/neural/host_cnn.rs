@@ -17,6 +17,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData};
 
 use super::Activation;
+use super::cores::for_each_split;
 use super::host_activation::activate;
 #[cfg(target_arch = "x86_64")]
 use super::panel_product::{Avx2, Avx512};
@@ -81,22 +82,6 @@ pub(super) fn host_values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<
     t.into_data()
         .into_vec::<f32>()
         .expect("checked by `applies`: float32")
-}
-
-/// Runs `f` on every item, the items split into one contiguous chunk per core.
-fn for_each_split<T: Send>(items: &mut [T], f: impl Fn(&mut T) + Sync) {
-    let chunk = items.len().div_ceil(super::cores::cores()).max(1);
-    rayon::in_place_scope(|scope| {
-        let mut chunks = items.chunks_mut(chunk);
-        let own = chunks.next();
-        for part in chunks {
-            let f = &f;
-            scope.spawn(move |_| part.iter_mut().for_each(f));
-        }
-        if let Some(part) = own {
-            part.iter_mut().for_each(&f);
-        }
-    });
 }
 
 /// One image's state through the sweeps.

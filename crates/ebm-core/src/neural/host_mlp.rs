@@ -16,6 +16,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData};
 
 use super::Activation;
+use super::cores::for_each_split;
 use super::host_activation::activate;
 #[cfg(target_arch = "x86_64")]
 use super::panel_product::{Avx2, Avx512};
@@ -143,30 +144,16 @@ impl HostMlp {
                 (0..n.div_ceil(rows_per_chunk)).map(|_| None).collect()
             };
             let x = x.values();
-            let parts = x
+            let mut parts: Vec<_> = x
                 .chunks(rows_per_chunk * d)
                 .zip(energy.chunks_mut(rows_per_chunk))
                 .zip(grad_chunks)
-                .zip(work.chunks_mut(work_per_chunk));
-            if chunks <= 1 {
-                for (((xs, es), gs), ws) in parts {
-                    layers.run_rows(xs, d, es, gs, ws);
-                }
-            } else {
-                let layers = &layers;
-                // Rayon's pool outlives the call (a thread spawned per Langevin step cost a
-                // quarter of the step); the calling thread takes the first chunk itself.
-                rayon::in_place_scope(|scope| {
-                    let mut parts = parts;
-                    let own = parts.next();
-                    for (((xs, es), gs), ws) in parts {
-                        scope.spawn(move |_| layers.run_rows(xs, d, es, gs, ws));
-                    }
-                    if let Some((((xs, es), gs), ws)) = own {
-                        layers.run_rows(xs, d, es, gs, ws);
-                    }
-                });
-            }
+                .zip(work.chunks_mut(work_per_chunk))
+                .collect();
+            // One part per core at most (`chunks`), so each core takes one.
+            for_each_split(&mut parts, |(((xs, es), gs), ws)| {
+                layers.run_rows(xs, d, es, gs.as_deref_mut(), ws)
+            });
         });
         let energy = Tensor::from_data(TensorData::new(energy, [n]), &device);
         let grad = with_grad.then(|| Tensor::from_data(TensorData::new(grad, [n, d]), &device));
