@@ -34,17 +34,16 @@ pub fn run<B: AutodiffBackend>(
     options: &Options,
     device: &ebm::burn::tensor::Device<Inner<B>>,
 ) -> Vec<Record> {
-    let selected = |name: &str| options.selected(name);
     let repeats = if options.quick { 2 } else { 5 };
     let mut records = Vec::new();
     let mut push = |record: Record, unit: &str| {
         print_row(&record, unit);
         records.push(record);
     };
-    let cnn = model::<B>(&Default::default());
+    let cnn = model::<B>(device);
     let x = Tensor::<Inner<B>, 2>::random([BATCH, PIXELS], Distribution::Normal(0.0, 1.0), device);
 
-    if selected("cnn_energy_grad") {
+    if options.selected("cnn_energy_grad") {
         let evals = if options.quick { 1 } else { 5 };
         let times = time_runs(repeats, || {
             let mut acc = x.clone();
@@ -67,7 +66,7 @@ pub fn run<B: AutodiffBackend>(
         );
     }
 
-    if selected("cnn_langevin") {
+    if options.selected("cnn_langevin") {
         let n_steps = if options.quick { 2 } else { 20 };
         let mut sampler = LangevinConfig::new()
             .with_step_size(0.01.into())
@@ -98,7 +97,7 @@ pub fn run<B: AutodiffBackend>(
         Distribution::Uniform(0.0, 1.0),
         device,
     );
-    if selected("cnn_cd_step") {
+    if options.selected("cnn_cd_step") {
         let langevin = LangevinConfig::new()
             .with_step_size(0.01.into())
             .init()
@@ -121,7 +120,7 @@ pub fn run<B: AutodiffBackend>(
             "s/step",
         );
     }
-    if selected("cnn_dsm_step") {
+    if options.selected("cnn_dsm_step") {
         let dsm = DenoisingScoreMatchingConfig::new().init().expect("valid");
         push(
             time_steps::<B, _, _>(

@@ -27,7 +27,6 @@ pub fn run<B: AutodiffBackend>(
     let repeats = if options.quick { 3 } else { 5 };
     // --quick shrinks the step counts tenfold so CI can smoke-test the suite.
     let steps = |n: usize| if options.quick { (n / 10).max(1) } else { n };
-    let selected = |name: &str| options.selected(name);
     let mut records = Vec::new();
 
     let mlp_small = MlpConfig::new(2, vec![128, 128])
@@ -73,7 +72,7 @@ pub fn run<B: AutodiffBackend>(
         ),
     ];
     for (name, energy, batch, dim, n_steps, mut params) in langevin_cases {
-        if !selected(name) {
+        if !options.selected(name) {
             continue;
         }
         let mut sampler = LangevinConfig::new()
@@ -104,7 +103,7 @@ pub fn run<B: AutodiffBackend>(
         records.push(record);
     }
 
-    if selected("hmc_gaussian") {
+    if options.selected("hmc_gaussian") {
         let energy = Gaussian::standard(10).expect("valid");
         let (batch, n_steps) = (1000, steps(100));
         let mut hmc = HmcConfig::new()

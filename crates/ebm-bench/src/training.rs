@@ -67,7 +67,6 @@ pub fn run<B: AutodiffBackend>(
     let steps = if options.quick { 5 } else { 40 };
     let data =
         Tensor::<Inner<B>, 2>::random([128 * steps, 2], Distribution::Normal(0.0, 1.0), device);
-    let selected = |name: &str| options.selected(name);
     let langevin = LangevinConfig::new()
         .with_step_size(0.01.into())
         .init()
@@ -89,7 +88,7 @@ pub fn run<B: AutodiffBackend>(
         print_row(&record, "s/step");
         records.push(record);
     };
-    if selected("cd_step") {
+    if options.selected("cd_step") {
         let cd = ContrastiveDivergenceConfig::new()
             .with_k(10)
             .init(langevin.clone())
@@ -105,7 +104,7 @@ pub fn run<B: AutodiffBackend>(
             with(json!({"k": 10, "sampler": "langevin 0.01"})),
         ));
     }
-    if selected("pcd_step") {
+    if options.selected("pcd_step") {
         let pcd = PersistentContrastiveDivergenceConfig::new()
             .with_k(10)
             .init::<B, _>(langevin.clone())
@@ -121,7 +120,7 @@ pub fn run<B: AutodiffBackend>(
             with(json!({"k": 10, "buffer": 10000})),
         ));
     }
-    if selected("sm_exact_step") {
+    if options.selected("sm_exact_step") {
         let sm = ScoreMatchingConfig::new().init().expect("valid");
         push(time_steps::<B, _, _>(
             "sm_exact_step",
@@ -134,7 +133,7 @@ pub fn run<B: AutodiffBackend>(
             with(json!({"trace": "exact"})),
         ));
     }
-    if selected("ssm_step") {
+    if options.selected("ssm_step") {
         let ssm = SlicedScoreMatchingConfig::new()
             .with_projections(5)
             .init()
@@ -150,7 +149,7 @@ pub fn run<B: AutodiffBackend>(
             with(json!({"projections": 5})),
         ));
     }
-    if selected("dsm_step") {
+    if options.selected("dsm_step") {
         let dsm = DenoisingScoreMatchingConfig::new().init().expect("valid");
         push(time_steps::<B, _, _>(
             "dsm_step",
