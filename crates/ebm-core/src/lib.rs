@@ -16,11 +16,13 @@
 //! | [`grid`] | energies on a 2-D grid, for plots |
 //! | [`schedule`] | step-size, noise and learning-rate schedules |
 //! | [`error`] | [`EnergyError`] |
+//! | `device_constant.rs` | [`DeviceConstant`]: host parameters uploaded once per device |
 #![warn(missing_docs)]
 
 pub mod analytic;
 pub mod check;
 pub mod combinators;
+mod device_constant;
 pub mod energy;
 pub mod error;
 pub mod grid;
@@ -31,6 +33,7 @@ pub mod schedule;
 
 /// The Burn this crate is built on (the pinned version), for macros and users' own modules.
 pub use burn;
+pub use device_constant::DeviceConstant;
 pub use energy::{
     Energy, Inner, SecondOrderEnergy, autodiff_energy_and_grad, batch_from_data, check_batch,
 };

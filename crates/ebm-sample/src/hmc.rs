@@ -1,10 +1,10 @@
 //! Hamiltonian Monte Carlo with a leapfrog integrator.
 
 use burn::config::Config;
+use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, TensorData};
 use ebm_core::schedule::Schedule;
-use ebm_core::{Energy, Inner};
+use ebm_core::{DeviceConstant, Energy, Inner};
 
 use crate::adaptation::StepSize;
 use crate::error::{SampleError, check_positive_schedule, invalid};
@@ -44,9 +44,19 @@ pub struct HmcConfig {
 impl HmcConfig {
     /// Builds the sampler, checking the parameters.
     pub fn init(&self) -> Result<Hmc, SampleError> {
+        let masses = match &self.mass {
+            Mass::Scalar(m) => vec![*m],
+            Mass::Diagonal(m) => m.clone(),
+        };
+        let row = |v: Vec<f64>| {
+            let len = v.len();
+            DeviceConstant::new(v, [1, len])
+        };
         let hmc = Hmc {
             config: self.clone(),
             step: StepSize::new(self.step_size.clone(), self.target_acceptance),
+            sqrt_mass: row(masses.iter().map(|v| v.sqrt()).collect()),
+            inv_mass: row(masses.iter().map(|v| 1.0 / v).collect()),
         };
         hmc.check()?;
         Ok(hmc)
@@ -64,6 +74,10 @@ impl HmcConfig {
 pub struct Hmc {
     config: HmcConfig,
     step: StepSize,
+    /// `√m` as a `[1, D]` row (`[1, 1]` for a scalar mass), uploaded once per device.
+    sqrt_mass: DeviceConstant,
+    /// `1/m`, likewise.
+    inv_mass: DeviceConstant,
 }
 
 impl Hmc {
@@ -91,22 +105,6 @@ impl Hmc {
             return Err(invalid("mass", m, "every mass must be finite and > 0"));
         }
         Ok(())
-    }
-
-    /// `(√m, 1/m)` as `[1, D]` rows (or `[1, 1]` for a scalar mass).
-    fn mass_rows<Bk: Backend>(&self, like: &Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
-        let m = match &self.config.mass {
-            Mass::Scalar(m) => vec![*m],
-            Mass::Diagonal(m) => m.clone(),
-        };
-        let row = |v: Vec<f64>| {
-            let len = v.len();
-            Tensor::from_data(TensorData::new(v, [1, len]), (&like.device(), like.dtype()))
-        };
-        (
-            row(m.iter().map(|v| v.sqrt()).collect()),
-            row(m.iter().map(|v| 1.0 / v).collect()),
-        )
     }
 
     /// One HMC transition (also used by the leapfrog tests with fixed momenta).
@@ -182,7 +180,8 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
         let (e0, g0) = state.energy_and_grad(energy);
         let x0 = state.x;
         let [n, d] = x0.dims();
-        let (sqrt_mass, inv_mass) = self.mass_rows(&x0);
+        let sqrt_mass: Tensor<Inner<B>, 2> = self.sqrt_mass.tensor(&x0);
+        let inv_mass: Tensor<Inner<B>, 2> = self.inv_mass.tensor(&x0);
         let p0 = noise.normal([n, d], &x0) * sqrt_mass;
         let h0 = e0.clone() + kinetic(&p0, &inv_mass);
         let LeapfrogEnd {
@@ -264,6 +263,7 @@ mod tests {
     }
 
     fn batch(rows: &[Vec<f64>]) -> Tensor<TestInner, 2> {
+        use burn::tensor::TensorData;
         let flat: Vec<f64> = rows.iter().flatten().copied().collect();
         Tensor::from_data(
             TensorData::new(flat, [rows.len(), rows[0].len()]),

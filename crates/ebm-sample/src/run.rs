@@ -33,6 +33,10 @@ pub enum NonFinitePolicy {
     Error,
     /// Restart the affected chains from N(0, I) and count them.
     Reset,
+    /// No checks and no host reads: non-finite chains flow into the result. For callers that
+    /// check downstream, such as the learners, whose loss turns non-finite with a bad negative
+    /// and is caught by the trainer's policy.
+    Propagate,
 }
 
 /// How long to run and what to record.
@@ -72,14 +76,33 @@ pub struct Samples<B: AutodiffBackend> {
     pub trajectory: Option<Tensor<Inner<B>, 3>>,
     /// Diagnostics, if asked for.
     pub diagnostics: Option<Diagnostics>,
-    /// Fraction of accepted proposals over the sampling steps (Metropolis samplers).
-    pub acceptance_rate: Option<f64>,
-    /// Number of divergent transitions over all steps (HMC).
-    pub divergences: usize,
+    /// Mean acceptance over the sampling steps and chains, `[1]`, on the device (Metropolis
+    /// samplers); [`Samples::acceptance_rate`] reads it.
+    pub acceptance: Option<Tensor<Inner<B>, 1>>,
+    /// Number of divergent transitions over all steps, `[1]`, on the device (HMC);
+    /// [`Samples::divergences`] reads it.
+    pub divergent: Option<Tensor<Inner<B>, 1>>,
     /// Number of chain restarts under [`NonFinitePolicy::Reset`].
     pub resets: usize,
     /// Step size of the last step (after adaptation, if any).
     pub final_step_size: f64,
+}
+
+impl<B: AutodiffBackend> Samples<B> {
+    /// Fraction of accepted proposals over the sampling steps (Metropolis samplers). One host
+    /// read.
+    pub fn acceptance_rate(&self) -> Option<f64> {
+        self.acceptance
+            .clone()
+            .map(|t| burn::tensor::ElementConversion::elem::<f64>(t.into_scalar()))
+    }
+
+    /// Number of divergent transitions over all steps (HMC; 0 for the others). One host read.
+    pub fn divergences(&self) -> usize {
+        self.divergent.clone().map_or(0, |t| {
+            burn::tensor::ElementConversion::elem::<f64>(t.into_scalar()) as usize
+        })
+    }
 }
 
 /// A sampler: runs chains on an energy. Implemented for every [`Transition`].
@@ -214,22 +237,19 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
         }
 
         let last = k + 1 == total_steps;
-        if (k + 1).is_multiple_of(run.check_every) || last {
+        let due = (k + 1).is_multiple_of(run.check_every) || last;
+        if due && run.on_non_finite != NonFinitePolicy::Propagate {
             let (bad, mask) = non_finite_rows::<B>(&state.x);
-            if !bad.is_empty() {
-                match run.on_non_finite {
-                    NonFinitePolicy::Error => {
-                        return Err(SampleError::NonFinite {
-                            step: k,
-                            chains: bad,
-                        });
-                    }
-                    NonFinitePolicy::Reset => {
-                        resets += bad.len();
-                        let fresh = noise.normal([n, d], &state.x);
-                        state = ChainState::new(state.x.mask_where(mask.expect("mask"), fresh));
-                    }
+            if let Some(mask) = mask {
+                if run.on_non_finite == NonFinitePolicy::Error {
+                    return Err(SampleError::NonFinite {
+                        step: k,
+                        chains: bad,
+                    });
                 }
+                resets += bad.len();
+                let fresh = noise.normal([n, d], &state.x);
+                state = ChainState::new(state.x.mask_where(mask, fresh));
             }
         }
 
@@ -253,11 +273,7 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
     }
 
     let n_sampling = run.n_steps as f64 * n as f64;
-    let acceptance_rate = accepted_total
-        .map(|t| burn::tensor::ElementConversion::elem::<f64>(t.into_scalar()) / n_sampling);
-    let divergences = divergent_total
-        .map(|t| burn::tensor::ElementConversion::elem::<f64>(t.into_scalar()) as usize)
-        .unwrap_or(0);
+    let acceptance = accepted_total.map(|t| t.div_scalar(n_sampling));
     let diagnostics = run.diagnostics.then(|| {
         let (ess, rhat) = if host_draws.len() >= 4 {
             // host_draws is [kept][chain][dim]; the statistics want [chain][kept][dim].
@@ -280,8 +296,8 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
         final_state: state.x,
         trajectory,
         diagnostics,
-        acceptance_rate,
-        divergences,
+        acceptance,
+        divergent: divergent_total,
         resets,
         final_step_size: kernel.step_size(total_steps.saturating_sub(1)),
     })

@@ -83,9 +83,9 @@ fn langevin_mala_and_hmc_recover_a_correlated_gaussian() {
     let out =
         Sampler::<B>::sample_from_noise(&mut mala, &target(), 4000, 2, &device, &run).unwrap();
     assert!(
-        out.acceptance_rate.unwrap() > 0.5,
+        out.acceptance_rate().unwrap() > 0.5,
         "{:?}",
-        out.acceptance_rate
+        out.acceptance_rate()
     );
     assert_recovers("mala", pooled(&out));
 
@@ -100,11 +100,11 @@ fn langevin_mala_and_hmc_recover_a_correlated_gaussian() {
         .with_seed(12);
     let out = Sampler::<B>::sample_from_noise(&mut hmc, &target(), 4000, 2, &device, &run).unwrap();
     assert!(
-        out.acceptance_rate.unwrap() > 0.8,
+        out.acceptance_rate().unwrap() > 0.8,
         "{:?}",
-        out.acceptance_rate
+        out.acceptance_rate()
     );
-    assert_eq!(out.divergences, 0);
+    assert_eq!(out.divergences(), 0);
     assert_recovers("hmc", pooled(&out));
 }
 
@@ -194,7 +194,7 @@ fn mala_acceptance_rises_as_the_step_falls() {
                 &run,
             )
             .unwrap();
-            out.acceptance_rate.unwrap()
+            out.acceptance_rate().unwrap()
         })
         .collect();
     assert!(rates[0] < rates[1] && rates[1] < rates[2], "{rates:?}");
@@ -211,7 +211,7 @@ fn dual_averaging_reaches_the_target_acceptance() {
         .unwrap();
     let run = RunConfig::new(100).with_n_warmup(200).with_seed(8);
     let out = Sampler::<B>::sample_from_noise(&mut hmc, &target(), 1000, 2, &device, &run).unwrap();
-    let rate = out.acceptance_rate.unwrap();
+    let rate = out.acceptance_rate().unwrap();
     assert!(
         (rate - 0.8).abs() < 0.08,
         "acceptance {rate} with step {}",
@@ -345,10 +345,16 @@ fn non_finite_chains_are_reported_or_reset() {
         .with_check_every(1)
         .with_seed(1)
         .with_on_non_finite(NonFinitePolicy::Reset);
-    let out = Sampler::<B>::sample(&mut langevin, &blow_up(), init, &run).unwrap();
+    let out = Sampler::<B>::sample(&mut langevin, &blow_up(), init.clone(), &run).unwrap();
     assert!(out.resets >= 1);
     let x = out.final_state.into_data().to_vec::<f32>().unwrap();
     assert!(x.iter().all(|v| v.is_finite()), "{x:?}");
+    // Propagate: no check and no error; the bad chain arrives as it is.
+    let run = run.with_on_non_finite(NonFinitePolicy::Propagate);
+    let out = Sampler::<B>::sample(&mut langevin, &blow_up(), init, &run).unwrap();
+    assert_eq!(out.resets, 0);
+    let x = out.final_state.into_data().to_vec::<f32>().unwrap();
+    assert!(!x[1].is_finite(), "{x:?}");
 }
 
 #[test]

@@ -24,8 +24,11 @@ pub struct TrainerState {
     pub epoch: usize,
     /// Batches of the current epoch already done.
     pub batch_in_epoch: usize,
-    /// Steps skipped because of a non-finite loss.
+    /// Steps skipped because of a non-finite loss or gradient.
     pub skipped_steps: usize,
+    /// Skipped steps in a row, up to the last step.
+    #[serde(default)]
+    pub consecutive_skips: usize,
     /// Shape of the objective state in `objective.bin`, if any.
     pub objective_state_shape: Option<[usize; 2]>,
     /// Config of the run that wrote the checkpoint.

@@ -5,7 +5,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 use ebm_core::{Energy, Inner};
 use ebm_sample::noise::Noise;
-use ebm_sample::{RunConfig, Sampler};
+use ebm_sample::{NonFinitePolicy, RunConfig, Sampler};
 
 use crate::TrainError;
 use crate::error::invalid;
@@ -47,14 +47,18 @@ fn sample_and_contrast<B: AutodiffBackend, M: Energy<B>, S: Sampler<B>>(
     seed: u64,
     reg_weight: f64,
 ) -> Result<(LossOutput<B>, Tensor<Inner<B>, 2>), TrainError> {
-    let run = RunConfig::new(k).with_seed(seed).with_check_every(k);
+    // No checks inside the run (each would be a host read per training step): a non-finite
+    // negative makes the loss non-finite, which the trainer catches under its own policy.
+    let run = RunConfig::new(k)
+        .with_seed(seed)
+        .with_on_non_finite(NonFinitePolicy::Propagate);
     let samples = sampler.sample(model, start, &run)?;
     let (loss, pos, neg) = contrastive_loss(model, batch, samples.final_state.clone(), reg_weight);
     let output = LossOutput {
         loss,
-        pos_energy: pos,
+        pos_energy: Some(pos),
         neg_energy: Some(neg),
-        acceptance_rate: samples.acceptance_rate,
+        acceptance_rate: samples.acceptance.clone(),
     };
     Ok((output, samples.final_state))
 }
@@ -113,7 +117,7 @@ impl<B, M, S> Objective<B, M> for ContrastiveDivergence<S>
 where
     B: AutodiffBackend,
     M: Energy<B>,
-    S: Sampler<B>,
+    S: Sampler<B> + Clone,
 {
     fn loss(
         &mut self,
@@ -227,7 +231,7 @@ impl<B, M, S> Objective<B, M> for PersistentContrastiveDivergence<B, S>
 where
     B: AutodiffBackend,
     M: Energy<B>,
-    S: Sampler<B>,
+    S: Sampler<B> + Clone,
 {
     fn loss(
         &mut self,
@@ -257,7 +261,8 @@ where
         }
         let seed = step_seed(cfg.seed, step);
         let slots = buffer.draw_slots(n, seed)?;
-        let mut start = buffer.gather(&slots);
+        let index = buffer.slot_index(&slots);
+        let mut start = buffer.gather(&index);
         let n_restart = (cfg.restart_fraction * n as f64).round() as usize;
         if n_restart > 0 {
             let fresh = Noise::new(seed ^ 2)
@@ -274,7 +279,7 @@ where
             seed,
             cfg.energy_reg_weight,
         )?;
-        buffer.write(&slots, negatives);
+        buffer.write(&index, negatives);
         Ok(output)
     }
 

@@ -34,6 +34,21 @@ pub enum TrainError {
         /// The value.
         loss: f64,
     },
+    /// A parameter gradient became NaN or infinite while the loss was finite (and the trainer was
+    /// configured to stop).
+    #[error("non-finite parameter gradient at step {step}")]
+    NonFiniteGradient {
+        /// Optimiser step (from 0) whose gradient was non-finite.
+        step: usize,
+    },
+    /// [`crate::TrainerConfig::max_consecutive_skips`] steps in a row were non-finite.
+    #[error("{consecutive} consecutive steps skipped for non-finite values, up to step {step}")]
+    TooManySkips {
+        /// The last skipped step.
+        step: usize,
+        /// How many were skipped in a row.
+        consecutive: usize,
+    },
     /// A checkpoint could not be written or read, or does not fit the run.
     #[error("checkpoint {path}: {reason}")]
     Checkpoint {

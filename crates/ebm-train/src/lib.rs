@@ -36,4 +36,4 @@ pub use score_matching::{
     denoising_score_matching_loss, exact_score_matching_loss, hutchinson_score_matching_loss,
     sliced_score_matching_loss,
 };
-pub use trainer::{NonFiniteLoss, StepLog, Trainer, TrainerConfig};
+pub use trainer::{LastBatch, NonFiniteLoss, StepLog, Trainer, TrainerConfig};

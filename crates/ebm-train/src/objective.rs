@@ -12,19 +12,24 @@ use crate::TrainError;
 pub struct LossOutput<B: AutodiffBackend> {
     /// Scalar loss (shape `[1]`), differentiable in the energy's parameters.
     pub loss: Tensor<B, 1>,
-    /// Mean energy of the data batch.
-    pub pos_energy: Tensor<Inner<B>, 1>,
+    /// Mean energy of the data batch, when the loss computed it anyway. `None` (score matching,
+    /// which never evaluates `E` itself) lets the trainer evaluate it at logged steps only.
+    pub pos_energy: Option<Tensor<Inner<B>, 1>>,
     /// Mean energy of the negatives (contrastive objectives).
     pub neg_energy: Option<Tensor<Inner<B>, 1>>,
-    /// Acceptance rate of the sampler that drew the negatives, when it reports one.
-    pub acceptance_rate: Option<f64>,
+    /// Acceptance rate of the sampler that drew the negatives, `[1]`, when it reports one.
+    pub acceptance_rate: Option<Tensor<Inner<B>, 1>>,
 }
 
 /// A training objective for an energy model `M`.
 ///
 /// `step` is the optimiser step (from 0). Objectives derive all their randomness from their
 /// seed and `step`, so a run resumed from a checkpoint draws the same numbers as a straight one.
-pub trait Objective<B: AutodiffBackend, M> {
+///
+/// Objectives are `Clone`: the trainer keeps the copy it held at its last check of the loss, to
+/// roll back to if a later step was not finite. Device tensors are reference-counted, so a copy
+/// of a replay buffer costs nothing until one of the two is written.
+pub trait Objective<B: AutodiffBackend, M>: Clone {
     /// The loss on a data batch `[N, D]`.
     fn loss(
         &mut self,

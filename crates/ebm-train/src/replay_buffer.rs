@@ -68,32 +68,28 @@ impl<Bk: Backend> ReplayBuffer<Bk> {
         Ok(rand::seq::index::sample(&mut rng, self.capacity(), batch).into_vec())
     }
 
-    fn index_tensor(&self, slots: &[usize]) -> Tensor<Bk, 1, Int> {
+    /// The slots as a device index tensor, uploaded once and used by both
+    /// [`ReplayBuffer::gather`] and [`ReplayBuffer::write`].
+    pub fn slot_index(&self, slots: &[usize]) -> Tensor<Bk, 1, Int> {
         let idx: Vec<i64> = slots.iter().map(|&s| s as i64).collect();
         Tensor::from_data(TensorData::new(idx, [slots.len()]), &self.states.device())
     }
 
-    /// The states in `slots`, `[slots.len(), D]`.
-    pub fn gather(&self, slots: &[usize]) -> Tensor<Bk, 2> {
-        self.states.clone().select(0, self.index_tensor(slots))
+    /// The states in the slots of `index` (from [`ReplayBuffer::slot_index`]),
+    /// `[index.len(), D]`.
+    pub fn gather(&self, index: &Tensor<Bk, 1, Int>) -> Tensor<Bk, 2> {
+        self.states.clone().select(0, index.clone())
     }
 
-    /// Overwrites `slots` (distinct) with `values` `[slots.len(), D]`.
-    pub fn write(&mut self, slots: &[usize], values: Tensor<Bk, 2>) {
-        // TestInner does not implement `IndexingUpdateOp::Assign`; adding into zeros places each
-        // value exactly (0 + v = v, one value per slot), and a mask selects the written rows.
-        let idx = self.index_tensor(slots);
-        let [capacity, d] = self.states.dims();
-        let placed =
-            self.states
-                .zeros_like()
-                .select_assign(0, idx.clone(), values, IndexingUpdateOp::Add);
-        let ones = Tensor::<Bk, 2>::ones([slots.len(), 1], &self.states.device());
-        let written = Tensor::<Bk, 2>::zeros([capacity, 1], &self.states.device())
-            .select_assign(0, idx, ones, IndexingUpdateOp::Add)
-            .greater_elem(0.5)
-            .expand([capacity, d]);
-        self.states = self.states.clone().mask_where(written, placed);
+    /// Overwrites the slots of `index` (distinct) with `values` `[index.len(), D]`. Only those
+    /// rows are written; when the buffer's storage is not shared, in place.
+    pub fn write(&mut self, index: &Tensor<Bk, 1, Int>, values: Tensor<Bk, 2>) {
+        let n = index.dims()[0];
+        self.states = self.states.clone().scatter_nd(
+            index.clone().reshape([n, 1]),
+            values,
+            IndexingUpdateOp::Assign,
+        );
     }
 }
 
@@ -112,7 +108,8 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), 4, "slots repeat: {slots:?}");
-        buffer.write(&slots, Tensor::full([4, 2], 9.0, &device));
+        let index = buffer.slot_index(&slots);
+        buffer.write(&index, Tensor::full([4, 2], 9.0, &device));
         let after = buffer.states().clone().into_data().to_vec::<f32>().unwrap();
         for i in 0..10 {
             let row = &after[2 * i..2 * i + 2];
@@ -123,7 +120,7 @@ mod tests {
             }
         }
         assert_eq!(
-            buffer.gather(&slots).into_data().to_vec::<f32>().unwrap(),
+            buffer.gather(&index).into_data().to_vec::<f32>().unwrap(),
             vec![9.0; 8]
         );
     }

@@ -14,7 +14,7 @@ use ebm_sample::noise::Noise;
 
 use crate::TrainError;
 use crate::error::invalid;
-use crate::objective::{LossOutput, Objective, mean_inner, step_seed};
+use crate::objective::{LossOutput, Objective, step_seed};
 
 /// Distribution of the probe vectors `v` of Hutchinson's trace estimator and of sliced score
 /// matching. All have `E[vvᵀ] = I`.
@@ -104,17 +104,13 @@ fn row_dot<B: AutodiffBackend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 1>
     (a * b).sum_dim(1).reshape([n])
 }
 
-/// The output of a score-matching objective: its loss and the mean data energy (score matching
-/// draws no negatives and runs no sampler).
-fn score_output<B: AutodiffBackend, M: SecondOrderEnergy<B>>(
-    model: &M,
-    batch: &Tensor<B, 2>,
-    loss: Tensor<B, 1>,
-) -> LossOutput<B> {
-    let energies = model.energy_value(batch.clone().detach().inner());
+/// The output of a score-matching objective: only its loss. Score matching draws no negatives,
+/// runs no sampler and never evaluates `E` itself, so the trainer evaluates the data energy at
+/// logged steps instead of every step paying a forward pass for a metric.
+fn score_output<B: AutodiffBackend>(loss: Tensor<B, 1>) -> LossOutput<B> {
     LossOutput {
         loss,
-        pos_energy: mean_inner(&Tensor::<B, 1>::from_inner(energies)),
+        pos_energy: None,
         neg_energy: None,
         acceptance_rate: None,
     }
@@ -180,7 +176,7 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for ScoreMatch
     ) -> Result<LossOutput<B>, TrainError> {
         let [n, d] = batch.dims();
         model.check_input([n, d])?;
-        let x = batch.clone().detach();
+        let x = batch.detach();
         let loss = match self.config.trace {
             TraceMethod::Exact => exact_score_matching_loss(model, x),
             TraceMethod::Hutchinson {
@@ -192,7 +188,7 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for ScoreMatch
                 hutchinson_score_matching_loss(model, x, v)
             }
         };
-        Ok(score_output(model, &batch, loss))
+        Ok(score_output(loss))
     }
 }
 
@@ -239,11 +235,11 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for SlicedScor
         let [n, d] = batch.dims();
         model.check_input([n, d])?;
         let p = self.config.projections;
-        let x = batch.clone().detach();
+        let x = batch.detach();
         let mut noise = Noise::new(step_seed(self.config.seed, step));
         let v = self.config.projection.draw(&mut noise, [n * p, d], &x);
         let loss = sliced_score_matching_loss(model, x, v);
-        Ok(score_output(model, &batch, loss))
+        Ok(score_output(loss))
     }
 }
 
@@ -293,9 +289,9 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for DenoisingS
         let [n, d] = batch.dims();
         model.check_input([n, d])?;
         let sigma = self.config.sigma.value_at(step);
-        let x = batch.clone().detach();
+        let x = batch.detach();
         let eps = Noise::new(step_seed(self.config.seed, step)).normal([n, d], &x);
         let loss = denoising_score_matching_loss(model, x, eps, sigma);
-        Ok(score_output(model, &batch, loss))
+        Ok(score_output(loss))
     }
 }

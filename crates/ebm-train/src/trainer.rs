@@ -22,15 +22,36 @@ use crate::checkpoint::{self, TrainerState};
 use crate::ema::update_ema;
 use crate::error::invalid;
 use crate::grad_norm::{clip_to_norm, gradient_norm};
-use crate::objective::Objective;
+use crate::objective::{LossOutput, Objective};
 
-/// What to do when a step's loss is NaN or infinite.
+/// What to do when a step's loss or parameter gradient is NaN or infinite.
+///
+/// Either way, no update from such a step reaches the model, the optimiser state, the EMA or
+/// the objective's state. The trainer does not read the loss every step (on a GPU each read is a
+/// sync): it accumulates a finiteness flag on the device and reads it at log steps, checkpoints
+/// and epoch ends. If the flag shows a bad step, the trainer restores what it held at the previous
+/// check and replays the steps since then one at a time, each checked before its update. Replays
+/// draw the same random numbers, so the outcome is the same as checking every step.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum NonFiniteLoss {
-    /// Stop with [`TrainError::NonFiniteLoss`] naming the step (the default).
+    /// Stop with [`TrainError::NonFiniteLoss`] or [`TrainError::NonFiniteGradient`] naming the
+    /// step (the default). The trainer keeps the state from before that step.
     Error,
-    /// Skip the optimiser update and count the step (see [`Trainer::skipped_steps`]).
+    /// Skip the step and count it (see [`Trainer::skipped_steps`]), up to
+    /// [`TrainerConfig::max_consecutive_skips`] in a row.
     Skip,
+}
+
+/// What [`Trainer::fit`] does with the last batch of an epoch when the batch size does not
+/// divide the dataset.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum LastBatch {
+    /// Top it up to the full batch size with the first rows of the epoch's order (the default),
+    /// so every step has the same shape: GPU kernels are compiled and tuned once per run, and
+    /// every step's loss averages the same number of samples.
+    Fill,
+    /// Keep it smaller.
+    Keep,
 }
 
 /// Configuration of a [`Trainer`].
@@ -53,13 +74,22 @@ pub struct TrainerConfig {
     /// Keep an exponential moving average of the parameters with this decay (e.g. 0.999).
     #[config(default = "None")]
     pub ema_decay: Option<f64>,
-    /// Policy for non-finite losses.
+    /// The last, partial batch of an epoch.
+    #[config(default = "LastBatch::Fill")]
+    pub last_batch: LastBatch,
+    /// Policy for non-finite losses and gradients.
     #[config(default = "NonFiniteLoss::Error")]
     pub on_non_finite: NonFiniteLoss,
+    /// With [`NonFiniteLoss::Skip`], this many skipped steps in a row stop the run with
+    /// [`TrainError::TooManySkips`]: a model that keeps producing NaN does not recover by itself.
+    #[config(default = 10)]
+    pub max_consecutive_skips: usize,
     /// Seed of the data order.
     #[config(default = 0)]
     pub seed: u64,
-    /// Steps between metric records (each costs a few scalar reads).
+    /// Steps between metric records. The trainer reads the device only at these steps, at
+    /// checkpoints and at the end of each epoch; a non-finite loss or gradient in between is
+    /// still kept from the parameters (see [`NonFiniteLoss`]).
     #[config(default = 10)]
     pub log_every: usize,
     /// Write a checkpoint to `checkpoint_dir` every this many steps.
@@ -112,7 +142,55 @@ pub struct Trainer<B: AutodiffBackend, M, O, L> {
     state: TrainerState,
     history: Vec<StepLog>,
     callbacks: Vec<Callback>,
-    _backend: std::marker::PhantomData<B>,
+    /// The steps since the last check, and what to roll back to.
+    window: Option<Window<B, M, O, L>>,
+    /// The metrics of the last logged step, until they are read.
+    pending_log: Option<PendingLog<B>>,
+}
+
+/// What the trainer held at the last check, and the batches it has taken since.
+struct Window<B: AutodiffBackend, M, O, L> {
+    model: M,
+    ema: Option<M>,
+    optimizer: O,
+    objective: L,
+    state: TrainerState,
+    /// Each step's batch and its index in the epoch, to replay them.
+    batches: Vec<(Tensor<B, 2>, usize)>,
+    /// 0 while every loss and gradient norm in the window was finite, NaN once one was not.
+    health: Option<Tensor<Inner<B>, 1>>,
+}
+
+/// A logged step's metrics, still on the device.
+struct PendingLog<B: AutodiffBackend> {
+    step: usize,
+    epoch: usize,
+    loss: Tensor<Inner<B>, 1>,
+    pos_energy: Tensor<Inner<B>, 1>,
+    neg_energy: Option<Tensor<Inner<B>, 1>>,
+    grad_norm: Option<Tensor<Inner<B>, 1>>,
+    acceptance_rate: Option<Tensor<Inner<B>, 1>>,
+    learning_rate: f64,
+}
+
+/// A step's loss and gradients, before they are applied.
+struct Prepared<B: AutodiffBackend> {
+    output: LossOutput<B>,
+    batch: Tensor<B, 2>,
+    grads: GradientsParams,
+    norm: Option<Tensor<Inner<B>, 1>>,
+}
+
+impl<B: AutodiffBackend> Prepared<B> {
+    /// 0 if the loss and the gradient norm are finite, NaN otherwise (`0·x` is NaN exactly
+    /// for infinite or NaN `x`), without leaving the device.
+    fn health(&self) -> Tensor<Inner<B>, 1> {
+        let loss = self.output.loss.clone().detach().inner().mul_scalar(0.0);
+        match &self.norm {
+            Some(norm) => loss + norm.clone().mul_scalar(0.0),
+            None => loss,
+        }
+    }
 }
 
 fn read(t: Tensor<impl burn::tensor::backend::Backend, 1>) -> f64 {
@@ -159,6 +237,9 @@ where
         {
             return Err(invalid("ema_decay", d, "must be in [0, 1)"));
         }
+        if config.max_consecutive_skips == 0 {
+            return Err(invalid("max_consecutive_skips", 0.0, "must be > 0"));
+        }
         if config.checkpoint_every == Some(0) {
             return Err(invalid("checkpoint_every", 0.0, "must be > 0"));
         }
@@ -168,6 +249,7 @@ where
             epoch: 0,
             batch_in_epoch: 0,
             skipped_steps: 0,
+            consecutive_skips: 0,
             objective_state_shape: None,
             config: serde_json::to_value(&config).expect("config serialises"),
         };
@@ -180,7 +262,8 @@ where
             state,
             history: vec![],
             callbacks: vec![],
-            _backend: Default::default(),
+            window: None,
+            pending_log: None,
         })
     }
 
@@ -221,7 +304,7 @@ where
         self.state.step
     }
 
-    /// Steps skipped because of a non-finite loss.
+    /// Steps skipped because of a non-finite loss or gradient.
     pub fn skipped_steps(&self) -> usize {
         self.state.skipped_steps
     }
@@ -244,8 +327,9 @@ where
     }
 
     /// Trains until `epochs` epochs are complete (continuing where a loaded checkpoint stopped),
-    /// on an in-memory dataset `[N, D]` visited in a seeded order per epoch. Resuming from a
-    /// checkpoint is bit-exact on NdArray.
+    /// on an in-memory dataset `[N, D]` visited in a seeded order per epoch, in batches of
+    /// `batch_size` (see [`LastBatch`] for the last one). Resuming from a checkpoint is
+    /// bit-exact on NdArray.
     pub fn fit(&mut self, data: &Tensor<Inner<B>, 2>) -> Result<&[StepLog], TrainError> {
         let [n, d] = data.dims();
         if n == 0 {
@@ -255,24 +339,30 @@ where
         let batches_per_epoch = n.div_ceil(self.config.batch_size);
         let progress = self.progress_bar(batches_per_epoch);
         let started = (Instant::now(), self.state.step);
+        let bs = self.config.batch_size;
+        let rows_per_epoch = match self.config.last_batch {
+            LastBatch::Fill => batches_per_epoch * bs,
+            LastBatch::Keep => n,
+        };
         while self.state.epoch < self.config.epochs {
+            // The epoch's row order, uploaded once; each batch is a slice of it.
             let order = self.epoch_order(n, self.state.epoch);
+            let idx: Vec<i64> = (0..rows_per_epoch).map(|i| order[i % n] as i64).collect();
+            let idx = Tensor::<Inner<B>, 1, Int>::from_data(
+                TensorData::new(idx, [rows_per_epoch]),
+                &data.device(),
+            );
             for b in self.state.batch_in_epoch..batches_per_epoch {
-                let rows =
-                    &order[b * self.config.batch_size..((b + 1) * self.config.batch_size).min(n)];
-                let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
-                let idx = Tensor::<Inner<B>, 1, Int>::from_data(
-                    TensorData::new(idx, [rows.len()]),
-                    &data.device(),
-                );
+                let start = b * bs;
+                let rows = idx.clone().narrow(0, start, bs.min(rows_per_epoch - start));
                 self.batch_step(
-                    Tensor::from_inner(data.clone().select(0, idx)),
+                    Tensor::from_inner(data.clone().select(0, rows)),
                     b,
                     &progress,
                     started,
                 )?;
             }
-            self.end_epoch();
+            self.end_epoch()?;
         }
         progress.finish_and_clear();
         Ok(&self.history)
@@ -296,7 +386,7 @@ where
                 self.model.check_input(batch.dims())?;
                 self.batch_step(batch, b, &progress, started)?;
             }
-            self.end_epoch();
+            self.end_epoch()?;
         }
         progress.finish_and_clear();
         Ok(&self.history)
@@ -327,8 +417,33 @@ where
         progress: &ProgressBar,
         started: (Instant, usize),
     ) -> Result<(), TrainError> {
-        self.train_step(batch)?;
+        let window = self.window.get_or_insert_with(|| Window {
+            model: self.model.clone(),
+            ema: self.ema.clone(),
+            optimizer: self.optimizer.clone(),
+            objective: self.objective.clone(),
+            state: self.state.clone(),
+            batches: vec![],
+            health: None,
+        });
+        window.batches.push((batch.clone(), b));
+        let prepared = self.prepare(batch)?;
+        let health = prepared.health();
+        let window = self.window.as_mut().expect("opened above");
+        window.health = Some(match window.health.take() {
+            Some(h) => h + health,
+            None => health,
+        });
+        self.commit(prepared);
         self.state.batch_in_epoch = b + 1;
+        let checkpoint_due = self.config.checkpoint_dir.is_some()
+            && self
+                .config
+                .checkpoint_every
+                .is_some_and(|every| self.state.step.is_multiple_of(every));
+        if self.pending_log.is_some() || checkpoint_due {
+            self.verify()?;
+        }
         progress.inc(1);
         if let Some(last) = self
             .history
@@ -345,65 +460,153 @@ where
                 rate
             ));
         }
-        if let (Some(every), Some(dir)) =
-            (self.config.checkpoint_every, &self.config.checkpoint_dir)
-            && self.state.step.is_multiple_of(every)
-        {
+        if checkpoint_due && let Some(dir) = &self.config.checkpoint_dir {
             self.save_checkpoint(Path::new(dir))?;
         }
         Ok(())
     }
 
-    fn end_epoch(&mut self) {
+    fn end_epoch(&mut self) -> Result<(), TrainError> {
+        self.verify()?;
         self.state.epoch += 1;
         self.state.batch_in_epoch = 0;
+        Ok(())
     }
 
-    /// One optimiser step on `batch`.
-    fn train_step(&mut self, batch: Tensor<B, 2>) -> Result<(), TrainError> {
-        let step = self.state.step;
-        let out = self.objective.loss(&self.model, batch, step)?;
-        // One scalar read per step: needed to act on a non-finite loss before the update.
-        let loss = read(out.loss.clone().detach().inner());
-        if !loss.is_finite() {
-            match self.config.on_non_finite {
-                NonFiniteLoss::Error => return Err(TrainError::NonFiniteLoss { step, loss }),
-                NonFiniteLoss::Skip => {
-                    self.state.skipped_steps += 1;
-                    self.state.step += 1;
-                    return Ok(());
-                }
-            }
-        }
-        let grads = out.loss.backward();
-        let mut grads = GradientsParams::from_grads(grads, &self.model);
+    /// The loss and parameter gradients of the next step on `batch`; nothing is updated yet.
+    fn prepare(&mut self, batch: Tensor<B, 2>) -> Result<Prepared<B>, TrainError> {
+        let output = self
+            .objective
+            .loss(&self.model, batch.clone(), self.state.step)?;
+        let grads = output.loss.backward();
+        let grads = GradientsParams::from_grads(grads, &self.model);
         let norm = gradient_norm::<B, M>(&self.model, &grads);
+        Ok(Prepared {
+            output,
+            batch,
+            grads,
+            norm,
+        })
+    }
+
+    /// Applies a prepared step: clipping, the optimiser update, the EMA, and the step's metrics
+    /// if it is a logged step.
+    fn commit(&mut self, prepared: Prepared<B>) {
+        let Prepared {
+            output,
+            batch,
+            mut grads,
+            norm,
+        } = prepared;
+        let step = self.state.step;
         if let (Some(max), Some(norm)) = (self.config.grad_clip_norm, norm.clone()) {
             clip_to_norm::<B, M>(&self.model, &mut grads, norm, max);
         }
         let lr = self.learning_rate();
+        if step.is_multiple_of(self.config.log_every) {
+            let pos_energy = output
+                .pos_energy
+                .unwrap_or_else(|| self.model.energy_value(batch.detach().inner()).mean());
+            self.pending_log = Some(PendingLog {
+                step,
+                epoch: self.state.epoch,
+                loss: output.loss.detach().inner(),
+                pos_energy,
+                neg_energy: output.neg_energy,
+                grad_norm: norm,
+                acceptance_rate: output.acceptance_rate,
+                learning_rate: lr,
+            });
+        }
         self.model = self.optimizer.step(lr, self.model.clone(), grads);
         if let (Some(decay), Some(ema)) = (self.config.ema_decay, self.ema.take()) {
             self.ema = Some(update_ema(ema, &self.model, decay));
         }
-        if step.is_multiple_of(self.config.log_every) {
-            let log = StepLog {
-                step,
-                epoch: self.state.epoch,
-                loss,
-                pos_energy: read(out.pos_energy),
-                neg_energy: out.neg_energy.map(read),
-                grad_norm: norm.map(read).unwrap_or(0.0),
-                acceptance_rate: out.acceptance_rate,
-                learning_rate: lr,
-            };
-            for callback in &mut self.callbacks {
-                callback(&log);
-            }
-            self.history.push(log);
-        }
         self.state.step += 1;
+    }
+
+    /// Reads the window's finiteness flag. If every step was finite, the window closes and the
+    /// pending metrics are logged; if not, the trainer goes back to the start of the window and
+    /// replays its steps one at a time, each checked before its update.
+    fn verify(&mut self) -> Result<(), TrainError> {
+        let Some(window) = self.window.take() else {
+            return Ok(());
+        };
+        if window.health.is_none_or(|h| read(h).is_finite()) {
+            self.state.consecutive_skips = 0;
+            self.flush_log();
+            return Ok(());
+        }
+        self.model = window.model;
+        self.ema = window.ema;
+        self.optimizer = window.optimizer;
+        self.objective = window.objective;
+        self.state = window.state;
+        self.pending_log = None;
+        for (batch, b) in window.batches {
+            self.checked_step(batch)?;
+            self.state.batch_in_epoch = b + 1;
+            self.flush_log();
+        }
         Ok(())
+    }
+
+    /// One step whose loss and gradient norm are read before the update.
+    fn checked_step(&mut self, batch: Tensor<B, 2>) -> Result<(), TrainError> {
+        let step = self.state.step;
+        let objective = self.objective.clone();
+        let prepared = self.prepare(batch)?;
+        let loss = read(prepared.output.loss.clone().detach().inner());
+        let norm = prepared.norm.clone().map_or(0.0, read);
+        if loss.is_finite() && norm.is_finite() {
+            self.commit(prepared);
+            self.state.consecutive_skips = 0;
+            return Ok(());
+        }
+        // The bad step leaves no trace: no NaN chains in a replay buffer, for example.
+        self.objective = objective;
+        let error = if loss.is_finite() {
+            TrainError::NonFiniteGradient { step }
+        } else {
+            TrainError::NonFiniteLoss { step, loss }
+        };
+        match self.config.on_non_finite {
+            NonFiniteLoss::Error => Err(error),
+            NonFiniteLoss::Skip => {
+                self.state.skipped_steps += 1;
+                self.state.consecutive_skips += 1;
+                self.state.step += 1;
+                if self.state.consecutive_skips >= self.config.max_consecutive_skips {
+                    return Err(TrainError::TooManySkips {
+                        step,
+                        consecutive: self.state.consecutive_skips,
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads the pending metrics (the only device reads of a healthy window), records them and
+    /// calls the callbacks.
+    fn flush_log(&mut self) {
+        let Some(pending) = self.pending_log.take() else {
+            return;
+        };
+        let log = StepLog {
+            step: pending.step,
+            epoch: pending.epoch,
+            loss: read(pending.loss),
+            pos_energy: read(pending.pos_energy),
+            neg_energy: pending.neg_energy.map(read),
+            grad_norm: pending.grad_norm.map(read).unwrap_or(0.0),
+            acceptance_rate: pending.acceptance_rate.map(read),
+            learning_rate: pending.learning_rate,
+        };
+        for callback in &mut self.callbacks {
+            callback(&log);
+        }
+        self.history.push(log);
     }
 
     /// Writes a checkpoint to the directory `path`, atomically.

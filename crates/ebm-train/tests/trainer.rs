@@ -163,10 +163,27 @@ fn corrupt_or_mismatched_checkpoints_are_typed_errors() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// An objective whose loss is NaN at step 2.
-struct NanAtStep2;
+/// An objective whose loss (or, with `gradient_only`, only its parameter gradient) is NaN at the
+/// steps in `bad`. Its `state` counts the steps it has seen, to show that a bad step leaves no
+/// trace in the objective.
+#[derive(Clone)]
+struct NanAt {
+    bad: std::ops::Range<usize>,
+    gradient_only: bool,
+    seen: usize,
+}
 
-impl Objective<B, Mlp<B>> for NanAtStep2 {
+impl NanAt {
+    fn new(bad: std::ops::Range<usize>) -> Self {
+        Self {
+            bad,
+            gradient_only: false,
+            seen: 0,
+        }
+    }
+}
+
+impl Objective<B, Mlp<B>> for NanAt {
     fn loss(
         &mut self,
         model: &Mlp<B>,
@@ -174,28 +191,48 @@ impl Objective<B, Mlp<B>> for NanAtStep2 {
         step: usize,
     ) -> Result<LossOutput<B>, TrainError> {
         use ebm_core::Energy;
+        self.seen += 1;
         let e = model.energy(batch);
         let pos = e.clone().detach().inner().mean();
-        let loss = if step == 2 {
-            e.mean().mul_scalar(f32::NAN)
-        } else {
-            e.mean()
+        let loss = match (self.bad.contains(&step), self.gradient_only) {
+            (false, _) => e.mean(),
+            (true, false) => e.mean().mul_scalar(f32::NAN),
+            // sqrt(0)' = ∞, times 0 in the forward pass: the loss stays finite.
+            (true, true) => e.clone().mean() + e.mean().mul_scalar(0.0).sqrt(),
         };
         Ok(LossOutput {
             loss,
-            pos_energy: pos,
+            pos_energy: Some(pos),
             neg_energy: None,
             acceptance_rate: None,
         })
     }
+
+    fn state(&self) -> Option<Tensor<Cpu, 2>> {
+        Some(Tensor::full([1, 1], self.seen as f32, &Default::default()))
+    }
+}
+
+fn nan_trainer(
+    objective: NanAt,
+    config: TrainerConfig,
+) -> Trainer<B, Mlp<B>, burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, Mlp<B>, B>, NanAt>
+{
+    Trainer::new(mlp(4), AdamConfig::new().init(), objective, config).unwrap()
+}
+
+fn seen(trainer: &Trainer<B, Mlp<B>, impl burn::optim::Optimizer<Mlp<B>, B>, NanAt>) -> f32 {
+    trainer.objective().state().unwrap().into_scalar()
 }
 
 #[test]
-fn non_finite_losses_stop_or_are_skipped() {
-    let data = fixed_data();
+fn a_non_finite_step_never_reaches_the_parameters() {
+    let data = fixed_data(); // 300 rows: 6 steps of 50 per epoch
     let config = TrainerConfig::new(1).with_batch_size(50).with_quiet(true);
-    let mut trainer =
-        Trainer::new(mlp(4), AdamConfig::new().init(), NanAtStep2, config.clone()).unwrap();
+
+    // Error: the trainer stops at step 2 and keeps what it had after steps 0 and 1, although the
+    // loss is read only at step 0 (a log step) and at the end of the epoch.
+    let mut trainer = nan_trainer(NanAt::new(2..3), config.clone());
     match trainer.fit(&data) {
         Err(TrainError::NonFiniteLoss { step: 2, loss }) => assert!(loss.is_nan()),
         other => panic!(
@@ -203,11 +240,64 @@ fn non_finite_losses_stop_or_are_skipped() {
             other.map(|h| h.len())
         ),
     }
-    let config = config.with_on_non_finite(NonFiniteLoss::Skip);
-    let mut trainer = Trainer::new(mlp(4), AdamConfig::new().init(), NanAtStep2, config).unwrap();
-    trainer.fit(&data).unwrap();
-    assert_eq!(trainer.skipped_steps(), 1);
-    assert_eq!(trainer.step(), 6);
+    assert_eq!(trainer.step(), 2);
+    assert_eq!(
+        seen(&trainer),
+        2.0,
+        "the bad step left its trace in the objective"
+    );
+    assert!(params(trainer.model()).iter().all(|v| v.is_finite()));
+
+    // A NaN gradient under a finite loss is caught the same way.
+    let mut trainer = nan_trainer(
+        NanAt {
+            gradient_only: true,
+            ..NanAt::new(4..5)
+        },
+        config.clone(),
+    );
+    assert!(matches!(
+        trainer.fit(&data),
+        Err(TrainError::NonFiniteGradient { step: 4 })
+    ));
+    assert!(params(trainer.model()).iter().all(|v| v.is_finite()));
+
+    // Skip: checking the loss at every step (log_every = 1) and only at log steps and epoch ends
+    // (log_every = 4: steps 0 and 4, and the epoch ends) give the same model, the same history
+    // and the same count, the bad step being replayed after a rollback.
+    let skip = TrainerConfig::new(2)
+        .with_batch_size(50)
+        .with_quiet(true)
+        .with_on_non_finite(NonFiniteLoss::Skip);
+    let mut every = nan_trainer(NanAt::new(2..4), skip.clone().with_log_every(1));
+    every.fit(&data).unwrap();
+    let mut deferred = nan_trainer(NanAt::new(2..4), skip.clone().with_log_every(4));
+    deferred.fit(&data).unwrap();
+    for t in [&every, &deferred] {
+        assert_eq!(t.skipped_steps(), 2);
+        assert_eq!(t.step(), 12);
+        assert_eq!(seen(t), 10.0);
+    }
+    assert_eq!(params(every.model()), params(deferred.model()));
+    assert!(params(every.model()).iter().all(|v| v.is_finite()));
+    let logged: Vec<_> = every.history().iter().filter(|l| l.step % 4 == 0).collect();
+    assert_eq!(logged.len(), deferred.history().len());
+    for (a, b) in logged.iter().zip(deferred.history()) {
+        assert_eq!(*a, b);
+    }
+
+    // Skip has a limit: a model that keeps producing NaN stops the run.
+    let mut trainer = nan_trainer(
+        NanAt::new(1..usize::MAX),
+        skip.with_max_consecutive_skips(3),
+    );
+    assert!(matches!(
+        trainer.fit(&data),
+        Err(TrainError::TooManySkips {
+            step: 3,
+            consecutive: 3
+        })
+    ));
     assert!(params(trainer.model()).iter().all(|v| v.is_finite()));
 }
 
@@ -313,4 +403,48 @@ fn configs_describe_a_run_in_json() {
     let back: PersistentContrastiveDivergenceConfig =
         serde_json::from_str(&serde_json::to_string(&pcd).unwrap()).unwrap();
     assert_eq!(back.restart_fraction, 0.1);
+}
+
+/// Records the number of rows of every batch it sees.
+#[derive(Clone)]
+struct BatchSizes(std::rc::Rc<std::cell::RefCell<Vec<usize>>>);
+
+impl Objective<B, Mlp<B>> for BatchSizes {
+    fn loss(
+        &mut self,
+        model: &Mlp<B>,
+        batch: Tensor<B, 2>,
+        _step: usize,
+    ) -> Result<LossOutput<B>, TrainError> {
+        use ebm_core::Energy;
+        self.0.borrow_mut().push(batch.dims()[0]);
+        Ok(LossOutput {
+            loss: model.energy(batch).mean(),
+            pos_energy: None,
+            neg_energy: None,
+            acceptance_rate: None,
+        })
+    }
+}
+
+#[test]
+fn the_last_batch_is_filled_to_the_batch_size_unless_asked_otherwise() {
+    let data = fixed_data(); // 300 rows
+    for (last, want) in [
+        (LastBatch::Fill, vec![128, 128, 128]),
+        (LastBatch::Keep, vec![128, 128, 44]),
+    ] {
+        let sizes = BatchSizes(Default::default());
+        let config = TrainerConfig::new(2)
+            .with_batch_size(128)
+            .with_last_batch(last)
+            .with_quiet(true);
+        let mut trainer =
+            Trainer::new(mlp(4), AdamConfig::new().init(), sizes.clone(), config).unwrap();
+        trainer.fit(&data).unwrap();
+        let seen = sizes.0.borrow().clone();
+        assert_eq!(seen, [want.clone(), want].concat(), "{last:?}");
+        // Score-matching-like objectives leave the data energy to the trainer's log steps.
+        assert!(trainer.history().iter().all(|l| l.pos_energy.is_finite()));
+    }
 }

@@ -1,9 +1,10 @@
 //! Multivariate Gaussian energy `E(x) = ½ (x − μ)ᵀ Σ⁻¹ (x − μ)`.
 
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
 
-use super::{AnalyticEnergy, AnalyticHessian, constant_like, row_sum};
+use super::{AnalyticEnergy, AnalyticHessian, row_sum};
+use crate::DeviceConstant;
 use crate::error::{EnergyError, Result, require_positive};
 
 /// Gaussian `N(μ, Σ)` as an energy (without the normalising constant, as in TorchEBM).
@@ -23,6 +24,19 @@ pub struct Gaussian {
     covariance: Vec<Vec<f64>>,
     /// Row-major `d × d` precision matrix `Σ⁻¹`.
     precision: Vec<f64>,
+    /// `μ` as a `[1, d]` row on the devices, or `None` when it is zero.
+    mean_row: Option<DeviceConstant>,
+    /// How `v·Σ⁻¹` is computed.
+    precision_op: PrecisionOp,
+}
+
+/// `v·Σ⁻¹` for the three shapes of precision: for small `d` a `[N, d]×[d, d]` matmul costs
+/// several times the element-wise work of a diagonal, and the identity is free.
+#[derive(Debug, Clone, PartialEq)]
+enum PrecisionOp {
+    Identity,
+    Diagonal(DeviceConstant),
+    Dense(DeviceConstant),
 }
 
 impl Gaussian {
@@ -53,10 +67,24 @@ impl Gaussian {
         }
         let chol = cholesky(&covariance)?;
         let precision = invert_from_cholesky(&chol);
+        let mean_row = mean
+            .iter()
+            .any(|&m| m != 0.0)
+            .then(|| DeviceConstant::new(mean.clone(), [1, d]));
+        let diagonal: Vec<f64> = (0..d).map(|i| precision[i * d + i]).collect();
+        let precision_op = if (0..d * d).any(|k| k / d != k % d && precision[k] != 0.0) {
+            PrecisionOp::Dense(DeviceConstant::new(precision.clone(), [d, d]))
+        } else if diagonal.iter().all(|&p| p == 1.0) {
+            PrecisionOp::Identity
+        } else {
+            PrecisionOp::Diagonal(DeviceConstant::new(diagonal, [1, d]))
+        };
         Ok(Self {
             mean,
             covariance,
             precision,
+            mean_row,
+            precision_op,
         })
     }
 
@@ -139,27 +167,27 @@ impl Gaussian {
 
     /// `x − μ`, skipping the subtraction when `μ = 0`.
     fn centre<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
-        if self.mean.iter().all(|&m| m == 0.0) {
-            return x;
+        match &self.mean_row {
+            Some(mean) => {
+                let mean: Tensor<Bk, 2> = mean.tensor(&x);
+                x - mean
+            }
+            None => x,
         }
-        let mean = constant_like(TensorData::new(self.mean.clone(), [1, self.dim()]), &x);
-        x - mean
     }
 
-    /// `v·Σ⁻¹`. A diagonal precision is a broadcast product and the identity is free: for small
-    /// `d` a `[N, d]×[d, d]` matmul costs several times the element-wise work it replaces.
+    /// `v·Σ⁻¹`.
     fn apply_precision<Bk: Backend>(&self, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
-        let d = self.dim();
-        let diagonal: Vec<f64> = (0..d).map(|i| self.precision[i * d + i]).collect();
-        let off_diagonal = (0..d * d).any(|k| k / d != k % d && self.precision[k] != 0.0);
-        if off_diagonal {
-            let precision = constant_like(TensorData::new(self.precision.clone(), [d, d]), &v);
-            v.matmul(precision)
-        } else if diagonal.iter().all(|&p| p == 1.0) {
-            v
-        } else {
-            let diagonal = constant_like(TensorData::new(diagonal, [1, d]), &v);
-            v * diagonal
+        match &self.precision_op {
+            PrecisionOp::Identity => v,
+            PrecisionOp::Diagonal(diagonal) => {
+                let diagonal: Tensor<Bk, 2> = diagonal.tensor(&v);
+                v * diagonal
+            }
+            PrecisionOp::Dense(precision) => {
+                let precision: Tensor<Bk, 2> = precision.tensor(&v);
+                v.matmul(precision)
+            }
         }
     }
 }

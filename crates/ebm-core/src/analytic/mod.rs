@@ -93,15 +93,6 @@ impl<B: AutodiffBackend, A: AnalyticHessian> SecondOrderEnergy<B> for A {
     }
 }
 
-/// A constant tensor on the device and with the float dtype of `like`, so that formulas work
-/// unchanged on f32, f64 or half-precision inputs.
-pub(crate) fn constant_like<Bk: Backend, const D: usize, const D2: usize>(
-    data: burn::tensor::TensorData,
-    like: &Tensor<Bk, D2>,
-) -> Tensor<Bk, D> {
-    Tensor::from_data(data, (&like.device(), like.dtype()))
-}
-
 /// Row sums `[N, D] → [N]`.
 pub(crate) fn row_sum<Bk: Backend>(x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
     let n = x.dims()[0];

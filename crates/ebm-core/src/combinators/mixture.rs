@@ -1,11 +1,10 @@
 //! Mixture of energies: `E(x) = −log Σₖ wₖ·exp(−Eₖ(x))`.
 
+use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, TensorData};
 
 use super::{BoxedEnergy, check_weights, common_dim};
-use crate::analytic::constant_like;
 use crate::energy::{Energy, Inner};
 use crate::error::{EnergyError, Result};
 
@@ -45,10 +44,13 @@ impl<B: AutodiffBackend> Mixture<B> {
 
     /// `log wₖ − Eₖ(x)` as `[N, K]`.
     fn logits<Bk: Backend>(&self, energies: Vec<Tensor<Bk, 1>>) -> Tensor<Bk, 2> {
-        let k = energies.len();
-        let e: Tensor<Bk, 2> = Tensor::stack(energies, 1);
-        let lw = constant_like(TensorData::new(self.log_weights.clone(), [1, k]), &e);
-        lw - e
+        // Scalar ops, not a `[1, K]` row: they need no host-to-device copy.
+        let logits = energies
+            .into_iter()
+            .zip(&self.log_weights)
+            .map(|(e, &lw)| e.neg().add_scalar(lw))
+            .collect();
+        Tensor::stack(logits, 1)
     }
 }
 
