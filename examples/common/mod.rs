@@ -12,20 +12,30 @@ use ebm::ebm_eval::{
 };
 use ebm::prelude::*;
 
-/// `--backend ndarray|flex|wgpu|cuda`, `--quick`, `--out DIR`.
+/// `--backend ndarray|flex|wgpu|cuda`, `--quick`, `--out DIR`, and the options an example
+/// declares (`--name VALUE`).
 pub struct Args {
     pub backend: String,
     pub quick: bool,
     pub out: PathBuf,
+    /// The declared options that were given, with their values.
+    pub options: Vec<(String, String)>,
 }
 
 impl Args {
     /// Parses the command line; `default_out` is the output folder when `--out` is absent.
     pub fn parse(default_out: &str) -> Args {
+        Self::parse_with(default_out, &[])
+    }
+
+    /// Like [`Args::parse`], also accepting the options in `declared` (e.g. `"--idx"`), each
+    /// followed by a value.
+    pub fn parse_with(default_out: &str, declared: &[&str]) -> Args {
         let mut args = Args {
             backend: "ndarray".into(),
             quick: false,
             out: PathBuf::from(default_out),
+            options: vec![],
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -41,6 +51,12 @@ impl Args {
                         PathBuf::from(it.next().unwrap_or_else(|| usage("--out needs a value")))
                 }
                 "-h" | "--help" => usage(""),
+                name if declared.contains(&name) => {
+                    let value = it
+                        .next()
+                        .unwrap_or_else(|| usage(&format!("{name} needs a value")));
+                    args.options.push((name.to_string(), value));
+                }
                 other => usage(&format!("unknown argument `{other}`")),
             }
         }
@@ -48,13 +64,25 @@ impl Args {
             .unwrap_or_else(|e| usage(&format!("cannot create {}: {e}", args.out.display())));
         args
     }
+
+    /// The value of a declared option, if given.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 fn usage(message: &str) -> ! {
     if !message.is_empty() {
         eprintln!("error: {message}");
     }
-    eprintln!("options: [--backend ndarray|flex|wgpu|cuda] [--quick] [--out DIR]");
+    eprintln!(
+        "options: [--backend ndarray|flex|wgpu|cuda] [--quick] [--out DIR] \
+         (images: [--idx DIR] [--images N] [--epochs N] [--method pcd|dsm|both])"
+    );
     std::process::exit(2)
 }
 

@@ -2,6 +2,8 @@
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use crate::error::{DataError, positive};
 
@@ -45,6 +47,31 @@ pub fn flip_horizontal<Bk: Backend>(
     Ok(x.reshape([n, c, h, w]).flip([3]).reshape([n, f]))
 }
 
+/// Resizes images of shape `[channels, height, width]` (flattened row-major in `[N, C·H·W]`)
+/// to `size = [height', width']` by bilinear interpolation (Burn's `interpolate`), e.g. the 8×8
+/// digits to MNIST's 28×28. Values stay within the range of the input.
+pub fn resize<Bk: Backend>(
+    x: Tensor<Bk, 2>,
+    image_shape: [usize; 3],
+    size: [usize; 2],
+) -> Result<Tensor<Bk, 2>, DataError> {
+    let [n, f] = x.dims();
+    let [c, h, w] = image_shape;
+    if c * h * w != f || c * h * w == 0 {
+        return Err(crate::error::invalid(
+            "image_shape",
+            (c * h * w) as f64,
+            "must be positive and multiply to the number of features",
+        ));
+    }
+    if size.contains(&0) {
+        return Err(crate::error::invalid("size", 0.0, "must be positive"));
+    }
+    let options = InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(true);
+    let resized = interpolate(x.reshape([n, c, h, w]), size, options);
+    Ok(resized.reshape([n, c * size[0] * size[1]]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,7 +111,22 @@ mod tests {
             Err(DataError::InvalidParameter { .. })
         ));
         assert!(matches!(
-            dequantize(x.clone(), x, 0.0),
+            dequantize(x.clone(), x.clone(), 0.0),
+            Err(DataError::InvalidParameter { .. })
+        ));
+        // 2×2 → 3×3 with corners aligned: the corners stay, the centre is the mean.
+        let big = resize(x.clone(), [1, 2, 2], [3, 3]).unwrap();
+        let v = big.into_data().to_vec::<f32>().unwrap();
+        let want = [0.0, 0.25, 0.5, 0.5, 0.4375, 0.375, 1.0, 0.625, 0.25];
+        for (a, b) in v.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{v:?}");
+        }
+        assert!(matches!(
+            resize(x.clone(), [1, 3, 3], [28, 28]),
+            Err(DataError::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            resize(x, [1, 2, 2], [0, 28]),
             Err(DataError::InvalidParameter { .. })
         ));
     }

@@ -1,0 +1,291 @@
+//! The seeds' CNN energy (3×3 convolutions 32-32/2-64-64/2-128-128/2, SELU, head 2048→128→1) on
+//! 28×28 digit images, trained two ways:
+//!
+//! - persistent contrastive divergence with a replay buffer and short-run Langevin in pixel
+//!   space (the IGEBM recipe of Du & Mordatch), and
+//! - denoising score matching at σ = 0.3, sampled by Langevin on the smoothed density and one
+//!   denoising step (Tweedie's formula).
+//!
+//! Writes `data.png`, and per method a grid of samples and the loss curves; prints the time per
+//! epoch. Data: the embedded 8×8 digits upsampled to 28×28, or with `--idx DIR` the file
+//! `train-images-idx3-ubyte` (uncompressed) of MNIST or Fashion-MNIST in `DIR`.
+//!
+//! `cargo run --release -p ebm-examples --features flex --example images -- --backend flex
+//! [--quick] [--out DIR] [--idx DIR] [--images N] [--epochs N] [--method pcd|dsm|both]`
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::time::Instant;
+
+use common::Args;
+use ebm::burn::optim::AdamConfig;
+use ebm::burn::tensor::backend::AutodiffBackend;
+use ebm::burn::tensor::{Tensor, TensorData};
+use ebm::ebm_data::digits::Digits;
+use ebm::ebm_data::idx::read_idx_images;
+use ebm::ebm_data::transforms::{from_symmetric, resize, to_symmetric};
+use ebm::ebm_plot::{Series, plot_curves, plot_image_grid};
+use ebm::ebm_sample::noise::Noise;
+use ebm::ebm_train::StepLog;
+use ebm::prelude::*;
+
+const SIDE: usize = 28;
+
+/// Images per batch: 64, or 16 in `--quick` mode, which only exercises the code paths (CI runs it
+/// on lavapipe, a software GPU).
+fn batch_size(args: &Args) -> usize {
+    if args.quick { 16 } else { 64 }
+}
+
+/// Training images `[N, 784]` in `[−1, 1]`.
+fn load_images<B: AutodiffBackend>(args: &Args) -> Result<Tensor<Inner<B>, 2>, String> {
+    let device = Default::default();
+    let limit = match args.option("--images") {
+        Some(n) => Some(
+            n.parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or(format!("--images needs a positive count, got `{n}`"))?,
+        ),
+        None if args.quick => Some(2 * batch_size(args)),
+        None => None,
+    };
+    let images = match args.option("--idx") {
+        Some(dir) => {
+            let path = Path::new(dir).join("train-images-idx3-ubyte");
+            let (pixels, [n, h, w]) = read_idx_images(&path).map_err(|e| e.to_string())?;
+            if [h, w] != [SIDE, SIDE] {
+                return Err(format!("{}: images are {h}×{w}, not 28×28", path.display()));
+            }
+            // 60,000 images are an epoch of hours on a CPU: 4,096 unless --images says more.
+            let n = n.min(limit.unwrap_or(4096));
+            let pixels = pixels[..n * SIDE * SIDE].to_vec();
+            Tensor::<Inner<B>, 2>::from_data(TensorData::new(pixels, [n, SIDE * SIDE]), &device)
+        }
+        None => {
+            let digits = Digits::load().to_tensor::<Inner<B>>(&device);
+            let n = digits.dims()[0].min(limit.unwrap_or(usize::MAX));
+            resize(digits.narrow(0, 0, n), [1, 8, 8], [SIDE, SIDE]).map_err(|e| e.to_string())?
+        }
+    };
+    Ok(to_symmetric(images))
+}
+
+fn grid<B: AutodiffBackend>(path: &Path, images: Tensor<Inner<B>, 2>) {
+    let n = images.dims()[0].min(64);
+    let pixels: Vec<f32> = from_symmetric(images.narrow(0, 0, n))
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .expect("floats");
+    plot_image_grid(path, &pixels, [1, SIDE, SIDE], 8, 3).expect("plot");
+}
+
+fn curves(path: &Path, title: &str, history: &[StepLog], negatives: bool) {
+    let curve = |name: &str, f: &dyn Fn(&StepLog) -> f64| Series {
+        name: name.into(),
+        points: history.iter().map(|l| (l.step as f64, f(l))).collect(),
+    };
+    let mut series = vec![
+        curve("loss", &|l| l.loss),
+        curve("E(data)", &|l| l.pos_energy),
+    ];
+    if negatives {
+        series.push(curve("E(samples)", &|l| l.neg_energy.unwrap_or(f64::NAN)));
+    }
+    plot_curves(path, title, "step", &series, (900, 500)).expect("plot");
+}
+
+fn model<B: AutodiffBackend>(seed: u64) -> Cnn<B> {
+    CnnConfig::new(1, SIDE, SIDE)
+        .with_seed(seed)
+        .init::<B>(&Default::default())
+        .expect("valid CNN")
+}
+
+fn trainer_config(args: &Args, epochs: usize, learning_rate: f64, seed: u64) -> TrainerConfig {
+    let epochs = match args.option("--epochs") {
+        Some(n) => n.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| {
+            eprintln!("error: --epochs needs a positive count, got `{n}`");
+            std::process::exit(2)
+        }),
+        None if args.quick => 1,
+        None => epochs,
+    };
+    TrainerConfig::new(epochs)
+        .with_batch_size(batch_size(args))
+        .with_learning_rate(learning_rate)
+        .with_grad_clip_norm(Some(10.0))
+        .with_log_every(if args.quick { 1 } else { 5 })
+        .with_seed(seed)
+}
+
+/// Seconds per epoch of a finished run.
+fn per_epoch(started: Instant, epochs: usize) -> f64 {
+    started.elapsed().as_secs_f64() / epochs as f64
+}
+
+/// PCD with a replay buffer: returns the seconds per epoch.
+fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64 {
+    // Short-run Langevin in pixel space (Du & Mordatch): a large step on the gradient and small
+    // noise, σ·√(2η) = 0.01, clamped to the pixel range.
+    let sampler = LangevinConfig::new()
+        .with_step_size(10.0.into())
+        .with_noise_scale((0.01 / 20f64.sqrt()).into())
+        .with_clamp(Some((-1.0, 1.0)))
+        .init()
+        .expect("valid sampler");
+    let pcd = PersistentContrastiveDivergenceConfig::new()
+        .with_k(if args.quick { 2 } else { 20 })
+        .with_buffer_size(if args.quick { 64 } else { 4096 })
+        .with_init_scale(0.5)
+        .with_energy_reg_weight(1.0)
+        .with_seed(2)
+        .init::<B, _>(sampler.clone())
+        .expect("valid objective");
+    let config = trainer_config(args, 30, 1e-4, 3);
+    let epochs = config.epochs;
+    let mut trainer = Trainer::new(model::<B>(1), AdamConfig::new().init(), pcd, config)
+        .expect("valid trainer")
+        .with_callback(|log| {
+            if log.step % 50 == 0 {
+                println!(
+                    "  PCD step {:>5}  loss {:>8.4}  E(data) {:>8.3}  E(samples) {:>8.3}",
+                    log.step,
+                    log.loss,
+                    log.pos_energy,
+                    log.neg_energy.unwrap_or(f64::NAN)
+                );
+            }
+        });
+    let started = Instant::now();
+    trainer.fit(data).expect("training runs");
+    let seconds = per_epoch(started, epochs);
+    let buffer = trainer
+        .objective()
+        .buffer()
+        .expect("buffer exists after training")
+        .states()
+        .clone();
+    grid::<B>(&args.out.join("pcd_replay_buffer.png"), buffer.clone());
+    // Fresh chains: the same short-run sampler from noise, for longer.
+    let shown = batch_size(args);
+    let init = Noise::new(9)
+        .normal([shown, SIDE * SIDE], &buffer)
+        .mul_scalar(0.5)
+        .clamp(-1.0, 1.0);
+    let steps = if args.quick { 3 } else { 200 };
+    let samples = Sampler::<B>::sample(
+        &mut sampler.clone(),
+        trainer.model(),
+        init,
+        &RunConfig::new(steps).with_seed(10),
+    )
+    .expect("sampling");
+    grid::<B>(&args.out.join("pcd_samples.png"), samples.final_state);
+    curves(
+        &args.out.join("pcd_loss.png"),
+        "persistent CD (replay buffer)",
+        trainer.history(),
+        true,
+    );
+    seconds
+}
+
+/// Denoising score matching: returns the seconds per epoch.
+fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64 {
+    // Large enough that the smoothed density reaches the noise the chains start from.
+    const SIGMA: f64 = 0.3;
+    let dsm = DenoisingScoreMatchingConfig::new()
+        .with_sigma(SIGMA.into())
+        .with_seed(4)
+        .init()
+        .expect("valid objective");
+    let config = trainer_config(args, 30, 1e-3, 5);
+    let epochs = config.epochs;
+    let mut trainer = Trainer::new(model::<B>(6), AdamConfig::new().init(), dsm, config)
+        .expect("valid trainer")
+        .with_callback(|log| {
+            if log.step % 50 == 0 {
+                println!("  DSM step {:>5}  loss {:>10.2}", log.step, log.loss);
+            }
+        });
+    let started = Instant::now();
+    trainer.fit(data).expect("training runs");
+    let seconds = per_epoch(started, epochs);
+    // Langevin on the smoothed density from noise, then one denoising step x + σ²·s(x)
+    // (Tweedie's formula), as score-based models show their samples. Its curvature across the
+    // data is about 1/σ², so steps of σ²/10 are well inside the stable range.
+    let mut langevin = LangevinConfig::new()
+        .with_step_size((SIGMA * SIGMA / 10.0).into())
+        .with_clamp(Some((-1.0, 1.0)))
+        .init()
+        .expect("valid sampler");
+    // Chains start from a Gaussian with the data's per-pixel mean and standard deviation: near
+    // enough to the data that the energy was trained there, with no data point copied.
+    let mean = data.clone().mean_dim(0);
+    let std = (data.clone() - mean.clone()).square().mean_dim(0).sqrt();
+    let shown = batch_size(args);
+    let init = (Noise::new(11).normal([shown, SIDE * SIDE], data) * std + mean).clamp(-1.0, 1.0);
+    let steps = if args.quick { 3 } else { 300 };
+    let samples = Sampler::<B>::sample(
+        &mut langevin,
+        trainer.model(),
+        init,
+        &RunConfig::new(steps).with_seed(12),
+    )
+    .expect("sampling");
+    let x = samples.final_state;
+    let denoised = x.clone() + trainer.model().score(x).mul_scalar(SIGMA * SIGMA);
+    grid::<B>(&args.out.join("dsm_samples.png"), denoised);
+    curves(
+        &args.out.join("dsm_loss.png"),
+        "denoising score matching, σ = 0.3",
+        trainer.history(),
+        false,
+    );
+    seconds
+}
+
+fn run<B: AutodiffBackend>(args: &Args) {
+    let started = Instant::now();
+    let data = load_images::<B>(args).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(2)
+    });
+    let n = data.dims()[0];
+    let batch = batch_size(args);
+    println!("{n} images of 28×28 on {}", args.backend);
+    grid::<B>(&args.out.join("data.png"), data.clone());
+    let method = args.option("--method").unwrap_or("both");
+    if !["pcd", "dsm", "both"].contains(&method) {
+        eprintln!("error: --method is pcd, dsm or both, not `{method}`");
+        std::process::exit(2)
+    }
+    if method != "dsm" {
+        let pcd = persistent_cd::<B>(args, &data);
+        println!(
+            "PCD: {pcd:.1} s per epoch ({} steps of {batch})",
+            n.div_ceil(batch)
+        );
+    }
+    if method != "pcd" {
+        let dsm = denoising::<B>(args, &data);
+        println!(
+            "DSM: {dsm:.1} s per epoch ({} steps of {batch})",
+            n.div_ceil(batch)
+        );
+    }
+    println!(
+        "done in {:.1} s; pictures in {}",
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+}
+
+fn main() {
+    let args = Args::parse_with("out/images", &["--idx", "--images", "--epochs", "--method"]);
+    with_backend!(args, B => run::<B>(&args));
+}
