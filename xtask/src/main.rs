@@ -9,6 +9,9 @@
 //! under that interpreter, which must have `torchebm` installed), its records join the file
 //! with backend `torchebm`, and a table gives each NdArray figure's speed-up over TorchEBM
 //! beside the goal of the benchmark issue: the ratios come from one run on one machine.
+//!
+//! With both builds of a GPU backend (`--backend wgpu,wgpu-unfused`), a table gives the fused
+//! build's speed-up over the unfused one, in the steady state and in the warm-up run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus};
@@ -85,6 +88,11 @@ fn bench(args: &[String]) -> ExitCode {
         let failed = "the benchmark build or run failed";
         if let Some(records) = records_of(backend, status, failed, "cargo", &part) {
             all.extend(records);
+        }
+    }
+    for (fused, unfused) in [("wgpu", "wgpu-unfused"), ("cuda", "cuda-unfused")] {
+        if backends.iter().any(|b| b == fused) && backends.iter().any(|b| b == unfused) {
+            print_fusion_ratios(&all, fused, unfused);
         }
     }
     if let Some(python) = &torchebm {
@@ -187,6 +195,37 @@ fn print_ratios(ours: &[serde_json::Value], reference: &[serde_json::Value]) {
             "| {name} | {:.4e} | {:.4e} | {speed_up:.2}× | {goal_text} | {met} |",
             mine["value"].as_f64().unwrap_or(f64::NAN),
             theirs["value"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
+}
+
+/// Prints, per benchmark run on both builds of one GPU backend, how much faster the fused build
+/// is than the unfused one: in the steady state (medians after the warm-up run) and in the
+/// warm-up run (which holds the fused build's kernel compilation and autotuning).
+fn print_fusion_ratios(all: &[serde_json::Value], fused: &str, unfused: &str) {
+    println!(
+        "\n| benchmark | {fused} steady | {unfused} steady | speed-up | {fused} warm-up | {unfused} warm-up | speed-up |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for f in all.iter().filter(|r| r["backend"] == fused) {
+        let Some(u) = all
+            .iter()
+            .find(|r| r["backend"] == unfused && r["name"] == f["name"])
+        else {
+            continue;
+        };
+        let get = |r: &serde_json::Value, key: &str| r[key].as_f64().unwrap_or(f64::NAN);
+        let (fs, us) = (get(f, "median_s"), get(u, "median_s"));
+        let (fw, uw) = (get(f, "warmup_s"), get(u, "warmup_s"));
+        println!(
+            "| {} | {:.3} s | {:.3} s | {:.2}× | {:.3} s | {:.3} s | {:.2}× |",
+            f["name"].as_str().unwrap_or_default(),
+            fs,
+            us,
+            us / fs,
+            fw,
+            uw,
+            uw / fw
         );
     }
 }

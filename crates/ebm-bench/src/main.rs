@@ -77,8 +77,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    println!("| benchmark | backend | median | min | max | throughput | unit |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| benchmark | backend | median | warm-up run | min | max | throughput | unit |");
+    println!("|---|---|---|---|---|---|---|---|");
     let records: Vec<Record> = match options.backend.as_str() {
         #[cfg(feature = "ndarray")]
         "ndarray" => suite::<ebm::backend::Cpu>(&options),

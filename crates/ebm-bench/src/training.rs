@@ -52,7 +52,7 @@ where
         let _ = trainer.model().energy_value(probe.clone()).into_data();
     });
     // One repeat is `steps` steps: report seconds per step.
-    let per_step: Vec<f64> = times.iter().map(|t| t / steps as f64).collect();
+    let per_step = times.per(steps);
     let mut record = throughput(name, &options.backend, "s_per_step", 1.0, &per_step, params);
     record.value = record.median_s;
     record.unit = "s".to_string();
