@@ -8,13 +8,12 @@ mod common;
 
 use std::time::Instant;
 
-use common::Args;
+use common::{Args, plot_images};
 use ebm::burn::optim::AdamConfig;
 use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::ebm_core::neural::ConvLayerConfig;
 use ebm::ebm_data::digits::Digits;
-use ebm::ebm_data::transforms::{from_symmetric, to_symmetric};
-use ebm::ebm_plot::plot_image_grid;
+use ebm::ebm_data::transforms::to_symmetric;
 use ebm::prelude::*;
 
 fn run<B: AutodiffBackend>(args: &Args) {
@@ -83,13 +82,12 @@ fn run<B: AutodiffBackend>(args: &Args) {
         .expect("buffer exists after training")
         .states()
         .clone();
-    let shown = buffer.clone().slice([0..64, 0..64]);
-    let pixels: Vec<f32> = from_symmetric(shown)
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .expect("floats");
-    plot_image_grid(args.out.join("replay_buffer.png"), &pixels, [1, 8, 8], 8, 8).expect("plot");
+    plot_images(
+        &args.out.join("replay_buffer.png"),
+        buffer.clone(),
+        [1, 8, 8],
+        8,
+    );
     // Fresh samples: 200 sampler steps from noise.
     let mut langevin = sampler;
     let init = ebm::ebm_sample::noise::Noise::new(9)
@@ -104,18 +102,13 @@ fn run<B: AutodiffBackend>(args: &Args) {
         &RunConfig::new(steps).with_seed(10),
     )
     .expect("sampling");
-    let pixels: Vec<f32> = from_symmetric(samples.final_state)
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .expect("floats");
-    plot_image_grid(args.out.join("samples.png"), &pixels, [1, 8, 8], 8, 8).expect("plot");
-    let real: Vec<f32> = from_symmetric(all.slice([0..64, 0..64]))
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .expect("floats");
-    plot_image_grid(args.out.join("data.png"), &real, [1, 8, 8], 8, 8).expect("plot");
+    plot_images(
+        &args.out.join("samples.png"),
+        samples.final_state,
+        [1, 8, 8],
+        8,
+    );
+    plot_images(&args.out.join("data.png"), all, [1, 8, 8], 8);
     println!(
         "done in {:.1} s; pictures in {}",
         started.elapsed().as_secs_f64(),

@@ -19,14 +19,14 @@ mod common;
 use std::path::Path;
 use std::time::Instant;
 
-use common::Args;
+use common::{Args, plot_images};
 use ebm::burn::optim::AdamConfig;
 use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Tensor, TensorData};
 use ebm::ebm_data::digits::Digits;
 use ebm::ebm_data::idx::read_idx_images;
-use ebm::ebm_data::transforms::{from_symmetric, resize, to_symmetric};
-use ebm::ebm_plot::{Series, plot_curves, plot_image_grid};
+use ebm::ebm_data::transforms::{resize, to_symmetric};
+use ebm::ebm_plot::{Series, plot_curves};
 use ebm::ebm_sample::noise::Noise;
 use ebm::ebm_train::StepLog;
 use ebm::prelude::*;
@@ -74,13 +74,7 @@ fn load_images<B: AutodiffBackend>(args: &Args) -> Result<Tensor<Inner<B>, 2>, S
 }
 
 fn grid<B: AutodiffBackend>(path: &Path, images: Tensor<Inner<B>, 2>) {
-    let n = images.dims()[0].min(64);
-    let pixels: Vec<f32> = from_symmetric(images.narrow(0, 0, n))
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .expect("floats");
-    plot_image_grid(path, &pixels, [1, SIDE, SIDE], 8, 3).expect("plot");
+    plot_images(path, images, [1, SIDE, SIDE], 3);
 }
 
 fn curves(path: &Path, title: &str, history: &[StepLog], negatives: bool) {

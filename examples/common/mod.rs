@@ -120,6 +120,23 @@ macro_rules! with_backend {
     }};
 }
 
+/// Writes the first (up to) 64 of `images` (`[N, C·H·W]` in `[−1, 1]`) as an 8-column grid,
+/// each pixel a `scale × scale` block.
+pub fn plot_images<Bk: ebm::burn::tensor::backend::Backend>(
+    path: &std::path::Path,
+    images: Tensor<Bk, 2>,
+    image_shape: [usize; 3],
+    scale: u32,
+) {
+    let n = images.dims()[0].min(64);
+    let pixels: Vec<f32> = ebm::ebm_data::transforms::from_symmetric(images.narrow(0, 0, n))
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .expect("floats");
+    ebm::ebm_plot::plot_image_grid(path, &pixels, image_shape, 8, scale).expect("plot");
+}
+
 /// Points as host rows.
 pub fn rows<Bk: ebm::burn::tensor::backend::Backend>(x: Tensor<Bk, 2>) -> Vec<Vec<f64>> {
     let d = x.dims()[1];

@@ -21,6 +21,16 @@ pub enum Mass {
     Diagonal(Vec<f64>),
 }
 
+impl Mass {
+    /// The masses: one for a scalar mass, one per coordinate for a diagonal.
+    fn values(&self) -> Vec<f64> {
+        match self {
+            Mass::Scalar(m) => vec![*m],
+            Mass::Diagonal(m) => m.clone(),
+        }
+    }
+}
+
 /// Builds an [`Hmc`] sampler.
 #[derive(Config, Debug)]
 pub struct HmcConfig {
@@ -44,10 +54,7 @@ pub struct HmcConfig {
 impl HmcConfig {
     /// Builds the sampler, checking the parameters.
     pub fn init(&self) -> Result<Hmc, SampleError> {
-        let masses = match &self.mass {
-            Mass::Scalar(m) => vec![*m],
-            Mass::Diagonal(m) => m.clone(),
-        };
+        let masses = self.mass.values();
         let row = |v: Vec<f64>| {
             let len = v.len();
             DeviceConstant::new(v, [1, len])
@@ -94,13 +101,10 @@ impl Hmc {
                 "must be > 0",
             ));
         }
-        let masses = match &self.config.mass {
-            Mass::Scalar(m) => vec![*m],
-            Mass::Diagonal(m) if m.is_empty() => {
-                return Err(invalid("mass", 0.0, "the diagonal must not be empty"));
-            }
-            Mass::Diagonal(m) => m.clone(),
-        };
+        let masses = self.config.mass.values();
+        if masses.is_empty() {
+            return Err(invalid("mass", 0.0, "the diagonal must not be empty"));
+        }
         if let Some(&m) = masses.iter().find(|m| !(m.is_finite() && **m > 0.0)) {
             return Err(invalid("mass", m, "every mass must be finite and > 0"));
         }

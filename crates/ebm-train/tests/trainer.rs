@@ -309,6 +309,19 @@ fn a_non_finite_step_never_reaches_the_parameters() {
 fn bad_input_gives_typed_errors() {
     let config = TrainerConfig::new(1).with_quiet(true);
     let cd = || ContrastiveDivergenceConfig::new().init(langevin()).unwrap();
+    // No skip allowance.
+    assert!(matches!(
+        Trainer::new(
+            mlp(4),
+            AdamConfig::new().init(),
+            cd(),
+            config.clone().with_max_consecutive_skips(0)
+        ),
+        Err(TrainError::InvalidParameter {
+            name: "max_consecutive_skips",
+            ..
+        })
+    ));
     // Empty dataset.
     let mut trainer = Trainer::new(mlp(4), AdamConfig::new().init(), cd(), config.clone()).unwrap();
     let empty = Tensor::<Cpu, 2>::zeros([0, 2], &Default::default());
