@@ -200,6 +200,10 @@ impl<Bk: Backend> ConvWeights<Bk> {
 
     /// `z = W ⋆ x + b`.
     pub(super) fn forward(&self, x: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
+        #[cfg(any(feature = "ndarray", feature = "flex"))]
+        if let Some(z) = super::host_conv::conv(&x, &self.weight, Some(&self.bias), self.stride) {
+            return z;
+        }
         conv2d(
             x,
             self.weight.clone(),
@@ -210,6 +214,10 @@ impl<Bk: Backend> ConvWeights<Bk> {
 
     /// `W ⋆ ẋ`, the linear part (tangents carry no bias).
     pub(super) fn tangent(&self, x_dot: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
+        #[cfg(any(feature = "ndarray", feature = "flex"))]
+        if let Some(z) = super::host_conv::conv(&x_dot, &self.weight, None, self.stride) {
+            return z;
+        }
         conv2d(x_dot, self.weight.clone(), None, self.options())
     }
 
@@ -217,6 +225,12 @@ impl<Bk: Backend> ConvWeights<Bk> {
     /// A strided convolution drops the last rows and columns when `in + 2 − 3` is odd; the
     /// output padding restores the input size exactly.
     pub(super) fn backward(&self, g: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
+        #[cfg(any(feature = "ndarray", feature = "flex"))]
+        if let Some(y) =
+            super::host_conv::conv_transpose(&g, &self.weight, self.stride, self.input_size)
+        {
+            return y;
+        }
         let [_, _, oh, ow] = g.dims();
         let s = self.stride;
         let pad_out = |input: usize, out: usize| input + 2 - ((out - 1) * s + 3);

@@ -21,7 +21,7 @@ use super::cores::for_each_split;
 use super::host_activation::activate;
 #[cfg(target_arch = "x86_64")]
 use super::panel_product::{Avx2, Avx512};
-use super::panel_product::{Lanes, PANEL, Scalar, Strided, product, scale_rows};
+use super::panel_product::{Lanes, PANEL, Scalar, Strided, product, product_cols, scale_rows};
 
 /// Whether tensors of `Bk` with this dtype live in host memory this kernel may read: NdArray or
 /// Flex with float32 (never an autodiff wrapper, whose graph must see every op).
@@ -49,11 +49,11 @@ pub(super) struct HostConv {
 }
 
 impl HostConv {
-    fn output(&self) -> [usize; 2] {
+    pub(super) fn output(&self) -> [usize; 2] {
         self.input.map(|s| (s - 1) / self.stride + 1)
     }
 
-    fn output_len(&self) -> usize {
+    pub(super) fn output_len(&self) -> usize {
         let [h, w] = self.output();
         self.c_out * h * w
     }
@@ -85,7 +85,7 @@ pub(super) fn host_values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<
 }
 
 /// One image's state through the sweeps.
-struct Image {
+pub(super) struct Image {
     /// The input, then the activations of the latest layer (`[C, H·W]`).
     activations: Vec<f32>,
     /// `f′(z)` of every layer (empty without a gradient).
@@ -114,60 +114,66 @@ impl HostCnn {
             })
             .collect();
         for_each_split(&mut images, |image| {
-            self.dispatch(|k| k.forward(image, with_grad))
+            dispatch(|k| k.forward(self, image, with_grad))
         });
-        let energy = self.dispatch(|k| k.head(&mut images, with_grad));
+        let energy = dispatch(|k| k.head(self, &mut images, with_grad));
         let energy = Tensor::from_data(TensorData::new(energy, [n]), &device);
         if !with_grad {
             return (energy, None);
         }
-        for_each_split(&mut images, |image| self.dispatch(|k| k.backward(image)));
+        for_each_split(&mut images, |image| dispatch(|k| k.backward(self, image)));
         let grad: Vec<f32> = images.into_iter().flat_map(|image| image.grad).collect();
         (
             energy,
             Some(Tensor::from_data(TensorData::new(grad, [n, d]), &device)),
         )
     }
-
-    /// Runs `f` with the widest vector unit the CPU has.
-    fn dispatch<R>(&self, f: impl FnOnce(&dyn Kernel) -> R) -> R {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return f(&Build::<Avx512, 12, 2>::new(self));
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return f(&Build::<Avx2, 3, 4>::new(self));
-            }
-        }
-        f(&Build::<Scalar, 1, PANEL>::new(self))
-    }
 }
 
-/// The kernel's three sweeps, for one instruction set.
-trait Kernel {
+/// Runs `f` with the widest vector unit the CPU has.
+pub(super) fn dispatch<R>(f: impl FnOnce(&dyn Kernel) -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return f(&Build::<Avx512, 12, 2>::new());
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return f(&Build::<Avx2, 6, 2>::new());
+        }
+    }
+    f(&Build::<Scalar, 1, PANEL>::new())
+}
+
+/// The kernel's sweeps over a whole CNN, and its single-layer operations, for one instruction
+/// set.
+pub(super) trait Kernel {
     /// The convolutions forward on one image, keeping `f′(z)` when a gradient is wanted.
-    fn forward(&self, image: &mut Image, with_grad: bool);
+    fn forward(&self, cnn: &HostCnn, image: &mut Image, with_grad: bool);
     /// The head over all images: their energies, and the gradient with respect to each image's
     /// last activations when wanted.
-    fn head(&self, images: &mut [Image], with_grad: bool) -> Vec<f32>;
+    fn head(&self, cnn: &HostCnn, images: &mut [Image], with_grad: bool) -> Vec<f32>;
     /// The convolutions backward on one image, leaving the input gradient in `image.grad`.
-    fn backward(&self, image: &mut Image);
+    fn backward(&self, cnn: &HostCnn, image: &mut Image);
+    /// `W ⋆ x + b` of one image: `[C_in, H·W]` in, `[C_out, H'·W']` out.
+    fn conv(&self, conv: &HostConv, x: &[f32]) -> Vec<f32>;
+    /// The adjoint of the convolution's linear part, `Wᵀ ⋆ g`: `[C_out, H'·W']` in,
+    /// `[C_in, H·W]` out.
+    fn conv_transpose(&self, conv: &HostConv, g: &[f32]) -> Vec<f32>;
+    /// Adds one image's kernel gradient `Σ δ ⊗ patches(x)` to `weight` (`[C_out, C_in·9]`),
+    /// for the input `x` (`[C_in, H·W]`) and the output signal `δ` (`[C_out, H'·W']`).
+    fn conv_weight_grad(&self, conv: &HostConv, x: &[f32], delta: &[f32], weight: &mut [f32]);
 }
 
-/// [`HostCnn`] with `MR × NV` accumulators of vector type `V`. Constructed only after checking
-/// that the CPU has `V`'s instruction set.
-struct Build<'a, V, const MR: usize, const NV: usize> {
-    cnn: &'a HostCnn,
+/// One instruction set: `MR × NV` accumulators of vector type `V`. Constructed only after
+/// checking that the CPU has `V`'s instruction set.
+struct Build<V, const MR: usize, const NV: usize> {
     _lanes: std::marker::PhantomData<V>,
 }
 
-impl<'a, V: Lanes, const MR: usize, const NV: usize> Build<'a, V, MR, NV> {
-    fn new(cnn: &'a HostCnn) -> Self {
+impl<V: Lanes, const MR: usize, const NV: usize> Build<V, MR, NV> {
+    fn new() -> Self {
         Self {
-            cnn,
             _lanes: std::marker::PhantomData,
         }
     }
@@ -209,14 +215,14 @@ fn crop(padded: &[f32], channels: usize, [h, w]: [usize; 2]) -> Vec<f32> {
 
 /// For output positions `start..start + PANEL` of `conv`, the index in a padded input plane of
 /// each patch's top-left tap, `(oh·s)·(W + 2) + ow·s`. Positions past `end` (a partial panel)
-/// read the patch at 0: their results are dropped, and their backward signal is zero.
+/// read the patch at 0: their results are dropped.
 fn patch_origins(conv: &HostConv, start: usize, end: usize) -> [usize; PANEL] {
     let w_out = conv.output()[1];
     let row = conv.input[1] + 2;
     std::array::from_fn(|c| {
         let q = start + c;
         if q < end {
-            (q / w_out) * conv.stride * row + (q % w_out) * conv.stride
+            (q / w_out * row + q % w_out) * conv.stride
         } else {
             0
         }
@@ -230,58 +236,74 @@ fn tap_offset(conv: &HostConv, r: usize) -> (usize, usize) {
     (ci * plane, kh * (conv.input[1] + 2) + kw)
 }
 
-impl<V: Lanes, const MR: usize, const NV: usize> Build<'_, V, MR, NV> {
+impl<V: Lanes, const MR: usize, const NV: usize> Build<V, MR, NV> {
+    /// `W ⋆ x + b` for the output positions `start..start + PANEL` of one zero-bordered input:
+    /// the panel's patches are gathered into `patches` (`[C_in·9, PANEL]`) and the result left
+    /// in `z` (`[C_out, PANEL]`; columns past the last position hold stale values to drop).
+    ///
     /// # Safety
-    /// The CPU supports `V`'s instruction set (guaranteed by [`HostCnn::dispatch`]).
+    /// The CPU supports `V`'s instruction set (guaranteed by [`dispatch`]).
     #[inline(always)]
-    unsafe fn forward_impl(&self, image: &mut Image, with_grad: bool) {
-        let convs = &self.cnn.convs;
+    unsafe fn conv_panel(
+        conv: &HostConv,
+        input: &[f32],
+        bias: Option<&[f32]>,
+        start: usize,
+        patches: &mut [f32],
+        z: &mut [f32],
+    ) {
+        let positions = conv.output_len() / conv.c_out;
+        let rows = conv.c_in * 9;
+        let cols = (positions - start).min(PANEL);
+        let origins = patch_origins(conv, start, positions);
+        for (r, row) in patches.chunks_exact_mut(PANEL).enumerate() {
+            let (plane, offset) = tap_offset(conv, r);
+            let plane = &input[plane + offset..];
+            for (value, &origin) in row.iter_mut().zip(&origins) {
+                *value = plane[origin];
+            }
+        }
+        let weight = Strided {
+            values: &conv.weight,
+            row_stride: rows,
+            col_stride: 1,
+        };
+        // SAFETY: the caller vouches for the instruction set.
+        unsafe { product_cols::<V, MR, NV>(conv.c_out, rows, weight, patches, z, bias, cols) };
+    }
+
+    /// # Safety
+    /// As [`Build::conv_panel`].
+    #[inline(always)]
+    unsafe fn forward_impl(cnn: &HostCnn, image: &mut Image, with_grad: bool) {
+        let convs = &cnn.convs;
         let first = convs.first().expect("at least one convolution");
         let mut input = pad(&image.activations, first.c_in, first.input);
-        let mut patches = Vec::new();
-        let mut z = Vec::new();
         for (l, conv) in convs.iter().enumerate() {
             let [ho, wo] = conv.output();
             let positions = ho * wo;
-            let rows = conv.c_in * 9;
-            patches.resize(rows * PANEL, 0.0);
-            z.resize(conv.c_out * PANEL, 0.0);
+            let mut patches = vec![0.0f32; conv.c_in * 9 * PANEL];
+            let mut z = vec![0.0f32; conv.c_out * PANEL];
             let mut out = vec![0.0f32; padded_len(conv.c_out, [ho, wo])];
             let mut slope = vec![0.0f32; if with_grad { conv.output_len() } else { 0 }];
             let mut panel_slope = vec![0.0f32; if with_grad { z.len() } else { 0 }];
-            let weight = Strided {
-                values: &conv.weight,
-                row_stride: rows,
-                col_stride: 1,
-            };
             let out_plane = (ho + 2) * (wo + 2);
             for start in (0..positions).step_by(PANEL) {
                 let cols = (positions - start).min(PANEL);
-                let origins = patch_origins(conv, start, positions);
-                for (r, row) in patches.chunks_exact_mut(PANEL).enumerate() {
-                    let (plane, offset) = tap_offset(conv, r);
-                    let plane = &input[plane + offset..];
-                    for (value, &origin) in row.iter_mut().zip(&origins) {
-                        *value = plane[origin];
-                    }
-                }
                 // SAFETY: the caller vouches for the instruction set.
                 unsafe {
-                    product::<V, MR, NV>(
-                        conv.c_out,
-                        rows,
-                        weight,
-                        &patches,
-                        &mut z,
-                        Some(&conv.bias),
-                    )
+                    Self::conv_panel(conv, &input, Some(&conv.bias), start, &mut patches, &mut z)
                 };
-                activate::<V::MulAdd>(self.cnn.activation, &mut z, &mut panel_slope);
+                activate::<V::MulAdd>(cnn.activation, &mut z, &mut panel_slope);
+                // Where each position of the panel lands in a zero-bordered output plane.
+                let dest: [usize; PANEL] = std::array::from_fn(|c| {
+                    let q = start + c;
+                    (q / wo + 1) * (wo + 2) + q % wo + 1
+                });
                 for co in 0..conv.c_out {
                     let plane = &mut out[co * out_plane..(co + 1) * out_plane];
-                    for (c, &value) in z[co * PANEL..co * PANEL + cols].iter().enumerate() {
-                        let q = start + c;
-                        plane[(q / wo + 1) * (wo + 2) + q % wo + 1] = value;
+                    for (&value, &at) in z[co * PANEL..co * PANEL + cols].iter().zip(&dest) {
+                        plane[at] = value;
                     }
                     if with_grad {
                         let at = co * positions + start;
@@ -299,10 +321,9 @@ impl<V: Lanes, const MR: usize, const NV: usize> Build<'_, V, MR, NV> {
     }
 
     /// # Safety
-    /// As [`Build::forward_impl`].
+    /// As [`Build::conv_panel`].
     #[inline(always)]
-    unsafe fn head_impl(&self, images: &mut [Image], with_grad: bool) -> Vec<f32> {
-        let cnn = self.cnn;
+    unsafe fn head_impl(cnn: &HostCnn, images: &mut [Image], with_grad: bool) -> Vec<f32> {
         let hidden = cnn.hidden_b.len();
         let features = cnn.hidden_w.len() / hidden;
         let mut energy = vec![0.0f32; images.len()];
@@ -358,110 +379,167 @@ impl<V: Lanes, const MR: usize, const NV: usize> Build<'_, V, MR, NV> {
     }
 
     /// # Safety
-    /// As [`Build::forward_impl`].
+    /// As [`Build::conv_panel`].
     #[inline(always)]
-    unsafe fn backward_impl(&self, image: &mut Image) {
-        let mut gz = Vec::new();
-        let mut patches = Vec::new();
-        for (l, conv) in self.cnn.convs.iter().enumerate().rev() {
-            let positions = conv.output_len() / conv.c_out;
-            let rows = conv.c_in * 9;
-            // g ⊙ f′(z) over the whole layer, then one panel at a time.
+    unsafe fn backward_impl(cnn: &HostCnn, image: &mut Image) {
+        for (l, conv) in cnn.convs.iter().enumerate().rev() {
+            // g ⊙ f′(z) over the whole layer, then its transposed convolution.
             let mut g = std::mem::take(&mut image.grad);
             for (gi, &si) in g.iter_mut().zip(&image.slopes[l]) {
                 *gi *= si;
             }
-            gz.resize(conv.c_out * PANEL, 0.0);
-            patches.resize(rows * PANEL, 0.0);
-            let mut previous = vec![0.0f32; padded_len(conv.c_in, conv.input)];
-            // Wᵀ: element (r, co) of the `[C_out, C_in·9]` kernel read transposed.
-            let wt = Strided {
-                values: &conv.weight,
-                row_stride: 1,
-                col_stride: rows,
+            // SAFETY: the caller vouches for the instruction set.
+            image.grad = unsafe { Self::conv_transpose_impl(conv, &g) };
+        }
+    }
+
+    /// # Safety
+    /// As [`Build::conv_panel`].
+    #[inline(always)]
+    unsafe fn conv_impl(conv: &HostConv, x: &[f32]) -> Vec<f32> {
+        let input = pad(x, conv.c_in, conv.input);
+        let positions = conv.output_len() / conv.c_out;
+        let mut patches = vec![0.0f32; conv.c_in * 9 * PANEL];
+        let mut z = vec![0.0f32; conv.c_out * PANEL];
+        let mut out = vec![0.0f32; conv.output_len()];
+        let bias = (!conv.bias.is_empty()).then_some(conv.bias.as_slice());
+        for start in (0..positions).step_by(PANEL) {
+            let cols = (positions - start).min(PANEL);
+            // SAFETY: the caller vouches for the instruction set.
+            unsafe { Self::conv_panel(conv, &input, bias, start, &mut patches, &mut z) };
+            for (co, row) in z.chunks_exact(PANEL).enumerate() {
+                let at = co * positions + start;
+                out[at..at + cols].copy_from_slice(&row[..cols]);
+            }
+        }
+        out
+    }
+
+    /// # Safety
+    /// As [`Build::conv_panel`].
+    #[inline(always)]
+    unsafe fn conv_transpose_impl(conv: &HostConv, g: &[f32]) -> Vec<f32> {
+        let positions = conv.output_len() / conv.c_out;
+        let rows = conv.c_in * 9;
+        let mut gz = vec![0.0f32; conv.c_out * PANEL];
+        let mut patches = vec![0.0f32; rows * PANEL];
+        let mut previous = vec![0.0f32; padded_len(conv.c_in, conv.input)];
+        // Wᵀ: element (r, co) of the `[C_out, C_in·9]` kernel read transposed.
+        let wt = Strided {
+            values: &conv.weight,
+            row_stride: 1,
+            col_stride: rows,
+        };
+        for start in (0..positions).step_by(PANEL) {
+            let cols = (positions - start).min(PANEL);
+            for (co, row) in gz.chunks_exact_mut(PANEL).enumerate() {
+                let at = co * positions + start;
+                row[..cols].copy_from_slice(&g[at..at + cols]);
+            }
+            // SAFETY: the caller vouches for the instruction set.
+            unsafe {
+                product_cols::<V, MR, NV>(rows, conv.c_out, wt, &gz, &mut patches, None, cols)
             };
-            for start in (0..positions).step_by(PANEL) {
-                let cols = (positions - start).min(PANEL);
-                for (co, row) in gz.chunks_exact_mut(PANEL).enumerate() {
-                    let at = co * positions + start;
-                    row[..cols].copy_from_slice(&g[at..at + cols]);
-                    row[cols..].fill(0.0);
-                }
-                // SAFETY: the caller vouches for the instruction set.
-                unsafe { product::<V, MR, NV>(rows, conv.c_out, wt, &gz, &mut patches, None) };
-                let origins = patch_origins(conv, start, positions);
-                for (r, row) in patches.chunks_exact(PANEL).enumerate() {
-                    let (plane, offset) = tap_offset(conv, r);
-                    let plane = &mut previous[plane + offset..];
-                    // Zero columns past the panel's end add nothing at the patch they name.
-                    for (&value, &origin) in row.iter().zip(&origins) {
-                        plane[origin] += value;
-                    }
+            let origins = patch_origins(conv, start, positions);
+            for (r, row) in patches.chunks_exact(PANEL).enumerate() {
+                let (plane, offset) = tap_offset(conv, r);
+                let plane = &mut previous[plane + offset..];
+                for (&value, &origin) in row[..cols].iter().zip(&origins) {
+                    plane[origin] += value;
                 }
             }
-            image.grad = crop(&previous, conv.c_in, conv.input);
+        }
+        crop(&previous, conv.c_in, conv.input)
+    }
+
+    /// `∂/∂W` of `⟨δ, W ⋆ x⟩`: for each block of [`PANEL`] kernel columns (taps), the taps of
+    /// every output position are gathered into a `[positions, PANEL]` block and multiplied by
+    /// `δ` (`[C_out, positions]`), so the product's depth is the image's positions.
+    ///
+    /// # Safety
+    /// As [`Build::conv_panel`].
+    #[inline(always)]
+    unsafe fn conv_weight_grad_impl(conv: &HostConv, x: &[f32], delta: &[f32], weight: &mut [f32]) {
+        let input = pad(x, conv.c_in, conv.input);
+        let positions = conv.output_len() / conv.c_out;
+        let rows = conv.c_in * 9;
+        let (w_out, row) = (conv.output()[1], conv.input[1] + 2);
+        let origins: Vec<usize> = (0..positions)
+            .map(|q| (q / w_out * row + q % w_out) * conv.stride)
+            .collect();
+        let mut taps = vec![0.0f32; positions * PANEL];
+        let mut block = vec![0.0f32; conv.c_out * PANEL];
+        let d = Strided {
+            values: delta,
+            row_stride: positions,
+            col_stride: 1,
+        };
+        for r0 in (0..rows).step_by(PANEL) {
+            // Columns past `width` keep stale taps: their results are never read.
+            let width = (rows - r0).min(PANEL);
+            let offsets: Vec<usize> = (r0..r0 + width)
+                .map(|r| {
+                    let (plane, offset) = tap_offset(conv, r);
+                    plane + offset
+                })
+                .collect();
+            for (q, &origin) in origins.iter().enumerate() {
+                let at = &input[origin..];
+                for (value, &offset) in taps[q * PANEL..].iter_mut().zip(&offsets) {
+                    *value = at[offset];
+                }
+            }
+            // SAFETY: the caller vouches for the instruction set.
+            unsafe {
+                product_cols::<V, MR, NV>(conv.c_out, positions, d, &taps, &mut block, None, width)
+            };
+            for (co, sums) in block.chunks_exact(PANEL).enumerate() {
+                let row = &mut weight[co * rows + r0..co * rows + r0 + width];
+                for (w, &s) in row.iter_mut().zip(sums) {
+                    *w += s;
+                }
+            }
         }
     }
 }
 
+/// One method of [`Kernel`], run through a function compiled for the instruction set.
+macro_rules! kernel_method {
+    ($(#[$isa:meta])* $build:ty, fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $imp:ident) => {
+        fn $name(&self, $($arg: $ty),*) $(-> $ret)? {
+            $(#[$isa])*
+            unsafe fn run($($arg: $ty),*) $(-> $ret)? {
+                // SAFETY: `Build` for an instruction set exists only on CPUs that have it.
+                unsafe { <$build>::$imp($($arg),*) }
+            }
+            // SAFETY: as above.
+            unsafe { run($($arg),*) }
+        }
+    };
+}
+
 macro_rules! kernel_for {
-    ($lanes:ty, $mr:literal, $nv:literal, $features:literal) => {
-        impl Kernel for Build<'_, $lanes, $mr, $nv> {
-            fn forward(&self, image: &mut Image, with_grad: bool) {
-                #[target_feature(enable = $features)]
-                fn run(k: &Build<'_, $lanes, $mr, $nv>, image: &mut Image, with_grad: bool) {
-                    // SAFETY: `Build` for this instruction set exists only on CPUs that have it.
-                    unsafe { k.forward_impl(image, with_grad) }
-                }
-                // SAFETY: as above.
-                unsafe { run(self, image, with_grad) }
-            }
-
-            fn head(&self, images: &mut [Image], with_grad: bool) -> Vec<f32> {
-                #[target_feature(enable = $features)]
-                fn run(
-                    k: &Build<'_, $lanes, $mr, $nv>,
-                    images: &mut [Image],
-                    with_grad: bool,
-                ) -> Vec<f32> {
-                    // SAFETY: as in `forward`.
-                    unsafe { k.head_impl(images, with_grad) }
-                }
-                // SAFETY: as in `forward`.
-                unsafe { run(self, images, with_grad) }
-            }
-
-            fn backward(&self, image: &mut Image) {
-                #[target_feature(enable = $features)]
-                fn run(k: &Build<'_, $lanes, $mr, $nv>, image: &mut Image) {
-                    // SAFETY: as in `forward`.
-                    unsafe { k.backward_impl(image) }
-                }
-                // SAFETY: as in `forward`.
-                unsafe { run(self, image) }
-            }
+    ($(#[$isa:meta])* $build:ty) => {
+        impl Kernel for $build {
+            kernel_method!($(#[$isa])* $build,
+                fn forward(cnn: &HostCnn, image: &mut Image, with_grad: bool) = forward_impl);
+            kernel_method!($(#[$isa])* $build,
+                fn head(cnn: &HostCnn, images: &mut [Image], with_grad: bool) -> Vec<f32> = head_impl);
+            kernel_method!($(#[$isa])* $build,
+                fn backward(cnn: &HostCnn, image: &mut Image) = backward_impl);
+            kernel_method!($(#[$isa])* $build,
+                fn conv(conv: &HostConv, x: &[f32]) -> Vec<f32> = conv_impl);
+            kernel_method!($(#[$isa])* $build,
+                fn conv_transpose(conv: &HostConv, g: &[f32]) -> Vec<f32> = conv_transpose_impl);
+            kernel_method!($(#[$isa])* $build,
+                fn conv_weight_grad(conv: &HostConv, x: &[f32], delta: &[f32], weight: &mut [f32])
+                    = conv_weight_grad_impl);
         }
     };
 }
 
 #[cfg(target_arch = "x86_64")]
-kernel_for!(Avx512, 12, 2, "avx512f");
+kernel_for!(#[target_feature(enable = "avx512f")] Build<Avx512, 12, 2>);
 #[cfg(target_arch = "x86_64")]
-kernel_for!(Avx2, 3, 4, "avx2,fma");
-
-impl Kernel for Build<'_, Scalar, 1, PANEL> {
-    fn forward(&self, image: &mut Image, with_grad: bool) {
-        // SAFETY: scalar code runs on every CPU.
-        unsafe { self.forward_impl(image, with_grad) }
-    }
-
-    fn head(&self, images: &mut [Image], with_grad: bool) -> Vec<f32> {
-        // SAFETY: as above.
-        unsafe { self.head_impl(images, with_grad) }
-    }
-
-    fn backward(&self, image: &mut Image) {
-        // SAFETY: as above.
-        unsafe { self.backward_impl(image) }
-    }
-}
+kernel_for!(#[target_feature(enable = "avx2,fma")] Build<Avx2, 6, 2>);
+kernel_for!(Build<Scalar, 1, PANEL>);

@@ -232,7 +232,7 @@ impl Layers<'_> {
         work: &mut [f32],
     ) {
         // SAFETY: this function only runs on CPUs with AVX2 and FMA.
-        unsafe { self.panels::<Avx2, 3, 4>(x, d, energy, grad, work) }
+        unsafe { self.panels::<Avx2, 6, 2>(x, d, energy, grad, work) }
     }
 
     /// The rows of `x` in panels of [`PANEL`]: each panel goes forward (keeping `f′(z)` when a

@@ -17,6 +17,8 @@ mod cores;
 mod host_activation;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 mod host_cnn;
+#[cfg(any(feature = "ndarray", feature = "flex"))]
+mod host_conv;
 #[cfg(feature = "ndarray")]
 mod host_mlp;
 mod hybrid;

@@ -174,8 +174,10 @@ pub(super) struct Strided<'a> {
 /// of [`PANEL`] floats (`b` is `[k, PANEL]`, `c` is `[m, PANEL]`, row-major) and a missing `init`
 /// means zero.
 ///
-/// `MR` output rows are computed at a time in `MR × NV` vector accumulators; `NV · V::WIDTH`
-/// must be [`PANEL`].
+/// `MR` output rows by `NV · V::WIDTH` columns are computed at a time in `MR × NV` vector
+/// accumulators; `NV · V::WIDTH` must divide [`PANEL`]. The tile must fit the vector registers
+/// with the `NV` rows of `b` and one broadcast (AVX2's 16 registers: 6 × 2, not 3 × 4, whose
+/// accumulators spill to the stack).
 ///
 /// # Safety
 /// The CPU supports the instruction set of `V`.
@@ -188,7 +190,26 @@ pub(super) unsafe fn product<V: Lanes, const MR: usize, const NV: usize>(
     c: &mut [f32],
     init: Option<&[f32]>,
 ) {
-    assert!(NV * V::WIDTH == PANEL && m > 0 && k > 0);
+    // SAFETY: the caller's guarantee.
+    unsafe { product_cols::<V, MR, NV>(m, k, a, b, c, init, PANEL) }
+}
+
+/// [`product`] for the first `cols` columns of the panel only (rounded up to whole tiles):
+/// columns past them are left as they were, so a partial panel costs what it holds.
+///
+/// # Safety
+/// As [`product`].
+#[inline(always)]
+pub(super) unsafe fn product_cols<V: Lanes, const MR: usize, const NV: usize>(
+    m: usize,
+    k: usize,
+    a: Strided,
+    b: &[f32],
+    c: &mut [f32],
+    init: Option<&[f32]>,
+    cols: usize,
+) {
+    assert!(PANEL.is_multiple_of(NV * V::WIDTH) && m > 0 && k > 0 && cols <= PANEL);
     assert!((m - 1) * a.row_stride + (k - 1) * a.col_stride < a.values.len());
     assert!(b.len() >= k * PANEL && c.len() >= m * PANEL);
     assert!(init.is_none_or(|init| init.len() >= m));
@@ -199,9 +220,10 @@ pub(super) unsafe fn product<V: Lanes, const MR: usize, const NV: usize>(
         // SAFETY: the asserts above bound every index the tiles touch (rows < m, depth < k),
         // and the caller vouches for the instruction set.
         unsafe {
-            let i = tiles::<V, MR, NV>(0, m, &depth, a, b, c, init, first);
-            let i = tiles::<V, 4, NV>(i, m, &depth, a, b, c, init, first);
-            tiles::<V, 1, NV>(i, m, &depth, a, b, c, init, first);
+            let i = tiles::<V, MR, NV>(0, m, cols, &depth, a, b, c, init, first);
+            let i = tiles::<V, 4, NV>(i, m, cols, &depth, a, b, c, init, first);
+            let i = tiles::<V, 2, NV>(i, m, cols, &depth, a, b, c, init, first);
+            tiles::<V, 1, NV>(i, m, cols, &depth, a, b, c, init, first);
         }
         start = depth.end;
     }
@@ -228,7 +250,8 @@ pub(super) unsafe fn scale_rows<V: Lanes>(c: &mut [f32], scale: &[f32]) {
     }
 }
 
-/// As many `MR`-row tiles of [`product`] as fit in rows `from..m`; returns the first row left.
+/// As many `MR`-row tiles of [`product_cols`] as fit in rows `from..m`, over the column tiles
+/// that hold the first `cols` columns; returns the first row left.
 ///
 /// # Safety
 /// As [`product`], whose asserts must hold.
@@ -237,6 +260,7 @@ pub(super) unsafe fn scale_rows<V: Lanes>(c: &mut [f32], scale: &[f32]) {
 unsafe fn tiles<V: Lanes, const MR: usize, const NV: usize>(
     from: usize,
     m: usize,
+    cols: usize,
     depth: &std::ops::Range<usize>,
     a: Strided,
     b: &[f32],
@@ -246,21 +270,26 @@ unsafe fn tiles<V: Lanes, const MR: usize, const NV: usize>(
 ) -> usize {
     let mut i = from;
     while i + MR <= m {
-        // SAFETY: rows i..i + MR are below m; see `product`.
-        unsafe { tile::<V, MR, NV>(i, depth, a, b, c, init, first) };
+        for j0 in (0..cols).step_by(NV * V::WIDTH) {
+            // SAFETY: rows i..i + MR are below m, columns j0..j0 + NV·WIDTH within the panel;
+            // see `product`.
+            unsafe { tile::<V, MR, NV>(i, j0, depth, a, b, c, init, first) };
+        }
         i += MR;
     }
     i
 }
 
-/// Rows `i0..i0 + MR` of [`product`] over one depth range: starts from `init` (or zero) on the
-/// first range and from `c` after it.
+/// Rows `i0..i0 + MR`, columns `j0..j0 + NV·WIDTH` of [`product`] over one depth range: starts
+/// from `init` (or zero) on the first range and from `c` after it.
 ///
 /// # Safety
-/// As [`product`], with `i0 + MR ≤ m`.
+/// As [`product`], with `i0 + MR ≤ m` and `j0 + NV·WIDTH ≤ PANEL`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn tile<V: Lanes, const MR: usize, const NV: usize>(
     i0: usize,
+    j0: usize,
     depth: &std::ops::Range<usize>,
     a: Strided,
     b: &[f32],
@@ -268,7 +297,11 @@ unsafe fn tile<V: Lanes, const MR: usize, const NV: usize>(
     init: Option<&[f32]>,
     first: bool,
 ) {
-    let (ap, bp, cp) = (a.values.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    let (ap, bp, cp) = (
+        a.values.as_ptr(),
+        b.as_ptr().wrapping_add(j0),
+        c.as_mut_ptr().wrapping_add(j0),
+    );
     // SAFETY: every pointer below stays inside `a`, `b` or `c` by the asserts of `product`.
     unsafe {
         let mut acc = [[V::splat(0.0); NV]; MR];
@@ -358,6 +391,7 @@ mod tests {
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
+            check::<Avx2, 6, 2>();
             check::<Avx2, 3, 4>();
         }
     }

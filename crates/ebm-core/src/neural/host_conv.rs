@@ -1,0 +1,436 @@
+//! The CNN's 3×3 convolutions (padding 1) and their transposes on the CPU autodiff backends
+//! (`Autodiff<NdArray>`, `Autodiff<Flex>`), as autodiff operations whose forward and backward
+//! run the host kernel's single-layer products ([`super::host_cnn::Kernel`]).
+//!
+//! Why: training steps (CD, DSM) differentiate the tracked energy, or the tracked input gradient,
+//! once in the parameters. Through Burn's generic ops each convolution's backward copies strided
+//! tensors and runs the weight gradient as a convolution of transposed tensors (41% of a DSM step
+//! on Flex, with `StridedIter` and `to_contiguous` alone at 17%). Here both directions and the
+//! kernel gradient are the same panel products as the graph-free kernel, split across cores.
+//!
+//! Only the two CPU autodiff backends with float32 take this path ([`conv`] and
+//! [`conv_transpose`] return `None` otherwise, and the caller uses Burn's `conv2d` and
+//! `conv_transpose2d`). The tests check both operations and their gradients against Burn's.
+
+use std::any::{Any, TypeId};
+
+use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+
+use super::cores::{cores, for_each_split};
+use super::host_cnn::{HostConv, Kernel, dispatch, host_values};
+
+/// `W ⋆ x + b` (stride `stride`, padding 1) when `Bk` is a CPU autodiff backend with float32
+/// tensors; `None` otherwise.
+pub(super) fn conv<Bk: Backend>(
+    x: &Tensor<Bk, 4>,
+    weight: &Tensor<Bk, 4>,
+    bias: Option<&Tensor<Bk, 1>>,
+    stride: usize,
+) -> Option<Tensor<Bk, 4>> {
+    if x.dtype() != DType::F32 {
+        return None;
+    }
+    macro_rules! on {
+        ($inner:ty) => {
+            if TypeId::of::<Bk>() == TypeId::of::<Autodiff<$inner>>() {
+                let bias = bias.map(|b| cast(b.clone()));
+                let z = conv_tracked::<$inner>(cast(x.clone()), cast(weight.clone()), bias, stride);
+                return Some(cast(z));
+            }
+        };
+    }
+    #[cfg(feature = "ndarray")]
+    on!(burn::backend::NdArray);
+    #[cfg(feature = "flex")]
+    on!(burn::backend::Flex);
+    None
+}
+
+/// `Wᵀ ⋆ g`, the adjoint of [`conv`]'s linear part for inputs of `input_size`, on the same
+/// backends; `None` otherwise.
+pub(super) fn conv_transpose<Bk: Backend>(
+    g: &Tensor<Bk, 4>,
+    weight: &Tensor<Bk, 4>,
+    stride: usize,
+    input_size: [usize; 2],
+) -> Option<Tensor<Bk, 4>> {
+    if g.dtype() != DType::F32 {
+        return None;
+    }
+    macro_rules! on {
+        ($inner:ty) => {
+            if TypeId::of::<Bk>() == TypeId::of::<Autodiff<$inner>>() {
+                let y = conv_transpose_tracked::<$inner>(
+                    cast(g.clone()),
+                    cast(weight.clone()),
+                    stride,
+                    input_size,
+                );
+                return Some(cast(y));
+            }
+        };
+    }
+    #[cfg(feature = "ndarray")]
+    on!(burn::backend::NdArray);
+    #[cfg(feature = "flex")]
+    on!(burn::backend::Flex);
+    None
+}
+
+/// A value of a type known (by a `TypeId` check) to be `U`.
+fn cast<T: 'static, U: 'static>(value: T) -> U {
+    match (Box::new(value) as Box<dyn Any>).downcast::<U>() {
+        Ok(value) => *value,
+        Err(_) => unreachable!("checked by TypeId"),
+    }
+}
+
+/// The geometry of one convolution, from its kernel `[C_out, C_in, 3, 3]`.
+fn layer(
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    dims: [usize; 4],
+    stride: usize,
+    input: [usize; 2],
+) -> HostConv {
+    HostConv {
+        weight,
+        bias,
+        c_in: dims[1],
+        c_out: dims[0],
+        stride,
+        input,
+    }
+}
+
+fn tensor<I: Backend, const D: usize>(t: FloatTensor<I>) -> Tensor<I, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(t))
+}
+
+fn primitive<I: Backend, const D: usize>(t: Tensor<I, D>) -> FloatTensor<I> {
+    t.into_primitive().tensor()
+}
+
+/// Runs `f` on each image of a batch of `per_image`-float images, split across cores, and
+/// concatenates the `out_len`-float results.
+fn per_image(
+    inputs: &[f32],
+    per_image: usize,
+    out_len: usize,
+    f: impl Fn(&dyn Kernel, &[f32]) -> Vec<f32> + Sync,
+) -> Vec<f32> {
+    let mut outputs: Vec<(&[f32], Vec<f32>)> = inputs
+        .chunks_exact(per_image)
+        .map(|image| (image, Vec::new()))
+        .collect();
+    for_each_split(&mut outputs, |(image, out)| {
+        *out = dispatch(|k| f(k, image));
+    });
+    let mut all = Vec::with_capacity(outputs.len() * out_len);
+    for (_, out) in outputs {
+        all.extend_from_slice(&out);
+    }
+    all
+}
+
+/// `W ⋆ x + b` on the inner backend.
+fn conv_host<I: Backend>(
+    x: Tensor<I, 4>,
+    weight: Tensor<I, 4>,
+    bias: Option<Tensor<I, 1>>,
+    stride: usize,
+) -> Tensor<I, 4> {
+    let (device, [n, _, h, w]) = (x.device(), x.dims());
+    let dims = weight.dims();
+    let bias = bias.map(host_values).unwrap_or_default();
+    let conv = layer(host_values(weight), bias, dims, stride, [h, w]);
+    let [ho, wo] = conv.output();
+    let z = per_image(
+        &host_values(x),
+        dims[1] * h * w,
+        conv.output_len(),
+        |k, image| k.conv(&conv, image),
+    );
+    Tensor::from_data(TensorData::new(z, [n, dims[0], ho, wo]), &device)
+}
+
+/// `Wᵀ ⋆ g` on the inner backend.
+fn conv_transpose_host<I: Backend>(
+    g: Tensor<I, 4>,
+    weight: Tensor<I, 4>,
+    stride: usize,
+    input: [usize; 2],
+) -> Tensor<I, 4> {
+    let (device, [n, c_out, ho, wo]) = (g.device(), g.dims());
+    let dims = weight.dims();
+    let conv = layer(host_values(weight), Vec::new(), dims, stride, input);
+    let out_len = dims[1] * input[0] * input[1];
+    let y = per_image(&host_values(g), c_out * ho * wo, out_len, |k, image| {
+        k.conv_transpose(&conv, image)
+    });
+    Tensor::from_data(
+        TensorData::new(y, [n, dims[1], input[0], input[1]]),
+        &device,
+    )
+}
+
+/// `∂/∂W` and `∂/∂b` of `⟨δ, W ⋆ x + b⟩` on the inner backend, the batch split across cores.
+fn conv_weight_grad_host<I: Backend>(
+    x: Tensor<I, 4>,
+    delta: Tensor<I, 4>,
+    dims: [usize; 4],
+    stride: usize,
+) -> (Tensor<I, 4>, Tensor<I, 1>) {
+    let (device, [n, c_in, h, w]) = (x.device(), x.dims());
+    let conv = layer(Vec::new(), Vec::new(), dims, stride, [h, w]);
+    let (x, delta) = (host_values(x), host_values(delta));
+    let (x_len, d_len) = (c_in * h * w, conv.output_len());
+    let kernel_len = dims.iter().product::<usize>();
+    let run = n.div_ceil(cores()).max(1);
+    let mut parts: Vec<(usize, Vec<f32>)> = (0..n)
+        .step_by(run)
+        .map(|first| (first, vec![0.0f32; kernel_len]))
+        .collect();
+    for_each_split(&mut parts, |(first, sum)| {
+        dispatch(|k| {
+            for i in *first..(*first + run).min(n) {
+                let image = &x[i * x_len..(i + 1) * x_len];
+                k.conv_weight_grad(&conv, image, &delta[i * d_len..(i + 1) * d_len], sum);
+            }
+        })
+    });
+    let mut weight = vec![0.0f32; kernel_len];
+    for (_, part) in &parts {
+        for (w, p) in weight.iter_mut().zip(part) {
+            *w += p;
+        }
+    }
+    let positions = d_len / dims[0];
+    let mut bias = vec![0.0f32; dims[0]];
+    for image in delta.chunks_exact(d_len) {
+        for (b, plane) in bias.iter_mut().zip(image.chunks_exact(positions)) {
+            *b += plane.iter().sum::<f32>();
+        }
+    }
+    (
+        Tensor::from_data(TensorData::new(weight, dims), &device),
+        Tensor::from_data(TensorData::new(bias, [dims[0]]), &device),
+    )
+}
+
+/// The backward step of [`conv`]: `∂x = Wᵀ ⋆ ∂z`, `(∂W, ∂b)` from `x` and `∂z`.
+#[derive(Debug)]
+struct ConvBackward;
+
+impl<I: Backend> Backward<I, 3> for ConvBackward {
+    /// `x`, `W`, the stride.
+    type State = (FloatTensor<I>, FloatTensor<I>, usize);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let grad: Tensor<I, 4> = tensor(grads.consume::<I>(&ops.node));
+        let (x, weight, stride) = ops.state;
+        let (x, weight): (Tensor<I, 4>, Tensor<I, 4>) = (tensor(x), tensor(weight));
+        let [_, _, h, w] = x.dims();
+        if node_w.is_some() || node_b.is_some() {
+            let (dw, db) = conv_weight_grad_host(x, grad.clone(), weight.dims(), stride);
+            if let Some(node) = node_w {
+                grads.register::<I>(node.id, primitive(dw));
+            }
+            if let Some(node) = node_b {
+                grads.register::<I>(node.id, primitive(db));
+            }
+        }
+        if let Some(node) = node_x {
+            let dx = conv_transpose_host(grad, weight, stride, [h, w]);
+            grads.register::<I>(node.id, primitive(dx));
+        }
+    }
+}
+
+/// The backward step of [`conv_transpose`] (`y = Wᵀ ⋆ g`): `∂g = W ⋆ ∂y`, and `∂W` is the
+/// kernel gradient of a convolution of `∂y` whose output signal is `g`.
+#[derive(Debug)]
+struct ConvTransposeBackward;
+
+impl<I: Backend> Backward<I, 2> for ConvTransposeBackward {
+    /// `g`, `W`, the stride.
+    type State = (FloatTensor<I>, FloatTensor<I>, usize);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_g, node_w] = ops.parents;
+        let grad: Tensor<I, 4> = tensor(grads.consume::<I>(&ops.node));
+        let (g, weight, stride) = ops.state;
+        let (g, weight): (Tensor<I, 4>, Tensor<I, 4>) = (tensor(g), tensor(weight));
+        if let Some(node) = node_w {
+            let (dw, _) = conv_weight_grad_host(grad.clone(), g, weight.dims(), stride);
+            grads.register::<I>(node.id, primitive(dw));
+        }
+        if let Some(node) = node_g {
+            grads.register::<I>(node.id, primitive(conv_host(grad, weight, None, stride)));
+        }
+    }
+}
+
+fn conv_tracked<I: Backend>(
+    x: Tensor<Autodiff<I>, 4>,
+    weight: Tensor<Autodiff<I>, 4>,
+    bias: Option<Tensor<Autodiff<I>, 1>>,
+    stride: usize,
+) -> Tensor<Autodiff<I>, 4> {
+    let device = x.device();
+    let c_out = weight.dims()[0];
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([c_out], &device));
+    let (x, weight, bias) = (primitive(x), primitive(weight), primitive(bias));
+    let z = primitive(conv_host::<I>(
+        tensor(x.primitive.clone()),
+        tensor(weight.primitive.clone()),
+        Some(tensor(bias.primitive.clone())),
+        stride,
+    ));
+    let prep = ConvBackward
+        .prepare::<NoCheckpointing>([x.node.clone(), weight.node.clone(), bias.node.clone()])
+        .compute_bound()
+        .stateful();
+    let out = match prep {
+        OpsKind::Tracked(prep) => prep.finish((x.primitive, weight.primitive, stride), z),
+        OpsKind::UnTracked(prep) => prep.finish(z),
+    };
+    tensor(out)
+}
+
+fn conv_transpose_tracked<I: Backend>(
+    g: Tensor<Autodiff<I>, 4>,
+    weight: Tensor<Autodiff<I>, 4>,
+    stride: usize,
+    input: [usize; 2],
+) -> Tensor<Autodiff<I>, 4> {
+    let (g, weight) = (primitive(g), primitive(weight));
+    let y = primitive(conv_transpose_host::<I>(
+        tensor(g.primitive.clone()),
+        tensor(weight.primitive.clone()),
+        stride,
+        input,
+    ));
+    let prep = ConvTransposeBackward
+        .prepare::<NoCheckpointing>([g.node.clone(), weight.node.clone()])
+        .compute_bound()
+        .stateful();
+    let out = match prep {
+        OpsKind::Tracked(prep) => prep.finish((g.primitive, weight.primitive, stride), y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    tensor(out)
+}
+
+#[cfg(all(test, feature = "ndarray"))]
+mod tests {
+    use burn::tensor::module::{conv_transpose2d, conv2d};
+    use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    type A = Autodiff<burn::backend::NdArray>;
+
+    fn leaf<const D: usize>(shape: [usize; D], seed: u64) -> Tensor<A, D> {
+        ebm_testing::normal::<A, D>(shape, 1.0, seed, &Default::default()).require_grad()
+    }
+
+    fn assert_close<const D: usize>(what: &str, ours: Tensor<A, D>, burn: Tensor<A, D>) {
+        assert_eq!(ours.dims(), burn.dims(), "{what}");
+        let ours = ours.into_data().to_vec::<f32>().unwrap();
+        let burn = burn.into_data().to_vec::<f32>().unwrap();
+        let scale = burn.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in ours.iter().zip(&burn).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * scale,
+                "{what}[{i}]: {a} vs Burn's {b}"
+            );
+        }
+    }
+
+    /// Both operations and the gradients of `⟨r, output⟩` in every input against Burn's own
+    /// `conv2d` and `conv_transpose2d`, over random shapes: strides 1–3, odd and even sizes,
+    /// channel counts that leave partial tiles and more than one panel of taps, and batches
+    /// split across cores.
+    #[test]
+    fn convolutions_and_their_gradients_match_burns() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for case in 0..16u64 {
+            let (c_in, c_out) = (rng.random_range(1..=7), rng.random_range(1..=40));
+            let (h, w, s) = (
+                rng.random_range(3..=12),
+                rng.random_range(3..=12),
+                rng.random_range(1..=3),
+            );
+            let n = [1, 3, 5, 8][case as usize % 4];
+            let (ho, wo) = ((h - 1) / s + 1, (w - 1) / s + 1);
+            let what =
+                |name: &str| format!("case {case} {c_in}->{c_out} {h}x{w}/{s} n={n}: {name}");
+
+            let (x, weight, bias) = (
+                leaf([n, c_in, h, w], case * 10),
+                leaf([c_out, c_in, 3, 3], case * 10 + 1),
+                leaf([c_out], case * 10 + 2),
+            );
+            let r = leaf([n, c_out, ho, wo], case * 10 + 3).detach();
+            let ours = conv(&x, &weight, Some(&bias), s).expect("host path on Autodiff<NdArray>");
+            let options = ConvOptions::new([s, s], [1, 1], [1, 1], 1);
+            let burn = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options);
+            assert_close(&what("conv"), ours.clone(), burn.clone());
+            let g_ours = (ours * r.clone()).sum().backward();
+            let g_burn = (burn * r).sum().backward();
+            for (name, t) in [("conv ∂x", &x), ("conv ∂W", &weight)] {
+                let (a, b) = (t.grad(&g_ours).unwrap(), t.grad(&g_burn).unwrap());
+                assert_close(&what(name), Tensor::from_inner(a), Tensor::from_inner(b));
+            }
+            let (a, b) = (bias.grad(&g_ours).unwrap(), bias.grad(&g_burn).unwrap());
+            assert_close(
+                &what("conv ∂b"),
+                Tensor::from_inner(a),
+                Tensor::from_inner(b),
+            );
+
+            // Fresh leaves: a leaf's node goes with the graph that a backward pass consumed.
+            let (g, weight) = (
+                leaf([n, c_out, ho, wo], case * 10 + 4),
+                leaf([c_out, c_in, 3, 3], case * 10 + 6),
+            );
+            let r = leaf([n, c_in, h, w], case * 10 + 5).detach();
+            let ours = conv_transpose(&g, &weight, s, [h, w]).expect("host path");
+            let pad_out = |input: usize, out: usize| input + 2 - ((out - 1) * s + 3);
+            let options = ConvTransposeOptions::new(
+                [s, s],
+                [1, 1],
+                [pad_out(h, ho), pad_out(w, wo)],
+                [1, 1],
+                1,
+            );
+            let burn = conv_transpose2d(g.clone(), weight.clone(), None, options);
+            assert_close(&what("transpose"), ours.clone(), burn.clone());
+            let g_ours = (ours * r.clone()).sum().backward();
+            let g_burn = (burn * r).sum().backward();
+            for (name, t) in [("transpose ∂g", &g), ("transpose ∂W", &weight)] {
+                let (a, b) = (t.grad(&g_ours).unwrap(), t.grad(&g_burn).unwrap());
+                assert_close(&what(name), Tensor::from_inner(a), Tensor::from_inner(b));
+            }
+        }
+    }
+
+    #[test]
+    fn other_backends_and_dtypes_take_burns_ops() {
+        let device = Default::default();
+        let x = Tensor::<burn::backend::NdArray, 4>::zeros([1, 1, 4, 4], &device);
+        let w = Tensor::<burn::backend::NdArray, 4>::zeros([2, 1, 3, 3], &device);
+        assert!(conv(&x, &w, None, 1).is_none());
+        assert!(conv_transpose(&x, &w, 1, [4, 4]).is_none());
+    }
+}
