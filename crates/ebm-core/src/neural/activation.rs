@@ -50,6 +50,10 @@ impl Activation {
 
     /// `f(z)`.
     pub fn apply<Bk: Backend, const D: usize>(&self, z: Tensor<Bk, D>) -> Tensor<Bk, D> {
+        #[cfg(any(feature = "ndarray", feature = "flex"))]
+        if let Some((f, _)) = super::host_autodiff::activation_and_slope(&z, *self) {
+            return f;
+        }
         match *self {
             Activation::Silu => z.clone() * sigmoid(z),
             Activation::Softplus => positive_part(z.clone()) + z.abs().neg().exp().log1p(),
@@ -69,6 +73,10 @@ impl Activation {
 
     /// `(f(z), f′(z))`.
     pub fn value_and_slope<Bk: Backend>(&self, z: Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+        #[cfg(any(feature = "ndarray", feature = "flex"))]
+        if let Some(pair) = super::host_autodiff::activation_and_slope(&z, *self) {
+            return pair;
+        }
         match *self {
             Activation::Silu => {
                 let s = sigmoid(z.clone());

@@ -201,7 +201,8 @@ impl<Bk: Backend> ConvWeights<Bk> {
     /// `z = W ⋆ x + b`.
     pub(super) fn forward(&self, x: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
         #[cfg(any(feature = "ndarray", feature = "flex"))]
-        if let Some(z) = super::host_conv::conv(&x, &self.weight, Some(&self.bias), self.stride) {
+        if let Some(z) = super::host_autodiff::conv(&x, &self.weight, Some(&self.bias), self.stride)
+        {
             return z;
         }
         conv2d(
@@ -215,7 +216,7 @@ impl<Bk: Backend> ConvWeights<Bk> {
     /// `W ⋆ ẋ`, the linear part (tangents carry no bias).
     pub(super) fn tangent(&self, x_dot: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
         #[cfg(any(feature = "ndarray", feature = "flex"))]
-        if let Some(z) = super::host_conv::conv(&x_dot, &self.weight, None, self.stride) {
+        if let Some(z) = super::host_autodiff::conv(&x_dot, &self.weight, None, self.stride) {
             return z;
         }
         conv2d(x_dot, self.weight.clone(), None, self.options())
@@ -227,7 +228,7 @@ impl<Bk: Backend> ConvWeights<Bk> {
     pub(super) fn backward(&self, g: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
         #[cfg(any(feature = "ndarray", feature = "flex"))]
         if let Some(y) =
-            super::host_conv::conv_transpose(&g, &self.weight, self.stride, self.input_size)
+            super::host_autodiff::conv_transpose(&g, &self.weight, self.stride, self.input_size)
         {
             return y;
         }

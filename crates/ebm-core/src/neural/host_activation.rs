@@ -44,6 +44,40 @@ pub(super) fn activate<M: MulAdd>(activation: Activation, z: &mut [f32], slope: 
     }
 }
 
+/// `out ← f″(z)` element-wise.
+#[inline(always)]
+pub(super) fn curvature<M: MulAdd>(activation: Activation, z: &[f32], out: &mut [f32]) {
+    match activation {
+        Activation::Silu => each(z, out, |z| {
+            let s = 1.0 / (1.0 + exp::<M>(-z));
+            // σ(1 − σ)·(2 + z(1 − 2σ))
+            s * (1.0 - s) * M::mul_add(z, 1.0 - 2.0 * s, 2.0)
+        }),
+        Activation::Softplus => each(z, out, |z| {
+            let s = 1.0 / (1.0 + exp::<M>(-z));
+            s * (1.0 - s)
+        }),
+        Activation::Selu => each(z, out, |z| {
+            let e = exp::<M>(z.min(0.0));
+            if z > 0.0 {
+                0.0
+            } else {
+                SELU_LAMBDA * SELU_ALPHA * e
+            }
+        }),
+        Activation::LeakyRelu { .. } | Activation::Relu => out.fill(0.0),
+        Activation::Gelu => unreachable!("the host kernels exclude GELU"),
+    }
+}
+
+/// `out ← f(z)` element-wise, in a loop the compiler vectorises.
+#[inline(always)]
+fn each(z: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+    for (o, &z) in out.iter_mut().zip(z) {
+        *o = f(z);
+    }
+}
+
 /// Applies `f = (value, slope)` element-wise. Two branch-free loops (with and without the slope)
 /// so that the compiler vectorises them.
 #[inline(always)]

@@ -18,7 +18,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 
 use super::Activation;
 use super::cores::for_each_split;
-use super::host_activation::activate;
+use super::host_activation::{activate, curvature};
 #[cfg(target_arch = "x86_64")]
 use super::panel_product::{Avx2, Avx512};
 use super::panel_product::{Lanes, PANEL, Scalar, Strided, product, product_cols, scale_rows};
@@ -73,15 +73,36 @@ pub(super) struct HostCnn {
 
 /// Reads a float32 tensor's values (a copy).
 pub(super) fn host_values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<f32> {
+    with_values(t, <[f32]>::to_vec)
+}
+
+/// Runs `f` on a float32 tensor's values, read in place where the backend's storage allows it
+/// (NdArray; Flex when contiguous), else from a copy.
+pub(super) fn with_values<Bk: Backend, const D: usize, R>(
+    t: Tensor<Bk, D>,
+    f: impl FnOnce(&[f32]) -> R,
+) -> R {
     // NdArray's `into_data` copies element by element through an iterator (a fifth of a call
-    // on the seeds' CNN); its storage is read in place instead.
+    // on the seeds' CNN), and Flex's copies every tensor whose storage is shared.
     #[cfg(feature = "ndarray")]
     if crate::host_tensor::is_ndarray_f32::<Bk>(t.dtype()) {
-        return crate::host_tensor::HostF32::new(t).values().into_owned();
+        return f(&crate::host_tensor::HostF32::new(t).values());
     }
-    t.into_data()
+    #[cfg(feature = "flex")]
+    if TypeId::of::<Bk>() == TypeId::of::<burn::backend::Flex>() {
+        let primitive: Box<dyn std::any::Any> = Box::new(t.into_primitive().tensor());
+        let Ok(flex) = primitive.downcast::<burn::backend::flex::FlexTensor>() else {
+            unreachable!("checked by TypeId: a Flex tensor")
+        };
+        if let Some(values) = flex.as_slice::<f32>() {
+            return f(values);
+        }
+        let data = flex.into_data().into_vec::<f32>();
+        return f(&data.expect("checked by `applies`: float32"));
+    }
+    f(&t.into_data()
         .into_vec::<f32>()
-        .expect("checked by `applies`: float32")
+        .expect("checked by `applies`: float32"))
 }
 
 /// One image's state through the sweeps.
@@ -155,14 +176,18 @@ pub(super) trait Kernel {
     fn head(&self, cnn: &HostCnn, images: &mut [Image], with_grad: bool) -> Vec<f32>;
     /// The convolutions backward on one image, leaving the input gradient in `image.grad`.
     fn backward(&self, cnn: &HostCnn, image: &mut Image);
-    /// `W ⋆ x + b` of one image: `[C_in, H·W]` in, `[C_out, H'·W']` out.
-    fn conv(&self, conv: &HostConv, x: &[f32]) -> Vec<f32>;
+    /// `W ⋆ x + b` of one image: `[C_in, H·W]` in, `[C_out, H'·W']` written to `out`.
+    fn conv(&self, conv: &HostConv, x: &[f32], out: &mut [f32]);
     /// The adjoint of the convolution's linear part, `Wᵀ ⋆ g`: `[C_out, H'·W']` in,
-    /// `[C_in, H·W]` out.
-    fn conv_transpose(&self, conv: &HostConv, g: &[f32]) -> Vec<f32>;
+    /// `[C_in, H·W]` written to `out`.
+    fn conv_transpose(&self, conv: &HostConv, g: &[f32], out: &mut [f32]);
     /// Adds one image's kernel gradient `Σ δ ⊗ patches(x)` to `weight` (`[C_out, C_in·9]`),
     /// for the input `x` (`[C_in, H·W]`) and the output signal `δ` (`[C_out, H'·W']`).
     fn conv_weight_grad(&self, conv: &HostConv, x: &[f32], delta: &[f32], weight: &mut [f32]);
+    /// `z ← f(z)` and `slope ← f′(z)` element-wise.
+    fn activate(&self, activation: Activation, z: &mut [f32], slope: &mut [f32]);
+    /// `out ← f″(z)` element-wise.
+    fn curvature(&self, activation: Activation, z: &[f32], out: &mut [f32]);
 }
 
 /// One instruction set: `MR × NV` accumulators of vector type `V`. Constructed only after
@@ -203,14 +228,20 @@ fn pad(values: &[f32], channels: usize, [h, w]: [usize; 2]) -> Vec<f32> {
 }
 
 /// The interior `[C, H·W]` of a zero-bordered block.
-fn crop(padded: &[f32], channels: usize, [h, w]: [usize; 2]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(channels * h * w);
-    for plane in padded.chunks_exact((h + 2) * (w + 2)) {
-        for row in plane.chunks_exact(w + 2).skip(1).take(h) {
-            out.extend_from_slice(&row[1..=w]);
-        }
-    }
+fn crop(padded: &[f32], channels: usize, size: [usize; 2]) -> Vec<f32> {
+    let mut out = vec![0.0f32; channels * size[0] * size[1]];
+    crop_into(padded, size, &mut out);
     out
+}
+
+/// [`crop`] into `out` (`[C, H·W]`).
+fn crop_into(padded: &[f32], [h, w]: [usize; 2], out: &mut [f32]) {
+    let rows = padded
+        .chunks_exact((h + 2) * (w + 2))
+        .flat_map(|plane| plane.chunks_exact(w + 2).skip(1).take(h));
+    for (row, dst) in rows.zip(out.chunks_exact_mut(w)) {
+        dst.copy_from_slice(&row[1..=w]);
+    }
 }
 
 /// For output positions `start..start + PANEL` of `conv`, the index in a padded input plane of
@@ -389,19 +420,19 @@ impl<V: Lanes, const MR: usize, const NV: usize> Build<V, MR, NV> {
                 *gi *= si;
             }
             // SAFETY: the caller vouches for the instruction set.
-            image.grad = unsafe { Self::conv_transpose_impl(conv, &g) };
+            let previous = unsafe { Self::conv_transpose_padded(conv, &g) };
+            image.grad = crop(&previous, conv.c_in, conv.input);
         }
     }
 
     /// # Safety
     /// As [`Build::conv_panel`].
     #[inline(always)]
-    unsafe fn conv_impl(conv: &HostConv, x: &[f32]) -> Vec<f32> {
+    unsafe fn conv_impl(conv: &HostConv, x: &[f32], out: &mut [f32]) {
         let input = pad(x, conv.c_in, conv.input);
         let positions = conv.output_len() / conv.c_out;
         let mut patches = vec![0.0f32; conv.c_in * 9 * PANEL];
         let mut z = vec![0.0f32; conv.c_out * PANEL];
-        let mut out = vec![0.0f32; conv.output_len()];
         let bias = (!conv.bias.is_empty()).then_some(conv.bias.as_slice());
         for start in (0..positions).step_by(PANEL) {
             let cols = (positions - start).min(PANEL);
@@ -412,13 +443,23 @@ impl<V: Lanes, const MR: usize, const NV: usize> Build<V, MR, NV> {
                 out[at..at + cols].copy_from_slice(&row[..cols]);
             }
         }
-        out
     }
 
     /// # Safety
     /// As [`Build::conv_panel`].
     #[inline(always)]
-    unsafe fn conv_transpose_impl(conv: &HostConv, g: &[f32]) -> Vec<f32> {
+    unsafe fn conv_transpose_impl(conv: &HostConv, g: &[f32], out: &mut [f32]) {
+        // SAFETY: the caller vouches for the instruction set.
+        let previous = unsafe { Self::conv_transpose_padded(conv, g) };
+        crop_into(&previous, conv.input, out);
+    }
+
+    /// `Wᵀ ⋆ g` on a zero-bordered plane (whose border collects what falls off the image).
+    ///
+    /// # Safety
+    /// As [`Build::conv_panel`].
+    #[inline(always)]
+    unsafe fn conv_transpose_padded(conv: &HostConv, g: &[f32]) -> Vec<f32> {
         let positions = conv.output_len() / conv.c_out;
         let rows = conv.c_in * 9;
         let mut gz = vec![0.0f32; conv.c_out * PANEL];
@@ -449,7 +490,21 @@ impl<V: Lanes, const MR: usize, const NV: usize> Build<V, MR, NV> {
                 }
             }
         }
-        crop(&previous, conv.c_in, conv.input)
+        previous
+    }
+
+    /// # Safety
+    /// As [`Build::conv_panel`].
+    #[inline(always)]
+    unsafe fn activate_impl(activation: Activation, z: &mut [f32], slope: &mut [f32]) {
+        activate::<V::MulAdd>(activation, z, slope);
+    }
+
+    /// # Safety
+    /// As [`Build::conv_panel`].
+    #[inline(always)]
+    unsafe fn curvature_impl(activation: Activation, z: &[f32], out: &mut [f32]) {
+        curvature::<V::MulAdd>(activation, z, out);
     }
 
     /// `∂/∂W` of `⟨δ, W ⋆ x⟩`: for each block of [`PANEL`] kernel columns (taps), the taps of
@@ -528,12 +583,18 @@ macro_rules! kernel_for {
             kernel_method!($(#[$isa])* $build,
                 fn backward(cnn: &HostCnn, image: &mut Image) = backward_impl);
             kernel_method!($(#[$isa])* $build,
-                fn conv(conv: &HostConv, x: &[f32]) -> Vec<f32> = conv_impl);
+                fn conv(conv: &HostConv, x: &[f32], out: &mut [f32]) = conv_impl);
             kernel_method!($(#[$isa])* $build,
-                fn conv_transpose(conv: &HostConv, g: &[f32]) -> Vec<f32> = conv_transpose_impl);
+                fn conv_transpose(conv: &HostConv, g: &[f32], out: &mut [f32])
+                    = conv_transpose_impl);
             kernel_method!($(#[$isa])* $build,
                 fn conv_weight_grad(conv: &HostConv, x: &[f32], delta: &[f32], weight: &mut [f32])
                     = conv_weight_grad_impl);
+            kernel_method!($(#[$isa])* $build,
+                fn activate(activation: Activation, z: &mut [f32], slope: &mut [f32])
+                    = activate_impl);
+            kernel_method!($(#[$isa])* $build,
+                fn curvature(activation: Activation, z: &[f32], out: &mut [f32]) = curvature_impl);
         }
     };
 }

@@ -16,9 +16,9 @@ mod cores;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 mod host_activation;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
-mod host_cnn;
+mod host_autodiff;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
-mod host_conv;
+mod host_cnn;
 #[cfg(feature = "ndarray")]
 mod host_mlp;
 mod hybrid;

@@ -1,16 +1,18 @@
-//! The CNN's 3×3 convolutions (padding 1) and their transposes on the CPU autodiff backends
-//! (`Autodiff<NdArray>`, `Autodiff<Flex>`), as autodiff operations whose forward and backward
-//! run the host kernel's single-layer products ([`super::host_cnn::Kernel`]).
+//! The CNN's 3×3 convolutions (padding 1), their transposes and the activations on the CPU
+//! autodiff backends (`Autodiff<NdArray>`, `Autodiff<Flex>`), as autodiff operations whose
+//! forward and backward run the host kernel's single-layer passes ([`super::host_cnn::Kernel`]).
 //!
 //! Why: training steps (CD, DSM) differentiate the tracked energy, or the tracked input gradient,
 //! once in the parameters. Through Burn's generic ops each convolution's backward copies strided
-//! tensors and runs the weight gradient as a convolution of transposed tensors (41% of a DSM step
-//! on Flex, with `StridedIter` and `to_contiguous` alone at 17%). Here both directions and the
-//! kernel gradient are the same panel products as the graph-free kernel, split across cores.
+//! tensors and runs the kernel gradient as a convolution of transposed tensors (41% of a DSM step
+//! on Flex, with `StridedIter` and `to_contiguous` alone at 17%), and each activation is a chain
+//! of a dozen element-wise ops, each a pass over memory forward and another backward. Here a
+//! convolution, its transpose and its kernel gradient are the panel products of the graph-free
+//! kernel, split across cores, and an activation with its slope is one pass.
 //!
-//! Only the two CPU autodiff backends with float32 take this path ([`conv`] and
-//! [`conv_transpose`] return `None` otherwise, and the caller uses Burn's `conv2d` and
-//! `conv_transpose2d`). The tests check both operations and their gradients against Burn's.
+//! Only the two CPU autodiff backends with float32 take this path (every function here returns
+//! `None` otherwise, and the caller uses Burn's ops). The tests check each operation and its
+//! gradients against Burn's.
 
 use std::any::{Any, TypeId};
 
@@ -21,10 +23,11 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{DType, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 
+use super::Activation;
 use super::cores::{cores, for_each_split};
-use super::host_cnn::{HostConv, Kernel, dispatch, host_values};
+use super::host_cnn::{HostConv, Kernel, dispatch, host_values, with_values};
 
 /// `W ⋆ x + b` (stride `stride`, padding 1) when `Bk` is a CPU autodiff backend with float32
 /// tensors; `None` otherwise.
@@ -84,6 +87,30 @@ pub(super) fn conv_transpose<Bk: Backend>(
     None
 }
 
+/// `(f(z), f′(z))`, both differentiable in `z`, when `Bk` is a CPU autodiff backend with
+/// float32 tensors and the host kernels take `activation`; `None` otherwise.
+pub(super) fn activation_and_slope<Bk: Backend, const D: usize>(
+    z: &Tensor<Bk, D>,
+    activation: Activation,
+) -> Option<(Tensor<Bk, D>, Tensor<Bk, D>)> {
+    if z.dtype() != DType::F32 || matches!(activation, Activation::Gelu) {
+        return None;
+    }
+    macro_rules! on {
+        ($inner:ty) => {
+            if TypeId::of::<Bk>() == TypeId::of::<Autodiff<$inner>>() {
+                let (f, slope) = activation_tracked::<$inner, D>(cast(z.clone()), activation);
+                return Some((cast(f), cast(slope)));
+            }
+        };
+    }
+    #[cfg(feature = "ndarray")]
+    on!(burn::backend::NdArray);
+    #[cfg(feature = "flex")]
+    on!(burn::backend::Flex);
+    None
+}
+
 /// A value of a type known (by a `TypeId` check) to be `U`.
 fn cast<T: 'static, U: 'static>(value: T) -> U {
     match (Box::new(value) as Box<dyn Any>).downcast::<U>() {
@@ -118,25 +145,21 @@ fn primitive<I: Backend, const D: usize>(t: Tensor<I, D>) -> FloatTensor<I> {
     t.into_primitive().tensor()
 }
 
-/// Runs `f` on each image of a batch of `per_image`-float images, split across cores, and
-/// concatenates the `out_len`-float results.
+/// Runs `f` on each image of a batch of `per_image`-float images, split across cores, each
+/// writing its `out_len`-float result into its part of the returned batch.
 fn per_image(
     inputs: &[f32],
     per_image: usize,
     out_len: usize,
-    f: impl Fn(&dyn Kernel, &[f32]) -> Vec<f32> + Sync,
+    f: impl Fn(&dyn Kernel, &[f32], &mut [f32]) + Sync,
 ) -> Vec<f32> {
-    let mut outputs: Vec<(&[f32], Vec<f32>)> = inputs
+    let n = inputs.len() / per_image;
+    let mut all = vec![0.0f32; n * out_len];
+    let mut pairs: Vec<(&[f32], &mut [f32])> = inputs
         .chunks_exact(per_image)
-        .map(|image| (image, Vec::new()))
+        .zip(all.chunks_exact_mut(out_len))
         .collect();
-    for_each_split(&mut outputs, |(image, out)| {
-        *out = dispatch(|k| f(k, image));
-    });
-    let mut all = Vec::with_capacity(outputs.len() * out_len);
-    for (_, out) in outputs {
-        all.extend_from_slice(&out);
-    }
+    for_each_split(&mut pairs, |(image, out)| dispatch(|k| f(k, image, out)));
     all
 }
 
@@ -152,12 +175,11 @@ fn conv_host<I: Backend>(
     let bias = bias.map(host_values).unwrap_or_default();
     let conv = layer(host_values(weight), bias, dims, stride, [h, w]);
     let [ho, wo] = conv.output();
-    let z = per_image(
-        &host_values(x),
-        dims[1] * h * w,
-        conv.output_len(),
-        |k, image| k.conv(&conv, image),
-    );
+    let z = with_values(x, |x| {
+        per_image(x, dims[1] * h * w, conv.output_len(), |k, image, out| {
+            k.conv(&conv, image, out)
+        })
+    });
     Tensor::from_data(TensorData::new(z, [n, dims[0], ho, wo]), &device)
 }
 
@@ -172,8 +194,10 @@ fn conv_transpose_host<I: Backend>(
     let dims = weight.dims();
     let conv = layer(host_values(weight), Vec::new(), dims, stride, input);
     let out_len = dims[1] * input[0] * input[1];
-    let y = per_image(&host_values(g), c_out * ho * wo, out_len, |k, image| {
-        k.conv_transpose(&conv, image)
+    let y = with_values(g, |g| {
+        per_image(g, c_out * ho * wo, out_len, |k, image, out| {
+            k.conv_transpose(&conv, image, out)
+        })
     });
     Tensor::from_data(
         TensorData::new(y, [n, dims[1], input[0], input[1]]),
@@ -190,7 +214,23 @@ fn conv_weight_grad_host<I: Backend>(
 ) -> (Tensor<I, 4>, Tensor<I, 1>) {
     let (device, [n, c_in, h, w]) = (x.device(), x.dims());
     let conv = layer(Vec::new(), Vec::new(), dims, stride, [h, w]);
-    let (x, delta) = (host_values(x), host_values(delta));
+    with_values(x, |x| {
+        with_values(delta, |delta| {
+            conv_weight_grad_values(&conv, x, delta, n, [c_in, h, w], dims, &device)
+        })
+    })
+}
+
+/// [`conv_weight_grad_host`] on the values of `x` and `δ`.
+fn conv_weight_grad_values<I: Backend>(
+    conv: &HostConv,
+    x: &[f32],
+    delta: &[f32],
+    n: usize,
+    [c_in, h, w]: [usize; 3],
+    dims: [usize; 4],
+    device: &I::Device,
+) -> (Tensor<I, 4>, Tensor<I, 1>) {
     let (x_len, d_len) = (c_in * h * w, conv.output_len());
     let kernel_len = dims.iter().product::<usize>();
     let run = n.div_ceil(cores()).max(1);
@@ -202,7 +242,7 @@ fn conv_weight_grad_host<I: Backend>(
         dispatch(|k| {
             for i in *first..(*first + run).min(n) {
                 let image = &x[i * x_len..(i + 1) * x_len];
-                k.conv_weight_grad(&conv, image, &delta[i * d_len..(i + 1) * d_len], sum);
+                k.conv_weight_grad(conv, image, &delta[i * d_len..(i + 1) * d_len], sum);
             }
         })
     });
@@ -220,9 +260,104 @@ fn conv_weight_grad_host<I: Backend>(
         }
     }
     (
-        Tensor::from_data(TensorData::new(weight, dims), &device),
-        Tensor::from_data(TensorData::new(bias, [dims[0]]), &device),
+        Tensor::from_data(TensorData::new(weight, dims), device),
+        Tensor::from_data(TensorData::new(bias, [dims[0]]), device),
     )
+}
+
+/// Runs `f` over `values` in blocks split across cores.
+fn elementwise(
+    values: &mut [f32],
+    out: &mut [f32],
+    f: impl Fn(&dyn Kernel, &mut [f32], &mut [f32]) + Sync,
+) {
+    const BLOCK: usize = 1 << 14;
+    let mut blocks: Vec<(&mut [f32], &mut [f32])> = values
+        .chunks_mut(BLOCK)
+        .zip(out.chunks_mut(BLOCK))
+        .collect();
+    for_each_split(&mut blocks, |(v, o)| dispatch(|k| f(k, v, o)));
+}
+
+/// The backward step of the activation's value: `∂z = ∂f ⊙ f′(z)`.
+#[derive(Debug)]
+struct ActivationBackward;
+
+impl<I: Backend> Backward<I, 1> for ActivationBackward {
+    /// `f′(z)`.
+    type State = FloatTensor<I>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let grad = grads.consume::<I>(&ops.node);
+        if let Some(node) = node {
+            grads.register::<I>(node.id, I::float_mul(grad, ops.state));
+        }
+    }
+}
+
+/// The backward step of the activation's slope: `∂z = ∂f′ ⊙ f″(z)`.
+#[derive(Debug)]
+struct SlopeBackward;
+
+impl<I: Backend> Backward<I, 1> for SlopeBackward {
+    /// `z` and the activation.
+    type State = (FloatTensor<I>, Activation);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let grad = grads.consume::<I>(&ops.node);
+        let Some(node) = node else { return };
+        let (z, activation) = ops.state;
+        // Rank-agnostic: the state is a primitive of any rank.
+        let (shape, device) = (z.shape(), I::float_device(&z));
+        let mut values = host_values(tensor::<I, 1>(z));
+        let mut curvature = vec![0.0f32; values.len()];
+        elementwise(&mut values, &mut curvature, |k, z, out| {
+            k.curvature(activation, z, out)
+        });
+        let curvature = I::float_from_data(TensorData::new(curvature, shape), &device);
+        grads.register::<I>(node.id, I::float_mul(grad, curvature));
+    }
+}
+
+fn activation_tracked<I: Backend, const D: usize>(
+    z: Tensor<Autodiff<I>, D>,
+    activation: Activation,
+) -> (Tensor<Autodiff<I>, D>, Tensor<Autodiff<I>, D>) {
+    let z = primitive(z);
+    let inner: Tensor<I, D> = tensor(z.primitive.clone());
+    let (shape, device) = (inner.shape(), inner.device());
+    let mut values = host_values(inner);
+    let mut slope = vec![0.0f32; values.len()];
+    elementwise(&mut values, &mut slope, |k, z, slope| {
+        k.activate(activation, z, slope)
+    });
+    let f = primitive(Tensor::<I, D>::from_data(
+        TensorData::new(values, shape.clone()),
+        &device,
+    ));
+    let slope = primitive(Tensor::<I, D>::from_data(
+        TensorData::new(slope, shape),
+        &device,
+    ));
+    let value = match ActivationBackward
+        .prepare::<NoCheckpointing>([z.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(slope.clone(), f),
+        OpsKind::UnTracked(prep) => prep.finish(f),
+    };
+    let slope = match SlopeBackward
+        .prepare::<NoCheckpointing>([z.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish((z.primitive, activation), slope),
+        OpsKind::UnTracked(prep) => prep.finish(slope),
+    };
+    (tensor(value), tensor(slope))
 }
 
 /// The backward step of [`conv`]: `∂x = Wᵀ ⋆ ∂z`, `(∂W, ∂b)` from `x` and `∂z`.
@@ -425,6 +560,39 @@ mod tests {
         }
     }
 
+    /// The activation and its slope, and the gradient of `⟨r₁, f(z)⟩ + ⟨r₂, f′(z)⟩` in `z`
+    /// (which takes `f′` and `f″`), against Burn's tensor-op derivatives, for every activation
+    /// the host kernels take, on values of both signs and a 3-D tensor split across cores.
+    #[test]
+    fn activations_and_their_gradients_match_the_tensor_ops() {
+        let shape = [3, 70, 211];
+        for (case, act) in Activation::ALL_FOR_TESTS.into_iter().enumerate() {
+            let z = leaf(shape, 100 + case as u64)
+                .mul_scalar(2.0)
+                .detach()
+                .require_grad();
+            let (r1, r2) = (leaf(shape, 200).detach(), leaf(shape, 300).detach());
+            if matches!(act, Activation::Gelu) {
+                assert!(activation_and_slope(&z, act).is_none());
+                continue;
+            }
+            let (f, slope) = activation_and_slope(&z, act).expect("host path");
+            let z_ref = z.clone().detach().require_grad();
+            let (f_ref, slope_ref, _) = act.derivatives(z_ref.clone().reshape([3 * 70, 211]));
+            let (f_ref, slope_ref) = (f_ref.reshape(shape), slope_ref.reshape(shape));
+            let what = |name: &str| format!("{act:?} {name}");
+            assert_close(&what("f"), f.clone(), f_ref.clone());
+            assert_close(&what("f′"), slope.clone(), slope_ref.clone());
+            let grads = ((f * r1.clone()).sum() + (slope * r2.clone()).sum()).backward();
+            let grads_ref = ((f_ref * r1).sum() + (slope_ref * r2).sum()).backward();
+            assert_close(
+                &what("∂z"),
+                Tensor::from_inner(z.grad(&grads).unwrap()),
+                Tensor::from_inner(z_ref.grad(&grads_ref).unwrap()),
+            );
+        }
+    }
+
     #[test]
     fn other_backends_and_dtypes_take_burns_ops() {
         let device = Default::default();
@@ -432,5 +600,6 @@ mod tests {
         let w = Tensor::<burn::backend::NdArray, 4>::zeros([2, 1, 3, 3], &device);
         assert!(conv(&x, &w, None, 1).is_none());
         assert!(conv_transpose(&x, &w, 1, [4, 4]).is_none());
+        assert!(activation_and_slope(&x, Activation::Selu).is_none());
     }
 }
