@@ -248,16 +248,16 @@ fn crop_into(padded: &[f32], [h, w]: [usize; 2], out: &mut [f32]) {
 /// each patch's top-left tap, `(oh·s)·(W + 2) + ow·s`. Positions past `end` (a partial panel)
 /// read the patch at 0: their results are dropped.
 fn patch_origins(conv: &HostConv, start: usize, end: usize) -> [usize; PANEL] {
-    let w_out = conv.output()[1];
-    let row = conv.input[1] + 2;
     std::array::from_fn(|c| {
         let q = start + c;
-        if q < end {
-            (q / w_out * row + q % w_out) * conv.stride
-        } else {
-            0
-        }
+        if q < end { patch_origin(conv, q) } else { 0 }
     })
+}
+
+/// The index in a padded input plane of output position `q`'s top-left tap.
+fn patch_origin(conv: &HostConv, q: usize) -> usize {
+    let w_out = conv.output()[1];
+    (q / w_out * (conv.input[1] + 2) + q % w_out) * conv.stride
 }
 
 /// The offset of tap `(kh, kw)` from a patch's top-left corner in a padded plane.
@@ -518,10 +518,7 @@ impl<V: Lanes, const MR: usize, const NV: usize> Build<V, MR, NV> {
         let input = pad(x, conv.c_in, conv.input);
         let positions = conv.output_len() / conv.c_out;
         let rows = conv.c_in * 9;
-        let (w_out, row) = (conv.output()[1], conv.input[1] + 2);
-        let origins: Vec<usize> = (0..positions)
-            .map(|q| (q / w_out * row + q % w_out) * conv.stride)
-            .collect();
+        let origins: Vec<usize> = (0..positions).map(|q| patch_origin(conv, q)).collect();
         let mut taps = vec![0.0f32; positions * PANEL];
         let mut block = vec![0.0f32; conv.c_out * PANEL];
         let d = Strided {
