@@ -88,7 +88,7 @@ fn exact_score_matching_recovers_the_precision() {
     train(
         "exact SM",
         ScoreMatchingConfig::new().init().unwrap(),
-        30,
+        10,
         0.05,
     );
 }
@@ -102,7 +102,7 @@ fn hutchinson_score_matching_recovers_the_precision() {
     train(
         "Hutchinson SM",
         ScoreMatchingConfig::new().with_trace(trace).init().unwrap(),
-        30,
+        10,
         0.05,
     );
 }
@@ -115,13 +115,14 @@ fn sliced_score_matching_recovers_the_precision() {
             .with_projection(projection)
             .init()
             .unwrap();
-        train(&format!("sliced SM {projection:?}"), ssm, 30, 0.05);
+        train(&format!("sliced SM {projection:?}"), ssm, 10, 0.05);
     }
 }
 
 #[test]
 fn denoising_score_matching_recovers_the_precision() {
-    // σ = 0.1 learns N(μ, Σ + σ²I): its precision is within 1.3% of Σ⁻¹.
+    // σ = 0.1 learns N(μ, Σ + σ²I): its precision is within 1.3% of Σ⁻¹. Its gradient noise
+    // grows as 1/σ², so it needs 30 epochs where the other objectives need 10.
     let dsm = DenoisingScoreMatchingConfig::new()
         .with_sigma(0.1.into())
         .init()
@@ -136,7 +137,7 @@ fn contrastive_divergence_recovers_the_precision() {
         .with_energy_reg_weight(0.0)
         .init(mala())
         .unwrap();
-    train("CD-5", cd, 30, 0.05);
+    train("CD-5", cd, 10, 0.05);
 }
 
 #[test]
@@ -147,7 +148,7 @@ fn persistent_contrastive_divergence_recovers_the_precision() {
         .with_energy_reg_weight(0.0)
         .init::<B, _>(mala())
         .unwrap();
-    train("PCD-5", pcd, 30, 0.05);
+    train("PCD-5", pcd, 10, 0.05);
 }
 
 #[test]
@@ -170,9 +171,9 @@ fn training_through_a_burn_data_loader_recovers_the_precision() {
     let schedule = ebm_core::schedule::Schedule::Cosine {
         start: 0.05,
         end: 0.001,
-        n_steps: 600,
+        n_steps: 200,
     };
-    let config = TrainerConfig::new(30)
+    let config = TrainerConfig::new(10)
         .with_batch_size(200)
         .with_lr_schedule(Some(schedule))
         .with_quiet(true);
@@ -184,6 +185,6 @@ fn training_through_a_burn_data_loader_recovers_the_precision() {
     )
     .unwrap();
     trainer.fit_loader(loader.as_ref()).unwrap();
-    assert_eq!(trainer.step(), 600);
+    assert_eq!(trainer.step(), 200);
     assert_recovered("exact SM through a data loader", trainer.model());
 }
