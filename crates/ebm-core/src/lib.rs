@@ -15,6 +15,7 @@
 //! | [`check`] | the energy checker and its report |
 //! | [`grid`] | energies on a 2-D grid, for plots |
 //! | [`schedule`] | step-size, noise and learning-rate schedules |
+//! | [`random_stream`] | one seed per run, a named stream per consumer |
 //! | [`error`] | [`EnergyError`] |
 //! | `device_constant.rs` | [`DeviceConstant`]: host parameters uploaded once per device |
 #![warn(missing_docs)]
@@ -29,6 +30,7 @@ pub mod grid;
 #[cfg(feature = "ndarray")]
 mod host_tensor;
 pub mod neural;
+pub mod random_stream;
 pub mod schedule;
 
 /// The Burn this crate is built on (the pinned version), for macros and users' own modules.

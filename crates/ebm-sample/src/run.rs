@@ -19,6 +19,7 @@
 use burn::config::Config;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Bool, Tensor};
+use ebm_core::random_stream::stream_seed;
 use ebm_core::{Energy, Inner};
 
 use crate::diagnostics::{Diagnostics, StepRecord, chain_statistics};
@@ -130,8 +131,7 @@ pub trait Sampler<B: AutodiffBackend> {
         if dim == 0 {
             return Err(invalid("dim", 0.0, "must be > 0"));
         }
-        // A seed distinct from the run's noise stream, so the two are independent.
-        let mut noise = Noise::new(run.seed ^ 0x9e37_79b9_7f4a_7c15);
+        let mut noise = Noise::new(stream_seed(run.seed, "sampler/init", 0));
         let like = Tensor::<Inner<B>, 2>::zeros([1, 1], device);
         let init = noise.normal([n_chains, dim], &like);
         self.sample(energy, init, run)
@@ -190,7 +190,7 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
     kernel.validate()?;
     let [n, d] = init.dims();
     energy.check_input([n, d])?;
-    let mut noise = Noise::new(run.seed);
+    let mut noise = Noise::new(stream_seed(run.seed, "sampler/noise", 0));
     let mut state = ChainState::new(init);
     kernel.begin(&state)?;
 

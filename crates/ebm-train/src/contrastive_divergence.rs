@@ -9,8 +9,9 @@ use ebm_sample::{NonFinitePolicy, RunConfig, Sampler};
 
 use crate::TrainError;
 use crate::error::invalid;
-use crate::objective::{LossOutput, Objective, mean_inner, step_seed};
+use crate::objective::{LossOutput, Objective, mean_inner};
 use crate::replay_buffer::ReplayBuffer;
+use ebm_core::random_stream::stream_seed;
 
 /// Where the negative chains of [`ContrastiveDivergence`] start.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -126,12 +127,12 @@ where
         step: usize,
     ) -> Result<LossOutput<B>, TrainError> {
         model.check_input(batch.dims())?;
-        let seed = step_seed(self.config.seed, step);
+        let (seed, step) = (self.config.seed, step as u64);
         let start = match self.config.start {
             ChainStart::Data => batch.clone().detach().inner(),
             ChainStart::Noise => {
                 let x = batch.clone().detach().inner();
-                Noise::new(seed ^ 1).normal(x.dims(), &x)
+                Noise::new(stream_seed(seed, "cd/start", step)).normal(x.dims(), &x)
             }
         };
         let cfg = &self.config;
@@ -141,7 +142,7 @@ where
             batch,
             start,
             cfg.k,
-            seed,
+            stream_seed(seed, "cd/sampler", step),
             cfg.energy_reg_weight,
         )?;
         Ok(output)
@@ -248,7 +249,7 @@ where
                 cfg.buffer_size,
                 d,
                 cfg.init_scale,
-                cfg.seed,
+                stream_seed(cfg.seed, "pcd/buffer", 0),
                 &batch.device(),
             )?,
         };
@@ -259,13 +260,13 @@ where
                 got: d,
             }));
         }
-        let seed = step_seed(cfg.seed, step);
-        let slots = buffer.draw_slots(n, seed)?;
+        let (seed, step) = (cfg.seed, step as u64);
+        let slots = buffer.draw_slots(n, stream_seed(seed, "pcd/slots", step))?;
         let index = buffer.slot_index(&slots);
         let mut start = buffer.gather(&index);
         let n_restart = (cfg.restart_fraction * n as f64).round() as usize;
         if n_restart > 0 {
-            let fresh = Noise::new(seed ^ 2)
+            let fresh = Noise::new(stream_seed(seed, "pcd/restarts", step))
                 .normal([n_restart, d], &start)
                 .mul_scalar(cfg.init_scale);
             start = start.slice_assign([0..n_restart, 0..d], fresh);
@@ -276,7 +277,7 @@ where
             batch,
             start,
             cfg.k,
-            seed,
+            stream_seed(seed, "pcd/sampler", step),
             cfg.energy_reg_weight,
         )?;
         buffer.write(&index, negatives);

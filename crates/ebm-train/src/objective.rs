@@ -24,7 +24,7 @@ pub struct LossOutput<B: AutodiffBackend> {
 /// A training objective for an energy model `M`.
 ///
 /// `step` is the optimiser step (from 0). Objectives derive all their randomness from their
-/// seed and `step`, so a run resumed from a checkpoint draws the same numbers as a straight one.
+/// seed and `step` (through [`ebm_core::random_stream::stream_seed`], one stream per use), so a run resumed from a checkpoint draws the same numbers as a straight one.
 ///
 /// Objectives are `Clone`: the trainer keeps the copy it held at its last check of the loss, to
 /// roll back to if a later step was not finite. Device tensors are reference-counted, so a copy
@@ -45,15 +45,6 @@ pub trait Objective<B: AutodiffBackend, M>: Clone {
 
     /// Restores what [`Objective::state`] returned.
     fn restore(&mut self, _state: Tensor<Inner<B>, 2>) {}
-}
-
-/// The noise seed of `step` for an objective seeded with `seed` (SplitMix64 of the pair), so
-/// consecutive steps get unrelated streams.
-pub(crate) fn step_seed(seed: u64, step: usize) -> u64 {
-    let mut z = seed ^ (step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Mean of a `[N]` energy tensor, detached, on the inner backend.

@@ -319,9 +319,11 @@ where
     /// The batch order of `epoch`.
     fn epoch_order(&self, n: usize, epoch: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..n).collect();
-        let mut rng = SmallRng::seed_from_u64(
-            self.config.seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-        );
+        let mut rng = SmallRng::seed_from_u64(ebm_core::random_stream::stream_seed(
+            self.config.seed,
+            "trainer/order",
+            epoch as u64,
+        ));
         order.shuffle(&mut rng);
         order
     }
