@@ -8,6 +8,7 @@
 //! | [`Langevin`] | `langevin.rs` | unadjusted Langevin (Euler–Maruyama), scheduled step and noise, optional clamp |
 //! | [`Mala`] | `mala.rs` | Metropolis-adjusted Langevin, per-chain accept/reject |
 //! | [`Hmc`] | `hmc.rs` | Hamiltonian Monte Carlo, leapfrog, scalar or diagonal mass, divergence guard |
+//! | [`NoiseLadder`] | `noise_ladder.rs` | annealed Langevin down a geometric ladder of noise levels (score-based sampling) |
 //! | [`GradientDescent`], [`Nesterov`] | `gradient_descent.rs`, `nesterov.rs` | deterministic minimisers |
 //!
 //! Every sampler implements [`Transition`] (one step on a batch of chains); the [`Sampler`]
@@ -27,6 +28,7 @@ mod langevin;
 mod mala;
 mod nesterov;
 pub mod noise;
+mod noise_ladder;
 pub mod run;
 mod transition;
 
@@ -37,5 +39,6 @@ pub use hmc::{Hmc, HmcConfig, Mass};
 pub use langevin::{Langevin, LangevinConfig};
 pub use mala::{Mala, MalaConfig};
 pub use nesterov::{Nesterov, NesterovConfig};
+pub use noise_ladder::{NoiseLadder, NoiseLadderConfig};
 pub use run::{NonFinitePolicy, RunConfig, Sampler, Samples};
 pub use transition::{ChainState, StepInfo, Transition};

@@ -71,6 +71,13 @@ impl Noise {
         )
     }
 
+    /// `n` indices drawn uniformly from `0..count` (`count ≥ 1`), on the host: for example the
+    /// noise level of each sample of a batch.
+    pub fn indices(&mut self, n: usize, count: usize) -> Vec<usize> {
+        assert!(count >= 1, "Noise::indices: count must be >= 1");
+        (0..n).map(|_| self.rng.random_range(0..count)).collect()
+    }
+
     /// `[n]` draws of `log U(0, 1)` (for Metropolis tests), with the dtype and device of `like`.
     pub fn log_uniform<Bk: Backend>(&mut self, n: usize, like: &Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         let values: Vec<f32> = (0..n)

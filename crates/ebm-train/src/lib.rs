@@ -7,7 +7,7 @@
 //! | `objective.rs` | [`Objective`]: a loss and its metrics for a data batch |
 //! | `contrastive_divergence.rs` | [`ContrastiveDivergence`] (CD-k) and [`PersistentContrastiveDivergence`] |
 //! | `replay_buffer.rs` | [`ReplayBuffer`] of persistent CD |
-//! | `score_matching.rs` | [`ScoreMatching`] (exact or Hutchinson), [`SlicedScoreMatching`], [`DenoisingScoreMatching`] |
+//! | `score_matching.rs` | [`ScoreMatching`] (exact or Hutchinson), [`SlicedScoreMatching`], [`DenoisingScoreMatching`], [`MultiscaleDenoisingScoreMatching`] |
 //! | `trainer.rs` | [`Trainer`]: epochs, optimiser, clipping, schedules, EMA, NaN policy, progress |
 //! | `checkpoint.rs` | atomic checkpoints that resume bit-exactly |
 #![warn(missing_docs)]
@@ -31,9 +31,10 @@ pub use error::TrainError;
 pub use objective::{LossOutput, Objective};
 pub use replay_buffer::ReplayBuffer;
 pub use score_matching::{
-    DenoisingScoreMatching, DenoisingScoreMatchingConfig, Probe, ScoreMatching,
-    ScoreMatchingConfig, SlicedScoreMatching, SlicedScoreMatchingConfig, TraceMethod,
-    denoising_score_matching_loss, exact_score_matching_loss, hutchinson_score_matching_loss,
-    sliced_score_matching_loss,
+    DenoisingScoreMatching, DenoisingScoreMatchingConfig, MultiscaleDenoisingScoreMatching,
+    MultiscaleDenoisingScoreMatchingConfig, Probe, ScoreMatching, ScoreMatchingConfig,
+    SlicedScoreMatching, SlicedScoreMatchingConfig, TraceMethod, denoising_score_matching_loss,
+    exact_score_matching_loss, hutchinson_score_matching_loss,
+    multiscale_denoising_score_matching_loss, sliced_score_matching_loss,
 };
 pub use trainer::{LastBatch, NonFiniteLoss, StepLog, Trainer, TrainerConfig};

@@ -1,4 +1,5 @@
-//! Score matching: exact (Hyvärinen), Hutchinson, sliced and denoising.
+//! Score matching: exact (Hyvärinen), Hutchinson, sliced, denoising, and denoising over a ladder
+//! of noise levels.
 //!
 //! All of them need `∂θ` of expressions in the input gradient `∇ₓE` (and in Hessian-vector
 //! products for the first three), so they require [`SecondOrderEnergy`]: those energies expose
@@ -11,10 +12,12 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use ebm_core::SecondOrderEnergy;
 use ebm_core::schedule::Schedule;
 use ebm_sample::noise::Noise;
+use ebm_sample::{NoiseLadder, NoiseLadderConfig};
 
 use crate::TrainError;
 use crate::error::invalid;
-use crate::objective::{LossOutput, Objective, step_seed};
+use crate::objective::{LossOutput, Objective};
+use ebm_core::random_stream::stream_seed;
 
 /// Distribution of the probe vectors `v` of Hutchinson's trace estimator and of sliced score
 /// matching. All have `E[vvᵀ] = I`.
@@ -183,7 +186,8 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for ScoreMatch
                 probes,
                 distribution,
             } => {
-                let mut noise = Noise::new(step_seed(self.config.seed, step));
+                let seed = stream_seed(self.config.seed, "score_matching/probes", step as u64);
+                let mut noise = Noise::new(seed);
                 let v = distribution.draw(&mut noise, [n * probes, d], &x);
                 hutchinson_score_matching_loss(model, x, v)
             }
@@ -236,7 +240,12 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for SlicedScor
         model.check_input([n, d])?;
         let p = self.config.projections;
         let x = batch.detach();
-        let mut noise = Noise::new(step_seed(self.config.seed, step));
+        let seed = stream_seed(
+            self.config.seed,
+            "sliced_score_matching/projections",
+            step as u64,
+        );
+        let mut noise = Noise::new(seed);
         let v = self.config.projection.draw(&mut noise, [n * p, d], &x);
         let loss = sliced_score_matching_loss(model, x, v);
         Ok(score_output(loss))
@@ -290,8 +299,107 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for DenoisingS
         model.check_input([n, d])?;
         let sigma = self.config.sigma.value_at(step);
         let x = batch.detach();
-        let eps = Noise::new(step_seed(self.config.seed, step)).normal([n, d], &x);
+        let seed = stream_seed(self.config.seed, "denoising/noise", step as u64);
+        let eps = Noise::new(seed).normal([n, d], &x);
         let loss = denoising_score_matching_loss(model, x, eps, sigma);
+        Ok(score_output(loss))
+    }
+}
+
+/// Builds a [`MultiscaleDenoisingScoreMatching`] objective.
+#[derive(Config, Debug)]
+pub struct MultiscaleDenoisingScoreMatchingConfig {
+    /// The noise levels; each sample of a batch draws one uniformly.
+    #[config(default = "NoiseLadderConfig::new()")]
+    pub ladder: NoiseLadderConfig,
+    /// Seed of the levels and the noise (combined with the step).
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+impl MultiscaleDenoisingScoreMatchingConfig {
+    /// Builds the objective.
+    pub fn init(&self) -> Result<MultiscaleDenoisingScoreMatching, TrainError> {
+        let ladder = self.ladder.init().map_err(|e| match e {
+            ebm_sample::SampleError::InvalidParameter {
+                name,
+                value,
+                requirement,
+            } => invalid(name, value, requirement),
+            other => TrainError::Sample(other),
+        })?;
+        Ok(MultiscaleDenoisingScoreMatching {
+            ladder,
+            seed: self.seed,
+        })
+    }
+}
+
+/// Denoising score matching over a ladder of noise levels (NCSN, Song & Ermon 2019), in the
+/// parameterisation in which the energy of level σ is `E(x)/σ` (NCSNv2): with `x̃ = x + σᵢεᵢ`
+/// and each sample's σᵢ drawn from the ladder,
+/// `L = ½·mean_i ‖∇E(x̃ᵢ) − εᵢ‖²`, which is `σᵢ²·½‖∇ₓ(E/σᵢ)(x̃ᵢ) − εᵢ/σᵢ‖²`: the usual DSM
+/// loss of level σᵢ with the usual σ² weighting, so every level weighs alike. `∇E` predicts the
+/// noise. Sample the trained energy with
+/// [`NoiseLadder::annealed_langevin`](ebm_sample::NoiseLadder::annealed_langevin) on the same
+/// ladder, and show the samples after [`NoiseLadder::denoise`](ebm_sample::NoiseLadder::denoise).
+///
+/// On data N(μ, Σ) a quadratic energy `½(x − m)ᵀP(x − m)` has its optimum at `m = μ`,
+/// `P = mean(σ)·(Σ + mean(σ²)·I)⁻¹` (the recovery test checks it).
+#[derive(Debug, Clone)]
+pub struct MultiscaleDenoisingScoreMatching {
+    ladder: NoiseLadder,
+    seed: u64,
+}
+
+impl MultiscaleDenoisingScoreMatching {
+    /// The ladder the objective trains on (to sample with).
+    pub fn ladder(&self) -> &NoiseLadder {
+        &self.ladder
+    }
+}
+
+/// Multiscale denoising loss `½·mean_i ‖∇E(xᵢ + σᵢεᵢ) − εᵢ‖²` for given noise `ε` (`[N, D]`) and
+/// per-sample levels `sigma` (`[N, 1]`).
+pub fn multiscale_denoising_score_matching_loss<B: AutodiffBackend, M: SecondOrderEnergy<B>>(
+    model: &M,
+    x: Tensor<B, 2>,
+    eps: Tensor<B, 2>,
+    sigma: Tensor<B, 2>,
+) -> Tensor<B, 1> {
+    let g = model.grad_energy_tracked(x + eps.clone() * sigma);
+    half_sq_norm(g - eps).mean()
+}
+
+impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
+    for MultiscaleDenoisingScoreMatching
+{
+    fn loss(
+        &mut self,
+        model: &M,
+        batch: Tensor<B, 2>,
+        step: usize,
+    ) -> Result<LossOutput<B>, TrainError> {
+        let [n, d] = batch.dims();
+        model.check_input([n, d])?;
+        let x = batch.detach();
+        let mut noise = Noise::new(stream_seed(
+            self.seed,
+            "multiscale_denoising/noise",
+            step as u64,
+        ));
+        let sigmas = self.ladder.sigmas();
+        let levels: Vec<f32> = noise
+            .indices(n, sigmas.len())
+            .into_iter()
+            .map(|i| sigmas[i] as f32)
+            .collect();
+        let sigma = Tensor::from_data(
+            burn::tensor::TensorData::new(levels, [n, 1]),
+            (&x.device(), x.dtype()),
+        );
+        let eps = noise.normal([n, d], &x);
+        let loss = multiscale_denoising_score_matching_loss(model, x, eps, sigma);
         Ok(score_output(loss))
     }
 }

@@ -65,13 +65,13 @@ pub mod prelude {
     pub use ebm_core::schedule::Schedule;
     pub use ebm_core::{Energy, EnergyError, Inner, SecondOrderEnergy};
     pub use ebm_sample::{
-        GradientDescentConfig, HmcConfig, LangevinConfig, MalaConfig, NesterovConfig, RunConfig,
-        Sampler, Samples,
+        GradientDescentConfig, HmcConfig, LangevinConfig, MalaConfig, NesterovConfig,
+        NoiseLadderConfig, RunConfig, Sampler, Samples,
     };
     pub use ebm_train::{
         ContrastiveDivergenceConfig, DenoisingScoreMatchingConfig,
-        PersistentContrastiveDivergenceConfig, ScoreMatchingConfig, SlicedScoreMatchingConfig,
-        Trainer, TrainerConfig,
+        MultiscaleDenoisingScoreMatchingConfig, PersistentContrastiveDivergenceConfig,
+        ScoreMatchingConfig, SlicedScoreMatchingConfig, Trainer, TrainerConfig,
     };
 }
 
