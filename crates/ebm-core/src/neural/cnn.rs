@@ -10,6 +10,7 @@ use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::Activation;
+use super::column_product::column_product;
 use super::init::ParamInit;
 use crate::energy::{Energy, Inner, SecondOrderEnergy};
 use crate::error::{EnergyError, Result};
@@ -278,7 +279,7 @@ impl<Bk: Backend> CnnWeights<Bk> {
             .fold(images, |x, conv| act.apply(conv.forward(x)));
         let flat: Tensor<Bk, 2> = features.flatten(1, 3);
         let h = act.apply(flat.matmul(self.hidden_w.clone()) + self.hidden_b.clone().unsqueeze());
-        (h.matmul(self.out_w.clone()) + self.out_b.clone().unsqueeze()).reshape([n])
+        (column_product(h, self.out_w.clone()) + self.out_b.clone().unsqueeze()).reshape([n])
     }
 
     /// Energy and `∇ₓE` (as `[N, C, H, W]`): the forward sweep keeps every `f′(z)`, then the
@@ -301,7 +302,8 @@ impl<Bk: Backend> CnnWeights<Bk> {
         let (h, h_slope) = act.value_and_slope(
             flat.matmul(self.hidden_w.clone()) + self.hidden_b.clone().unsqueeze(),
         );
-        let e = (h.matmul(self.out_w.clone()) + self.out_b.clone().unsqueeze()).reshape([n]);
+        let e =
+            (column_product(h, self.out_w.clone()) + self.out_b.clone().unsqueeze()).reshape([n]);
         let g_head = h_slope * self.out_w.clone().transpose();
         let mut g: Tensor<Bk, 4> = g_head
             .matmul(self.hidden_w.clone().transpose())

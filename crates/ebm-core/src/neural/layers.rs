@@ -63,6 +63,7 @@ use burn::tensor::backend::Backend;
 
 use super::Activation;
 use super::cnn::ConvWeights;
+use super::column_product::column_product;
 use super::init::ParamInit;
 use super::mlp::Dense;
 use crate::energy::probes_per_row;
@@ -236,8 +237,8 @@ impl<B: Backend> SecondOrderLayer<B> for Dense<B> {
         x_dot: Option<Tensor<B, 2>>,
     ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>, ()) {
         let w = self.weight.val();
-        let y = x.matmul(w.clone()) + self.bias.val().unsqueeze_dim(0);
-        (y, x_dot.map(|t| t.matmul(w)), ())
+        let y = column_product(x, w.clone()) + self.bias.val().unsqueeze_dim(0);
+        (y, x_dot.map(|t| column_product(t, w)), ())
     }
 
     fn backward(

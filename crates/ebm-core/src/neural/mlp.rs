@@ -6,6 +6,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::Activation;
+use super::column_product::column_product;
 use super::init::ParamInit;
 use crate::energy::{Energy, Inner, SecondOrderEnergy};
 use crate::error::{EnergyError, Result};
@@ -115,7 +116,7 @@ struct Weights<Bk: Backend> {
 
 impl<Bk: Backend> Weights<Bk> {
     fn affine(w: &Tensor<Bk, 2>, b: &Tensor<Bk, 1>, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
-        x.matmul(w.clone()) + b.clone().unsqueeze_dim(0)
+        column_product(x, w.clone()) + b.clone().unsqueeze_dim(0)
     }
 
     /// The output layer applied to the last activation: `[N]`.
@@ -179,7 +180,7 @@ impl<Bk: Backend> Weights<Bk> {
         let (mut a, mut a_dot) = (x, v);
         for (w, b) in &self.hidden {
             let z = Self::affine(w, b, a);
-            let z_dot = a_dot.matmul(w.clone());
+            let z_dot = column_product(a_dot, w.clone());
             let (f, d1, d2) = act.derivatives(z);
             a_dot = flat(by_probe(z_dot.clone()) * per_sample(d1.clone()));
             a = f;

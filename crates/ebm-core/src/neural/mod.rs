@@ -8,9 +8,11 @@
 //! | [`Quadratic`] | `[N, D]` | yes (learnable Gaussian shape, for tests and baselines) |
 //!
 //! [`layers`] holds the second-order building blocks for energies that users write themselves.
+//! `column_product.rs` computes every scalar output layer (a Burn fusion defect, see there).
 
 mod activation;
 mod cnn;
+mod column_product;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 mod cores;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
