@@ -3,10 +3,11 @@
 //!
 //! - persistent contrastive divergence with a replay buffer and short-run Langevin in pixel
 //!   space (the IGEBM recipe of Du & Mordatch), and
-//! - denoising score matching at σ = 0.3, sampled by Langevin on the smoothed density and one
-//!   denoising step (Tweedie's formula).
+//! - denoising score matching over ten noise levels σ = 1 … 0.01 (NCSN), sampled by annealed
+//!   Langevin down the levels and one denoising step (Tweedie's formula).
 //!
-//! Writes `data.png`, and per method a grid of samples and the loss curves; prints the time per
+//! Writes `data.png`, and per method a grid of samples and the loss curves (for DSM also noisy
+//! training images and their denoised versions, `dsm_noisy.png`, `dsm_denoised.png`); prints the time per
 //! epoch. Data: the embedded 8×8 digits upsampled to 28×28, or with `--idx DIR` the file
 //! `train-images-idx3-ubyte` (uncompressed) of MNIST or Fashion-MNIST in `DIR`.
 //!
@@ -188,16 +189,22 @@ fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) ->
     seconds
 }
 
-/// Denoising score matching: returns the seconds per epoch.
+/// Denoising score matching over a ladder of noise levels, sampled by annealed Langevin: returns
+/// the seconds per epoch.
 fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64 {
-    // Large enough that the smoothed density reaches the noise the chains start from.
-    const SIGMA: f64 = 0.3;
-    let dsm = DenoisingScoreMatchingConfig::new()
-        .with_sigma(SIGMA.into())
+    // σ_max = 1 reaches from the chains' start (a Gaussian with the data's per-pixel mean and
+    // standard deviation) to the digits; σ_min = 0.01 is below what the eye sees.
+    let ladder = NoiseLadderConfig::new()
+        .with_sigma_max(1.0)
+        .with_sigma_min(0.01)
+        .with_levels(10);
+    let dsm = MultiscaleDenoisingScoreMatchingConfig::new()
+        .with_ladder(ladder)
         .with_seed(4)
         .init()
         .expect("valid objective");
-    let config = trainer_config(args, 30, 1e-3, 5);
+    let ladder = dsm.ladder().clone();
+    let config = trainer_config(args, 60, 1e-3, 5);
     let epochs = config.epochs;
     let mut trainer = Trainer::new(model::<B>(6), AdamConfig::new().init(), dsm, config)
         .expect("valid trainer")
@@ -209,34 +216,51 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
     let started = Instant::now();
     trainer.fit(data).expect("training runs");
     let seconds = per_epoch(started, epochs);
-    // Langevin on the smoothed density from noise, then one denoising step x + σ²·s(x)
-    // (Tweedie's formula), as score-based models show their samples. Its curvature across the
-    // data is about 1/σ², so steps of σ²/10 are well inside the stable range.
-    let mut langevin = LangevinConfig::new()
-        .with_step_size((SIGMA * SIGMA / 10.0).into())
-        .with_clamp(Some((-1.0, 1.0)))
-        .init()
+    // Annealed Langevin down the ladder (Song & Ermon's step rule), then Tweedie's denoising
+    // step at the smallest level, as score-based models show their samples.
+    // No clamp: at the large levels the smoothed density reaches well outside the pixel range,
+    // and clamping there would sample another law.
+    let steps_per_level = if args.quick { 1 } else { 60 };
+    let mut langevin = ladder
+        .annealed_langevin(steps_per_level, 2e-5, None)
         .expect("valid sampler");
-    // Chains start from a Gaussian with the data's per-pixel mean and standard deviation: near
-    // enough to the data that the energy was trained there, with no data point copied.
+    // Chains start from a Gaussian with the data's per-pixel mean and standard deviation: within
+    // σ_max of the data, with no data point copied.
     let mean = data.clone().mean_dim(0);
     let std = (data.clone() - mean.clone()).square().mean_dim(0).sqrt();
     let shown = batch_size(args);
     let init = (Noise::new(11).normal([shown, SIDE * SIDE], data) * std + mean).clamp(-1.0, 1.0);
-    let steps = if args.quick { 3 } else { 300 };
     let samples = Sampler::<B>::sample(
         &mut langevin,
         trainer.model(),
         init,
-        &RunConfig::new(steps).with_seed(12),
+        &RunConfig::new(ladder.annealed_steps(steps_per_level)).with_seed(12),
     )
     .expect("sampling");
     let x = samples.final_state;
-    let denoised = x.clone() + trainer.model().score(x).mul_scalar(SIGMA * SIGMA);
-    grid::<B>(&args.out.join("dsm_samples.png"), denoised);
+    let grad = trainer.model().grad_energy(x.clone());
+    grid::<B>(
+        &args.out.join("dsm_samples.png"),
+        ladder.denoise(x, grad).clamp(-1.0, 1.0),
+    );
+    // What the energy learned, without the sampler: training images with noise of σ = 0.3, and
+    // the same images after one denoising step x̃ − σ·∇E(x̃) (Tweedie's formula at that level).
+    const SHOWN_SIGMA: f64 = 0.3;
+    let clean = data.clone().narrow(0, 0, shown.min(data.dims()[0]));
+    let noisy = clean.clone()
+        + Noise::new(13)
+            .normal(clean.dims(), &clean)
+            .mul_scalar(SHOWN_SIGMA);
+    let grad = trainer.model().grad_energy(noisy.clone());
+    let denoised = noisy.clone() - grad.mul_scalar(SHOWN_SIGMA);
+    grid::<B>(&args.out.join("dsm_noisy.png"), noisy.clamp(-1.0, 1.0));
+    grid::<B>(
+        &args.out.join("dsm_denoised.png"),
+        denoised.clamp(-1.0, 1.0),
+    );
     curves(
         &args.out.join("dsm_loss.png"),
-        "denoising score matching, σ = 0.3",
+        "denoising score matching, 10 levels σ = 1 … 0.01",
         trainer.history(),
         false,
     );
