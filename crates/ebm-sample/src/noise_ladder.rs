@@ -181,8 +181,15 @@ mod tests {
                 other => panic!("{config:?}: {other:?}"),
             }
         }
-        assert!(ladder.annealed_langevin(0, 1e-3, None).is_err());
-        assert!(ladder.annealed_langevin(5, 0.0, None).is_err());
+        for (result, name) in [
+            (ladder.annealed_langevin(0, 1e-3, None), "steps_per_level"),
+            (ladder.annealed_langevin(5, 0.0, None), "step_scale"),
+        ] {
+            match result {
+                Err(SampleError::InvalidParameter { name: n, .. }) => assert_eq!(n, name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
     }
 
     /// On `E(x) = σ_L·½‖x‖²/s²`, whose law at the last level, `exp(−E/σ_L)`, is N(0, s²I),

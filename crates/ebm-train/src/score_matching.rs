@@ -403,3 +403,18 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
         Ok(score_output(loss))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_ladder_is_a_typed_error_naming_its_field() {
+        let config = MultiscaleDenoisingScoreMatchingConfig::new()
+            .with_ladder(NoiseLadderConfig::new().with_levels(1));
+        match config.init() {
+            Err(TrainError::InvalidParameter { name, .. }) => assert_eq!(name, "levels"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
