@@ -30,7 +30,7 @@ pub fn time_steps<B, M, L>(
 ) -> Record
 where
     B: AutodiffBackend,
-    M: ebm::burn::module::AutodiffModule<B> + Energy<B> + Clone,
+    M: ebm::burn::module::AutodiffModule<B> + ebm::burn::module::ModuleDisplay + Energy<B>,
     L: Objective<B, M> + Clone,
 {
     let repeats = if options.quick { 3 } else { 5 };

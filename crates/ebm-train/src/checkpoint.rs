@@ -1,22 +1,49 @@
-//! Atomic checkpoints: model, optimiser state, EMA, objective state (replay buffer) and the
-//! trainer's counters, written to a temporary directory and then renamed into place.
+//! What a checkpoint holds, and the checks that decide whether it may be loaded.
 //!
-//! Layout of a checkpoint directory: `model.bin`, `optimizer.bin`, `ema.bin` (if any) through
-//! Burn's full-precision binary recorder; `objective.bin` (raw little-endian f32) with its shape in
-//! `state.json`; and `state.json` with the step, epoch, position in the epoch and the config.
+//! A version directory (see `checkpoint_store.rs` for how versions are switched atomically)
+//! holds `model.bin`, `optimizer.bin` and `ema.bin` (if any) from Burn's full-precision binary
+//! recorder, `objective.bin` (the objective's state as raw little-endian f32, if any), and
+//! `manifest.json`: the SHA-256 of each of those files, the trainer's counters, the trainer's
+//! config, the model's structure and parameter shapes, and the objective's config. Loading
+//! verifies every digest before it decodes a byte, and compares the configs before it touches
+//! the trainer.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 
-use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
-use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
+use burn::module::{AutodiffModule, Module, ModuleDisplay, ModuleVisitor, Param};
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::TrainError;
+use crate::checkpoint_store::sha256_hex;
 
-/// The trainer's counters, saved in `state.json`.
+/// Version of the checkpoint layout.
+pub(crate) const FORMAT: u32 = 2;
+/// The manifest's file name inside a version directory.
+pub(crate) const MANIFEST: &str = "manifest.json";
+pub(crate) const MODEL: &str = "model.bin";
+pub(crate) const OPTIMIZER: &str = "optimizer.bin";
+pub(crate) const EMA: &str = "ema.bin";
+pub(crate) const OBJECTIVE: &str = "objective.bin";
+
+/// Trainer config fields that may differ on resume: they set how long and how visibly the run
+/// goes on, not what it computes.
+pub(crate) const RESUMABLE_FIELDS: [&str; 6] = [
+    "epochs",
+    "log_every",
+    "checkpoint_every",
+    "checkpoint_dir",
+    "checkpoint_keep",
+    "quiet",
+];
+
+/// The trainer's counters, saved in the checkpoint's manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainerState {
     /// Optimiser steps taken.
     pub step: usize,
@@ -27,20 +54,57 @@ pub struct TrainerState {
     /// Steps skipped because of a non-finite loss or gradient.
     pub skipped_steps: usize,
     /// Skipped steps in a row, up to the last step.
-    #[serde(default)]
     pub consecutive_skips: usize,
     /// Shape of the objective state in `objective.bin`, if any.
     pub objective_state_shape: Option<[usize; 2]>,
-    /// Config of the run that wrote the checkpoint.
-    pub config: serde_json::Value,
 }
 
-pub(crate) fn recorder() -> BinFileRecorder<FullPrecisionSettings> {
-    BinFileRecorder::<FullPrecisionSettings>::new()
+/// The model's identity: what a checkpoint must match before its parameters are decoded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ModelSummary {
+    /// Shapes of the float parameters, in visiting order.
+    pub parameter_shapes: Vec<Vec<usize>>,
+    /// Burn's display of the module: its layers, their sizes and its non-parameter fields
+    /// (activation, input size).
+    pub structure: String,
+}
+
+impl ModelSummary {
+    pub(crate) fn of<B: Backend, M: Module<B> + ModuleDisplay>(model: &M) -> Self {
+        Self {
+            parameter_shapes: shapes(model),
+            structure: model.format(Default::default()),
+        }
+    }
+}
+
+/// Everything about a checkpoint except the bulk of its tensors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Manifest {
+    pub format: u32,
+    pub state: TrainerState,
+    pub trainer: Value,
+    pub model: ModelSummary,
+    pub objective: Value,
+    /// SHA-256 of each file of the version, by name.
+    pub files: BTreeMap<String, String>,
+}
+
+pub(crate) fn recorder() -> BinBytesRecorder<FullPrecisionSettings> {
+    BinBytesRecorder::<FullPrecisionSettings>::default()
 }
 
 pub(crate) fn error(path: &Path, reason: impl std::fmt::Display) -> TrainError {
     TrainError::Checkpoint {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+pub(crate) fn corrupt(path: &Path, reason: impl std::fmt::Display) -> TrainError {
+    TrainError::CheckpointCorrupt {
         path: path.display().to_string(),
         reason: reason.to_string(),
     }
@@ -61,55 +125,66 @@ pub(crate) fn shapes<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<usize>> {
     s.0
 }
 
-/// Loads `file` into a copy of `template`, checking that every parameter keeps its shape (a
-/// record from another architecture is an error, and `template` is left untouched).
-pub(crate) fn load_module<B: AutodiffBackend, M: AutodiffModule<B>>(
+/// Encodes a record with the binary recorder.
+pub(crate) fn encode<B: Backend, R: burn::record::Record<B>>(
+    record: R,
+    name: &str,
+) -> Result<Vec<u8>, TrainError> {
+    Recorder::<B>::record(&recorder(), record, ()).map_err(|e| error(Path::new(name), e))
+}
+
+/// Decodes a record whose digest was verified.
+pub(crate) fn decode<B: Backend, R: burn::record::Record<B>>(
+    bytes: Vec<u8>,
+    file: &Path,
+    device: &B::Device,
+) -> Result<R, TrainError> {
+    Recorder::<B>::load(&recorder(), bytes, device).map_err(|e| corrupt(file, e))
+}
+
+/// Decodes a module record into a copy of `template`.
+pub(crate) fn decode_module<B: AutodiffBackend, M: AutodiffModule<B>>(
     template: &M,
+    bytes: Vec<u8>,
     file: &Path,
     device: &B::Device,
 ) -> Result<M, TrainError> {
-    let loaded = template
-        .clone()
-        .load_file(file.to_path_buf(), &recorder(), device)
-        .map_err(|e| error(file, e))?;
-    let (want, got) = (shapes(template), shapes(&loaded));
-    if want != got {
-        return Err(error(
-            file,
-            format!("parameter shapes {got:?} do not match the model's {want:?}"),
-        ));
+    let record = decode::<B, M::Record>(bytes, file, device)?;
+    let loaded = template.clone().load_record(record);
+    if shapes(&loaded) != shapes(template) {
+        return Err(corrupt(file, "parameter shapes differ from the manifest's"));
     }
     Ok(loaded)
 }
 
-pub(crate) fn write_tensor<Bk: Backend>(
-    file: &Path,
-    tensor: &Tensor<Bk, 2>,
-) -> Result<[usize; 2], TrainError> {
+/// A `[rows, cols]` f32 tensor as raw little-endian bytes.
+pub(crate) fn tensor_bytes<Bk: Backend>(tensor: &Tensor<Bk, 2>) -> Result<Vec<u8>, TrainError> {
     let values: Vec<f32> = tensor
         .clone()
         .into_data()
         .convert::<f32>()
         .to_vec()
-        .map_err(|e| error(file, format!("{e:?}")))?;
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(file, bytes).map_err(|e| error(file, e))?;
-    Ok(tensor.dims())
+        .map_err(|e| error(Path::new(OBJECTIVE), format!("{e:?}")))?;
+    Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
 
-pub(crate) fn read_tensor<Bk: Backend>(
-    file: &Path,
+/// The inverse of [`tensor_bytes`], checking the length against `shape`.
+pub(crate) fn tensor_from_bytes<Bk: Backend>(
+    bytes: &[u8],
     shape: [usize; 2],
+    file: &Path,
     device: &Bk::Device,
 ) -> Result<Tensor<Bk, 2>, TrainError> {
-    let bytes = std::fs::read(file).map_err(|e| error(file, e))?;
-    if bytes.len() != shape[0] * shape[1] * 4 {
-        return Err(error(
+    let expected = shape[0]
+        .checked_mul(shape[1])
+        .and_then(|n| n.checked_mul(4))
+        .ok_or_else(|| corrupt(file, format!("shape {shape:?} overflows")))?;
+    if bytes.len() != expected {
+        return Err(corrupt(
             file,
             format!(
-                "{} bytes, expected {} for shape {shape:?}",
-                bytes.len(),
-                shape[0] * shape[1] * 4
+                "{} bytes, expected {expected} for shape {shape:?}",
+                bytes.len()
             ),
         ));
     }
@@ -120,52 +195,138 @@ pub(crate) fn read_tensor<Bk: Backend>(
     Ok(Tensor::from_data(TensorData::new(values, shape), device))
 }
 
-/// Writes a checkpoint atomically: `fill` writes the files into a fresh temporary directory
-/// beside `path`, which then replaces `path` by renames. A crash leaves either the old
-/// checkpoint or the new one, never a mixture.
-pub(crate) fn write_atomically(
-    path: &Path,
-    fill: impl FnOnce(&Path) -> Result<(), TrainError>,
-) -> Result<(), TrainError> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| error(path, "a checkpoint path needs a final component"))?;
-    let parent = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&parent).map_err(|e| error(path, e))?;
-    let tmp = parent.join(format!(".{}.tmp", name.to_string_lossy()));
-    let old = parent.join(format!(".{}.old", name.to_string_lossy()));
-    for stale in [&tmp, &old] {
-        if stale.exists() {
-            std::fs::remove_dir_all(stale).map_err(|e| error(stale, e))?;
+/// Reads a version's manifest, checks its digest (when `LATEST` gave one) and its format.
+pub(crate) fn read_manifest(
+    dir: &Path,
+    expected_digest: Option<&str>,
+) -> Result<Manifest, TrainError> {
+    let file = dir.join(MANIFEST);
+    let bytes = std::fs::read(&file).map_err(|e| corrupt(&file, e))?;
+    if let Some(want) = expected_digest
+        && sha256_hex(&bytes) != want
+    {
+        return Err(corrupt(
+            &file,
+            "its SHA-256 differs from the one LATEST records",
+        ));
+    }
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| corrupt(&file, e))?;
+    if manifest.format != FORMAT {
+        return Err(corrupt(
+            &file,
+            format!(
+                "layout version {}, this build reads {FORMAT}",
+                manifest.format
+            ),
+        ));
+    }
+    Ok(manifest)
+}
+
+/// Reads the files the manifest lists, each checked against its digest; `wanted` says which
+/// must be there, and no other may be.
+pub(crate) fn read_files(
+    dir: &Path,
+    manifest: &Manifest,
+    wanted: &[&str],
+) -> Result<BTreeMap<String, Vec<u8>>, TrainError> {
+    let listed: Vec<&str> = manifest.files.keys().map(String::as_str).collect();
+    let mut wanted_sorted = wanted.to_vec();
+    wanted_sorted.sort_unstable();
+    if listed != wanted_sorted {
+        return Err(corrupt(
+            &dir.join(MANIFEST),
+            format!("lists files {listed:?}, expected {wanted_sorted:?}"),
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (name, digest) in &manifest.files {
+        let file = dir.join(name);
+        let bytes = std::fs::read(&file).map_err(|e| corrupt(&file, e))?;
+        if &sha256_hex(&bytes) != digest {
+            return Err(corrupt(&file, "its SHA-256 differs from the manifest's"));
+        }
+        out.insert(name.clone(), bytes);
+    }
+    Ok(out)
+}
+
+/// The first place where `saved` and `current` differ, as a dotted path with both values.
+pub(crate) fn first_difference(
+    saved: &Value,
+    current: &Value,
+    path: &str,
+    ignore: &[&str],
+) -> Option<(String, String, String)> {
+    match (saved, current) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            keys.into_iter()
+                .filter(|k| !ignore.contains(&k.as_str()))
+                .find_map(|k| {
+                    let null = Value::Null;
+                    first_difference(
+                        a.get(k).unwrap_or(&null),
+                        b.get(k).unwrap_or(&null),
+                        &format!("{path}.{k}"),
+                        &[],
+                    )
+                })
+        }
+        (a, b) if a == b => None,
+        (a, b) => Some((path.to_string(), a.to_string(), b.to_string())),
+    }
+}
+
+/// The first line where two module displays differ, for a mismatch message.
+pub(crate) fn first_different_line(saved: &str, current: &str) -> (String, String) {
+    let mut a = saved.lines().map(str::trim);
+    let mut b = current.lines().map(str::trim);
+    loop {
+        match (a.next(), b.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (x, y) => {
+                return (
+                    x.unwrap_or("(end)").to_string(),
+                    y.unwrap_or("(end)").to_string(),
+                );
+            }
         }
     }
-    std::fs::create_dir_all(&tmp).map_err(|e| error(&tmp, e))?;
-    fill(&tmp)?;
-    if path.exists() {
-        std::fs::rename(path, &old).map_err(|e| error(path, e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| error(path, e))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(|e| error(&old, e))?;
-    }
-    Ok(())
 }
 
-/// Saves a record with the binary recorder.
-pub(crate) fn save_record<B: Backend, R: burn::record::Record<B>>(
-    record: R,
-    file: &Path,
-) -> Result<(), TrainError> {
-    Recorder::<B>::record(&recorder(), record, file.to_path_buf()).map_err(|e| error(file, e))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
 
-/// Loads a record with the binary recorder.
-pub(crate) fn load_record<B: Backend, R: burn::record::Record<B>>(
-    file: &Path,
-    device: &B::Device,
-) -> Result<R, TrainError> {
-    Recorder::<B>::load(&recorder(), file.to_path_buf(), device).map_err(|e| error(file, e))
+    #[test]
+    fn the_first_difference_is_named_by_its_path() {
+        let saved = json!({"a": 1, "b": {"c": [1, 2], "d": "x"}, "epochs": 3});
+        let current = json!({"a": 1, "b": {"c": [1, 2], "d": "y"}, "epochs": 9});
+        assert_eq!(
+            first_difference(&saved, &current, "trainer", &["epochs"]),
+            Some(("trainer.b.d".into(), "\"x\"".into(), "\"y\"".into()))
+        );
+        assert_eq!(first_difference(&saved, &saved, "trainer", &[]), None);
+        // A key only one side has differs from null.
+        let extra = json!({"a": 1, "b": {"c": [1, 2], "d": "x"}, "epochs": 3, "z": 0});
+        assert_eq!(
+            first_difference(&saved, &extra, "t", &[]).map(|d| d.0),
+            Some("t.z".into())
+        );
+    }
+
+    #[test]
+    fn an_overflowing_shape_is_a_typed_error() {
+        let r = tensor_from_bytes::<burn::backend::NdArray>(
+            &[0; 8],
+            [1 << 62, 1],
+            Path::new("objective.bin"),
+            &Default::default(),
+        );
+        assert!(matches!(r, Err(TrainError::CheckpointCorrupt { .. })));
+    }
 }

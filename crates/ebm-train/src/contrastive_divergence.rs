@@ -147,6 +147,10 @@ where
         )?;
         Ok(output)
     }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "contrastive_divergence": &self.config })
+    }
 }
 
 /// Builds a [`PersistentContrastiveDivergence`] objective.
@@ -290,5 +294,9 @@ where
 
     fn restore(&mut self, state: Tensor<Inner<B>, 2>) {
         self.buffer = Some(ReplayBuffer::from_states(state));
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "persistent_contrastive_divergence": &self.config })
     }
 }

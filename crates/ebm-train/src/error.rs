@@ -49,13 +49,38 @@ pub enum TrainError {
         /// How many were skipped in a row.
         consecutive: usize,
     },
-    /// A checkpoint could not be written or read, or does not fit the run.
+    /// A checkpoint could not be written or read (no checkpoint there, an I/O error, a path
+    /// that holds something else).
     #[error("checkpoint {path}: {reason}")]
     Checkpoint {
         /// The checkpoint path.
         path: String,
         /// What went wrong.
         reason: String,
+    },
+    /// A checkpoint file is damaged: its digest, its layout or its contents are not what was
+    /// written. Nothing was loaded.
+    #[error("corrupt checkpoint file {path}: {reason}")]
+    CheckpointCorrupt {
+        /// The damaged file.
+        path: String,
+        /// What the check found.
+        reason: String,
+    },
+    /// A sound checkpoint was written by a different model, objective or trainer config.
+    /// Nothing was loaded.
+    #[error(
+        "checkpoint {path} does not fit this run: `{field}` is {saved} there and {current} here"
+    )]
+    CheckpointMismatch {
+        /// The checkpoint version directory.
+        path: String,
+        /// The first field that differs, e.g. `trainer.batch_size` or `model.parameter_shapes`.
+        field: String,
+        /// Its value in the checkpoint.
+        saved: String,
+        /// Its value in this run.
+        current: String,
     },
 }
 

@@ -9,10 +9,12 @@
 //! | `replay_buffer.rs` | [`ReplayBuffer`] of persistent CD |
 //! | `score_matching.rs` | [`ScoreMatching`] (exact or Hutchinson), [`SlicedScoreMatching`], [`DenoisingScoreMatching`], [`MultiscaleDenoisingScoreMatching`] |
 //! | `trainer.rs` | [`Trainer`]: epochs, optimiser, clipping, schedules, EMA, NaN policy, progress |
-//! | `checkpoint.rs` | atomic checkpoints that resume bit-exactly |
+//! | `checkpoint.rs` | what a checkpoint holds: digests, configs, the checks before a load |
+//! | `checkpoint_store.rs` | versioned checkpoint directories, switched atomically and durably |
 #![warn(missing_docs)]
 
 mod checkpoint;
+mod checkpoint_store;
 mod contrastive_divergence;
 mod ema;
 mod error;

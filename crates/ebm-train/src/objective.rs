@@ -45,6 +45,13 @@ pub trait Objective<B: AutodiffBackend, M>: Clone {
 
     /// Restores what [`Objective::state`] returned.
     fn restore(&mut self, _state: Tensor<Inner<B>, 2>) {}
+
+    /// The objective's configuration, recorded in checkpoints: loading a checkpoint whose
+    /// objective was configured otherwise is a [`TrainError::CheckpointMismatch`] naming the
+    /// field. `Null` (the default) records nothing.
+    fn describe(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }
 
 /// Mean of a `[N]` energy tensor, detached, on the inner backend.

@@ -194,6 +194,10 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for ScoreMatch
         };
         Ok(score_output(loss))
     }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "score_matching": &self.config })
+    }
 }
 
 /// Builds a [`SlicedScoreMatching`] objective.
@@ -250,6 +254,10 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for SlicedScor
         let loss = sliced_score_matching_loss(model, x, v);
         Ok(score_output(loss))
     }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "sliced_score_matching": &self.config })
+    }
 }
 
 /// Builds a [`DenoisingScoreMatching`] objective.
@@ -304,6 +312,10 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for DenoisingS
         let loss = denoising_score_matching_loss(model, x, eps, sigma);
         Ok(score_output(loss))
     }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "denoising_score_matching": &self.config })
+    }
 }
 
 /// Builds a [`MultiscaleDenoisingScoreMatching`] objective.
@@ -330,7 +342,7 @@ impl MultiscaleDenoisingScoreMatchingConfig {
         })?;
         Ok(MultiscaleDenoisingScoreMatching {
             ladder,
-            seed: self.seed,
+            config: self.clone(),
         })
     }
 }
@@ -349,7 +361,7 @@ impl MultiscaleDenoisingScoreMatchingConfig {
 #[derive(Debug, Clone)]
 pub struct MultiscaleDenoisingScoreMatching {
     ladder: NoiseLadder,
-    seed: u64,
+    config: MultiscaleDenoisingScoreMatchingConfig,
 }
 
 impl MultiscaleDenoisingScoreMatching {
@@ -384,7 +396,7 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
         model.check_input([n, d])?;
         let x = batch.detach();
         let mut noise = Noise::new(stream_seed(
-            self.seed,
+            self.config.seed,
             "multiscale_denoising/noise",
             step as u64,
         ));
@@ -401,6 +413,10 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
         let eps = noise.normal([n, d], &x);
         let loss = multiscale_denoising_score_matching_loss(model, x, eps, sigma);
         Ok(score_output(loss))
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "multiscale_denoising_score_matching": &self.config })
     }
 }
 

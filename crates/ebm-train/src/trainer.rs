@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use burn::config::Config;
 use burn::data::dataloader::DataLoader;
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, ModuleDisplay};
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
@@ -18,7 +18,8 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::checkpoint::{self, TrainerState};
+use crate::checkpoint::{self, Manifest, ModelSummary, TrainerState};
+use crate::checkpoint_store;
 use crate::ema::update_ema;
 use crate::error::invalid;
 use crate::grad_norm::{clip_to_norm, gradient_norm};
@@ -95,9 +96,14 @@ pub struct TrainerConfig {
     /// Write a checkpoint to `checkpoint_dir` every this many steps.
     #[config(default = "None")]
     pub checkpoint_every: Option<usize>,
-    /// Where periodic checkpoints go (the directory is replaced atomically each time).
+    /// Where periodic checkpoints go: a directory of versions, switched atomically (see
+    /// [`Trainer::save_checkpoint`]). Set both or neither of `checkpoint_every` and
+    /// `checkpoint_dir`.
     #[config(default = "None")]
     pub checkpoint_dir: Option<String>,
+    /// Checkpoint versions kept in the directory (the newest ones), at least 1.
+    #[config(default = 2)]
+    pub checkpoint_keep: usize,
     /// Hide the progress bar (it is also hidden when stderr is not a terminal).
     #[config(default = false)]
     pub quiet: bool,
@@ -200,7 +206,7 @@ fn read(t: Tensor<impl burn::tensor::backend::Backend, 1>) -> f64 {
 impl<B, M, O, L> Trainer<B, M, O, L>
 where
     B: AutodiffBackend,
-    M: AutodiffModule<B> + Energy<B>,
+    M: AutodiffModule<B> + Energy<B> + ModuleDisplay,
     O: Optimizer<M, B>,
     L: Objective<B, M>,
 {
@@ -243,6 +249,26 @@ where
         if config.checkpoint_every == Some(0) {
             return Err(invalid("checkpoint_every", 0.0, "must be > 0"));
         }
+        match (&config.checkpoint_every, &config.checkpoint_dir) {
+            (Some(every), None) => {
+                return Err(invalid(
+                    "checkpoint_every",
+                    *every as f64,
+                    "needs checkpoint_dir: periodic checkpoints need a place",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "checkpoint_dir",
+                    f64::NAN,
+                    "needs checkpoint_every: without it no checkpoint is written",
+                ));
+            }
+            _ => {}
+        }
+        if config.checkpoint_keep == 0 {
+            return Err(invalid("checkpoint_keep", 0.0, "must be > 0"));
+        }
         let ema = config.ema_decay.map(|_| model.clone());
         let state = TrainerState {
             step: 0,
@@ -251,7 +277,6 @@ where
             skipped_steps: 0,
             consecutive_skips: 0,
             objective_state_shape: None,
-            config: serde_json::to_value(&config).expect("config serialises"),
         };
         Ok(Self {
             model,
@@ -611,54 +636,146 @@ where
         self.history.push(log);
     }
 
-    /// Writes a checkpoint to the directory `path`, atomically.
+    /// Writes a checkpoint: model, optimiser state, EMA, objective state, counters and configs.
+    ///
+    /// `path` is a directory of versions; the new version is written beside the old ones,
+    /// fsynced, and switched to by one atomic rename, after which all but the newest
+    /// [`TrainerConfig::checkpoint_keep`] versions are deleted. At every instant — including a
+    /// crash or kill in the middle of a save — `path` holds a complete checkpoint that
+    /// [`Trainer::load_checkpoint`] restores, once the first save has returned. A `path` that is a
+    /// file, or a directory holding anything else, is refused and left untouched.
     pub fn save_checkpoint(&self, path: &Path) -> Result<(), TrainError> {
-        checkpoint::write_atomically(path, |dir| {
-            let model_file = dir.join("model");
-            self.model
-                .clone()
-                .save_file(model_file.clone(), &checkpoint::recorder())
-                .map_err(|e| checkpoint::error(&model_file, e))?;
-            checkpoint::save_record::<B, _>(self.optimizer.to_record(), &dir.join("optimizer"))?;
+        checkpoint_store::save_version(path, self.config.checkpoint_keep, |dir| {
+            let mut files: Vec<(&str, Vec<u8>)> = vec![
+                (
+                    checkpoint::MODEL,
+                    checkpoint::encode::<B, _>(
+                        self.model.clone().into_record(),
+                        checkpoint::MODEL,
+                    )?,
+                ),
+                (
+                    checkpoint::OPTIMIZER,
+                    checkpoint::encode::<B, _>(self.optimizer.to_record(), checkpoint::OPTIMIZER)?,
+                ),
+            ];
             if let Some(ema) = &self.ema {
-                let ema_file = dir.join("ema");
-                ema.clone()
-                    .save_file(ema_file.clone(), &checkpoint::recorder())
-                    .map_err(|e| checkpoint::error(&ema_file, e))?;
+                files.push((
+                    checkpoint::EMA,
+                    checkpoint::encode::<B, _>(ema.clone().into_record(), checkpoint::EMA)?,
+                ));
             }
             let mut state = self.state.clone();
             state.objective_state_shape = match self.objective.state() {
-                Some(t) => Some(checkpoint::write_tensor(&dir.join("objective.bin"), &t)?),
+                Some(t) => {
+                    files.push((checkpoint::OBJECTIVE, checkpoint::tensor_bytes(&t)?));
+                    Some(t.dims())
+                }
                 None => None,
             };
-            let json = serde_json::to_string_pretty(&state).expect("state serialises");
-            std::fs::write(dir.join("state.json"), json).map_err(|e| checkpoint::error(dir, e))
+            let mut digests = std::collections::BTreeMap::new();
+            for (name, bytes) in &files {
+                checkpoint_store::write_durably(&dir.join(name), bytes)?;
+                digests.insert(name.to_string(), checkpoint_store::sha256_hex(bytes));
+            }
+            let manifest = Manifest {
+                format: checkpoint::FORMAT,
+                state,
+                trainer: serde_json::to_value(&self.config).expect("config serialises"),
+                model: ModelSummary::of(&self.model),
+                objective: self.objective.describe(),
+                files: digests,
+            };
+            let bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+            checkpoint_store::write_durably(&dir.join(checkpoint::MANIFEST), &bytes)?;
+            Ok(bytes)
         })
     }
 
-    /// Restores a checkpoint written by [`Trainer::save_checkpoint`]. Everything is read and
-    /// checked first; the trainer changes only if the whole checkpoint loads, so a corrupt or
-    /// mismatched checkpoint leaves it as it was and returns [`TrainError::Checkpoint`].
+    /// Restores a checkpoint written by [`Trainer::save_checkpoint`]: the version `LATEST`
+    /// names, or the version directory `path` itself (to go back to an older one).
+    ///
+    /// Everything is verified before the trainer changes: each file's SHA-256 against the
+    /// manifest ([`TrainError::CheckpointCorrupt`]), then the model's parameter shapes and
+    /// structure, the objective's config and the trainer's config against this run's
+    /// ([`TrainError::CheckpointMismatch`], naming the first field that differs). Fields that
+    /// only set how long or how visibly the run goes on (`epochs`, `log_every`, the checkpoint
+    /// settings, `quiet`) may differ. A failed load leaves the trainer as it was.
     pub fn load_checkpoint(&mut self, path: &Path) -> Result<(), TrainError> {
         let device = self.model.devices().into_iter().next().unwrap_or_default();
-        let text = std::fs::read_to_string(path.join("state.json"))
-            .map_err(|e| checkpoint::error(path, e))?;
-        let state: TrainerState = serde_json::from_str(&text)
-            .map_err(|e| checkpoint::error(&path.join("state.json"), e))?;
-        let model = checkpoint::load_module::<B, M>(&self.model, &path.join("model.bin"), &device)?;
-        let record = checkpoint::load_record::<B, O::Record>(&path.join("optimizer.bin"), &device)?;
+        let (dir, digest) = checkpoint_store::current_version(path, checkpoint::MANIFEST)?;
+        let manifest = checkpoint::read_manifest(&dir, digest.as_deref())?;
+        let mismatch =
+            |field: String, saved: String, current: String| TrainError::CheckpointMismatch {
+                path: dir.display().to_string(),
+                field,
+                saved,
+                current,
+            };
+        let model = ModelSummary::of(&self.model);
+        if manifest.model.parameter_shapes != model.parameter_shapes {
+            return Err(mismatch(
+                "model.parameter_shapes".into(),
+                format!("{:?}", manifest.model.parameter_shapes),
+                format!("{:?}", model.parameter_shapes),
+            ));
+        }
+        if manifest.model.structure != model.structure {
+            let (saved, current) =
+                checkpoint::first_different_line(&manifest.model.structure, &model.structure);
+            return Err(mismatch("model.structure".into(), saved, current));
+        }
+        if let Some((field, saved, current)) = checkpoint::first_difference(
+            &manifest.objective,
+            &self.objective.describe(),
+            "objective",
+            &[],
+        ) {
+            return Err(mismatch(field, saved, current));
+        }
+        let trainer = serde_json::to_value(&self.config).expect("config serialises");
+        if let Some((field, saved, current)) = checkpoint::first_difference(
+            &manifest.trainer,
+            &trainer,
+            "trainer",
+            &checkpoint::RESUMABLE_FIELDS,
+        ) {
+            return Err(mismatch(field, saved, current));
+        }
+        let mut wanted = vec![checkpoint::MODEL, checkpoint::OPTIMIZER];
+        if self.ema.is_some() {
+            wanted.push(checkpoint::EMA);
+        }
+        if manifest.state.objective_state_shape.is_some() {
+            wanted.push(checkpoint::OBJECTIVE);
+        }
+        let mut files = checkpoint::read_files(&dir, &manifest, &wanted)?;
+        let mut take = |name: &str| files.remove(name).expect("read_files checked the names");
+        let model = checkpoint::decode_module::<B, M>(
+            &self.model,
+            take(checkpoint::MODEL),
+            &dir.join(checkpoint::MODEL),
+            &device,
+        )?;
+        let record = checkpoint::decode::<B, O::Record>(
+            take(checkpoint::OPTIMIZER),
+            &dir.join(checkpoint::OPTIMIZER),
+            &device,
+        )?;
         let ema = match &self.ema {
-            Some(template) => Some(checkpoint::load_module::<B, M>(
+            Some(template) => Some(checkpoint::decode_module::<B, M>(
                 template,
-                &path.join("ema.bin"),
+                take(checkpoint::EMA),
+                &dir.join(checkpoint::EMA),
                 &device,
             )?),
             None => None,
         };
-        let objective_state = match state.objective_state_shape {
-            Some(shape) => Some(checkpoint::read_tensor::<Inner<B>>(
-                &path.join("objective.bin"),
+        let objective_state = match manifest.state.objective_state_shape {
+            Some(shape) => Some(checkpoint::tensor_from_bytes::<Inner<B>>(
+                &take(checkpoint::OBJECTIVE),
                 shape,
+                &dir.join(checkpoint::OBJECTIVE),
                 &device,
             )?),
             None => None,
@@ -669,10 +786,9 @@ where
         if let Some(s) = objective_state {
             self.objective.restore(s);
         }
-        self.state = TrainerState {
-            config: self.state.config.clone(),
-            ..state
-        };
+        self.state = manifest.state;
+        self.window = None;
+        self.pending_log = None;
         Ok(())
     }
 }

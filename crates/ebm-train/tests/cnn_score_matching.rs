@@ -49,7 +49,7 @@ fn cnn() -> Cnn<B> {
 
 fn train<M, L>(model: M, objective: L) -> M
 where
-    M: SecondOrderEnergy<B> + burn::module::AutodiffModule<B> + Clone,
+    M: SecondOrderEnergy<B> + burn::module::AutodiffModule<B> + burn::module::ModuleDisplay,
     L: Objective<B, M>,
 {
     let epochs = 4;

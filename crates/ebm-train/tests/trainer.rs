@@ -1,5 +1,5 @@
-//! The training loop: bit-exact resume from checkpoints, corrupt and mismatched checkpoints,
-//! non-finite losses, and bad input.
+//! The training loop: bit-exact resume from checkpoints, checkpoints killed mid-write, corrupt
+//! and mismatched checkpoints, non-finite losses, and bad input.
 
 use burn::optim::AdamConfig;
 use burn::tensor::{Distribution, Tensor};
@@ -50,14 +50,15 @@ type PcdTrainer = Trainer<
     PersistentContrastiveDivergence<B, Langevin>,
 >;
 
-fn pcd_trainer(epochs: usize, width: usize) -> PcdTrainer {
-    let pcd = PersistentContrastiveDivergenceConfig::new()
+fn pcd_config() -> PersistentContrastiveDivergenceConfig {
+    PersistentContrastiveDivergenceConfig::new()
         .with_k(5)
         .with_buffer_size(500)
         .with_seed(4)
-        .init::<B, _>(langevin())
-        .unwrap();
-    let config = TrainerConfig::new(epochs)
+}
+
+fn trainer_config(epochs: usize) -> TrainerConfig {
+    TrainerConfig::new(epochs)
         .with_batch_size(64)
         .with_lr_schedule(Some(Schedule::ExponentialDecay {
             start: 1e-2,
@@ -68,8 +69,20 @@ fn pcd_trainer(epochs: usize, width: usize) -> PcdTrainer {
         .with_ema_decay(Some(0.9))
         .with_log_every(1)
         .with_seed(5)
-        .with_quiet(true);
-    Trainer::new(mlp(width), AdamConfig::new().init(), pcd, config).unwrap()
+        .with_quiet(true)
+}
+
+fn pcd_trainer_with(
+    model: Mlp<B>,
+    pcd: PersistentContrastiveDivergenceConfig,
+    config: TrainerConfig,
+) -> PcdTrainer {
+    let pcd = pcd.init::<B, _>(langevin()).unwrap();
+    Trainer::new(model, AdamConfig::new().init(), pcd, config).unwrap()
+}
+
+fn pcd_trainer(epochs: usize, width: usize) -> PcdTrainer {
+    pcd_trainer_with(mlp(width), pcd_config(), trainer_config(epochs))
 }
 
 fn params(m: &Mlp<B>) -> Vec<f32> {
@@ -124,42 +137,341 @@ fn resuming_from_a_checkpoint_is_bit_exact() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ebm-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+fn version_dirs(root: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "LATEST")
+        .collect();
+    names.sort();
+    names
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 #[test]
-fn corrupt_or_mismatched_checkpoints_are_typed_errors() {
+fn a_checkpoint_directory_keeps_versions_and_refuses_foreign_paths() {
     let data = fixed_data();
-    let dir = std::env::temp_dir().join(format!("ebm-corrupt-{}", std::process::id()));
-    let mut trainer = pcd_trainer(1, 8);
-    trainer.fit(&data).unwrap();
-    trainer.save_checkpoint(&dir).unwrap();
-
-    // Another architecture: the parameter shapes differ.
-    let mut wider = pcd_trainer(1, 16);
-    let before = params(wider.model());
-    assert!(matches!(
-        wider.load_checkpoint(&dir),
-        Err(TrainError::Checkpoint { .. })
-    ));
-    assert_eq!(
-        params(wider.model()),
-        before,
-        "a failed load must leave the model untouched"
+    let dir = scratch("versions");
+    let mut trainer = pcd_trainer_with(
+        mlp(8),
+        pcd_config(),
+        trainer_config(1).with_checkpoint_keep(2),
     );
-
-    // A truncated model file.
-    let model_file = dir.join("model.bin");
-    let bytes = std::fs::read(&model_file).unwrap();
-    std::fs::write(&model_file, &bytes[..bytes.len() / 2]).unwrap();
+    let mut steps = vec![];
+    for _ in 0..4 {
+        trainer.fit(&data).unwrap();
+        trainer.save_checkpoint(&dir).unwrap();
+        steps.push(trainer.step());
+    }
+    // The newest two versions, nothing temporary.
+    assert_eq!(version_dirs(&dir), ["v0000000003", "v0000000004"]);
     let mut fresh = pcd_trainer(1, 8);
+    fresh.load_checkpoint(&dir).unwrap();
+    assert_eq!(fresh.step(), steps[3]);
+    // An older version loads by its own path.
+    fresh.load_checkpoint(&dir.join("v0000000003")).unwrap();
+    assert_eq!(fresh.step(), steps[2]);
+
+    // A regular file under the checkpoint's name is neither moved nor overwritten.
+    let file = scratch("user-file");
+    std::fs::write(&file, b"the user's notes").unwrap();
     assert!(matches!(
-        fresh.load_checkpoint(&dir),
+        trainer.save_checkpoint(&file),
         Err(TrainError::Checkpoint { .. })
     ));
-
-    // A missing checkpoint.
+    assert_eq!(std::fs::read(&file).unwrap(), b"the user's notes");
+    // Nor is a directory that holds something else.
+    let other = scratch("user-dir");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("data.csv"), b"1,2").unwrap();
+    assert!(matches!(
+        trainer.save_checkpoint(&other),
+        Err(TrainError::Checkpoint { .. })
+    ));
+    assert_eq!(version_dirs(&other), ["data.csv"]);
+    // Nothing there: a typed error.
     assert!(matches!(
         fresh.load_checkpoint(&dir.join("nope")),
         Err(TrainError::Checkpoint { .. })
     ));
+    // Periodic checkpoints need both settings.
+    for config in [
+        trainer_config(1).with_checkpoint_every(Some(5)),
+        trainer_config(1).with_checkpoint_dir(Some(dir.display().to_string())),
+        trainer_config(1).with_checkpoint_keep(0),
+    ] {
+        let pcd = pcd_config().init::<B, _>(langevin()).unwrap();
+        assert!(matches!(
+            Trainer::new(mlp(8), AdamConfig::new().init(), pcd, config),
+            Err(TrainError::InvalidParameter { .. })
+        ));
+    }
+    for path in [dir, file, other] {
+        std::fs::remove_dir_all(&path)
+            .or_else(|_| std::fs::remove_file(&path))
+            .ok();
+    }
+}
+
+#[test]
+fn every_corruption_of_a_checkpoint_is_a_typed_error() {
+    use rand::{Rng, SeedableRng};
+    let data = fixed_data();
+    let pristine = scratch("pristine");
+    let mut trainer = pcd_trainer(1, 8);
+    trainer.fit(&data).unwrap();
+    trainer.save_checkpoint(&pristine).unwrap();
+    let version = std::path::PathBuf::from("v0000000001");
+    let files: Vec<std::path::PathBuf> = [
+        "model.bin",
+        "optimizer.bin",
+        "ema.bin",
+        "objective.bin",
+        "manifest.json",
+    ]
+    .iter()
+    .map(|f| version.join(f))
+    .chain(std::iter::once("LATEST".into()))
+    .collect();
+    let mut fresh = pcd_trainer(1, 8);
+    let before = params(fresh.model());
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+    let work = scratch("corrupted");
+    let mut kinds = [0usize; 5];
+    for i in 0..200 {
+        std::fs::remove_dir_all(&work).ok();
+        copy_dir(&pristine, &work);
+        let file = work.join(&files[i % files.len()]);
+        let mut bytes = std::fs::read(&file).unwrap();
+        let kind = rng.random_range(0..5);
+        kinds[kind] += 1;
+        match kind {
+            0 => {
+                let bit = rng.random_range(0..bytes.len() * 8);
+                bytes[bit / 8] ^= 1 << (bit % 8);
+            }
+            1 => {
+                let at = rng.random_range(0..bytes.len());
+                bytes[at] = bytes[at].wrapping_add(rng.random_range(1..=255));
+            }
+            2 => bytes.truncate(rng.random_range(0..bytes.len())),
+            3 => bytes.push(rng.random()),
+            _ => {
+                std::fs::remove_file(&file).unwrap();
+            }
+        }
+        if kind != 4 {
+            std::fs::write(&file, &bytes).unwrap();
+        }
+        match fresh.load_checkpoint(&work) {
+            Err(TrainError::CheckpointCorrupt { .. }) => {}
+            // Without LATEST there is no checkpoint.
+            Err(TrainError::Checkpoint { .. }) if kind == 4 && file.ends_with("LATEST") => {}
+            other => panic!(
+                "corruption {i} (kind {kind}) of {}: {other:?}",
+                file.display()
+            ),
+        }
+        assert_eq!(
+            params(fresh.model()),
+            before,
+            "a failed load changed the model"
+        );
+        assert_eq!(fresh.step(), 0);
+    }
+    assert!(kinds.iter().all(|&k| k > 20), "{kinds:?}");
+    // The pristine copy still loads.
+    fresh.load_checkpoint(&pristine).unwrap();
+    assert_eq!(params(fresh.model()), params(trainer.model()));
+    std::fs::remove_dir_all(&work).ok();
+    std::fs::remove_dir_all(&pristine).ok();
+}
+
+#[test]
+fn a_checkpoint_from_another_configuration_names_the_field() {
+    use ebm_core::neural::Activation;
+    let data = fixed_data();
+    let dir = scratch("mismatch");
+    let mut trainer = pcd_trainer(1, 8);
+    trainer.fit(&data).unwrap();
+    trainer.save_checkpoint(&dir).unwrap();
+    let model = |hidden: Vec<usize>, activation: Activation| {
+        MlpConfig::new(2, hidden)
+            .with_activation(activation)
+            .with_seed(3)
+            .init::<B>(&Default::default())
+            .unwrap()
+    };
+    let cases: Vec<(PcdTrainer, &str)> = vec![
+        (pcd_trainer(1, 16), "model.parameter_shapes"),
+        (
+            pcd_trainer_with(
+                model(vec![8, 8, 8], Activation::Silu),
+                pcd_config(),
+                trainer_config(1),
+            ),
+            "model.parameter_shapes",
+        ),
+        (
+            pcd_trainer_with(
+                model(vec![8, 8], Activation::Relu),
+                pcd_config(),
+                trainer_config(1),
+            ),
+            "model.structure",
+        ),
+        (
+            pcd_trainer_with(
+                mlp(8),
+                pcd_config().with_buffer_size(400),
+                trainer_config(1),
+            ),
+            "objective.persistent_contrastive_divergence.buffer_size",
+        ),
+        (
+            pcd_trainer_with(mlp(8), pcd_config(), trainer_config(1).with_batch_size(32)),
+            "trainer.batch_size",
+        ),
+        (
+            pcd_trainer_with(mlp(8), pcd_config(), trainer_config(1).with_ema_decay(None)),
+            "trainer.ema_decay",
+        ),
+    ];
+    for (mut other, want) in cases {
+        let before = params(other.model());
+        match other.load_checkpoint(&dir) {
+            Err(TrainError::CheckpointMismatch { field, .. }) => assert_eq!(field, want),
+            r => panic!("expected a mismatch in {want}, got {r:?}"),
+        }
+        assert_eq!(
+            params(other.model()),
+            before,
+            "a failed load changed the model"
+        );
+    }
+    // What only sets the length of the run may change.
+    let mut longer = pcd_trainer_with(mlp(8), pcd_config(), trainer_config(5).with_log_every(7));
+    longer.load_checkpoint(&dir).unwrap();
+    assert_eq!(params(longer.model()), params(trainer.model()));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+const CRASH_CHILD: &str = "EBM_CRASH_TEST_CHECKPOINT_DIR";
+
+/// The run the crash test kills: 100 steps, a checkpoint after every one, resuming from the
+/// checkpoint directory when there is one.
+fn crash_run(dir: Option<&std::path::Path>) -> PcdTrainer {
+    let config = trainer_config(20).with_log_every(10);
+    let config = match dir {
+        Some(d) => config
+            .with_checkpoint_every(Some(1))
+            .with_checkpoint_dir(Some(d.display().to_string())),
+        None => config,
+    };
+    pcd_trainer_with(mlp(8), pcd_config(), config)
+}
+
+/// The child process of [`checkpoints_survive_being_killed_at_any_instant`]; without its
+/// environment variable it does nothing.
+#[test]
+fn checkpoint_crash_child() {
+    let Some(dir) = std::env::var_os(CRASH_CHILD) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let mut trainer = crash_run(Some(&dir));
+    if dir.join("LATEST").exists() {
+        trainer.load_checkpoint(&dir).unwrap();
+    }
+    trainer.fit(&fixed_data()).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn checkpoints_survive_being_killed_at_any_instant() {
+    use rand::{Rng, SeedableRng};
+    use std::time::Duration;
+    let data = fixed_data();
+    let mut straight = crash_run(None);
+    straight.fit(&data).unwrap();
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(17);
+    let dir = scratch("crash");
+    let (mut kills, mut campaigns) = (0, 0);
+    while kills < 50 {
+        // One campaign: start from nothing, kill the child again and again, restart it from the
+        // checkpoint, until a child finishes the run.
+        std::fs::remove_dir_all(&dir).ok();
+        campaigns += 1;
+        let mut progress = 0;
+        loop {
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["checkpoint_crash_child", "--exact", "--test-threads=1"])
+                .env(CRASH_CHILD, &dir)
+                // Each of the switch's three stages pauses 4 ms: most kills land inside it.
+                .env("EBM_CHECKPOINT_FAULT_DELAY_MS", "4")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(rng.random_range(20..250)));
+            if child.try_wait().unwrap().is_some() {
+                assert!(child.wait().unwrap().success(), "the child failed");
+                break;
+            }
+            child.kill().unwrap();
+            child.wait().unwrap();
+            kills += 1;
+            // A complete checkpoint, never older than the last one seen.
+            let mut probe = crash_run(None);
+            match probe.load_checkpoint(&dir) {
+                Ok(()) => {
+                    assert!(probe.step() >= progress, "progress was lost");
+                    progress = probe.step();
+                }
+                Err(TrainError::Checkpoint { .. }) if progress == 0 => {}
+                Err(e) => panic!("after kill {kills}: {e}"),
+            }
+        }
+        let mut last = crash_run(None);
+        last.load_checkpoint(&dir).unwrap();
+        assert_eq!(last.step(), straight.step());
+        assert_eq!(
+            params(last.model()),
+            params(straight.model()),
+            "model differs"
+        );
+        assert_eq!(params(last.ema().unwrap()), params(straight.ema().unwrap()));
+        let buffer = |t: &PcdTrainer| {
+            t.objective()
+                .buffer()
+                .unwrap()
+                .states()
+                .clone()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+        };
+        assert_eq!(buffer(&last), buffer(&straight), "replay buffer differs");
+    }
+    eprintln!("{kills} kills over {campaigns} resumed runs");
     std::fs::remove_dir_all(&dir).ok();
 }
 
