@@ -40,5 +40,5 @@ pub use langevin::{Langevin, LangevinConfig};
 pub use mala::{Mala, MalaConfig};
 pub use nesterov::{Nesterov, NesterovConfig};
 pub use noise_ladder::{NoiseLadder, NoiseLadderConfig};
-pub use run::{NonFinitePolicy, RunConfig, Sampler, Samples};
+pub use run::{NonFinitePolicy, RunConfig, Sampler, Samples, non_finite_chains};
 pub use transition::{ChainState, StepInfo, Transition};

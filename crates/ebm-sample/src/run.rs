@@ -17,7 +17,7 @@
 //!   step size adapts.
 
 use burn::config::Config;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Bool, Tensor};
 use ebm_core::random_stream::stream_seed;
 use ebm_core::{Energy, Inner};
@@ -161,9 +161,13 @@ fn validate_run(run: &RunConfig) -> Result<(), SampleError> {
 
 /// Indices of the rows of `x` with a NaN or infinite entry; empty (after one scalar read) when
 /// all are finite.
-fn non_finite_rows<B: AutodiffBackend>(
-    x: &Tensor<Inner<B>, 2>,
-) -> (Vec<usize>, Option<Tensor<Inner<B>, 2, Bool>>) {
+/// Indices of the rows of `x` (`[chains, D]`) holding a NaN or an infinity. One scalar read
+/// when every row is finite, two when some are not.
+pub fn non_finite_chains<Bk: Backend>(x: &Tensor<Bk, 2>) -> Vec<usize> {
+    non_finite_rows(x).0
+}
+
+fn non_finite_rows<Bk: Backend>(x: &Tensor<Bk, 2>) -> (Vec<usize>, Option<Tensor<Bk, 2, Bool>>) {
     let total: f64 = burn::tensor::ElementConversion::elem(x.clone().sum().into_scalar());
     if total.is_finite() {
         return (vec![], None);
@@ -239,7 +243,7 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
         let last = k + 1 == total_steps;
         let due = (k + 1).is_multiple_of(run.check_every) || last;
         if due && run.on_non_finite != NonFinitePolicy::Propagate {
-            let (bad, mask) = non_finite_rows::<B>(&state.x);
+            let (bad, mask) = non_finite_rows(&state.x);
             if let Some(mask) = mask {
                 if run.on_non_finite == NonFinitePolicy::Error {
                     return Err(SampleError::NonFinite {

@@ -49,7 +49,8 @@ fn sample_and_contrast<B: AutodiffBackend, M: Energy<B>, S: Sampler<B>>(
     reg_weight: f64,
 ) -> Result<(LossOutput<B>, Tensor<Inner<B>, 2>), TrainError> {
     // No checks inside the run (each would be a host read per training step): a non-finite
-    // negative makes the loss non-finite, which the trainer catches under its own policy.
+    // negative makes the loss non-finite, which the trainer catches under its own policy and
+    // reports with the training step and the diverged chains.
     let run = RunConfig::new(k)
         .with_seed(seed)
         .with_on_non_finite(NonFinitePolicy::Propagate);
@@ -60,6 +61,7 @@ fn sample_and_contrast<B: AutodiffBackend, M: Energy<B>, S: Sampler<B>>(
         pos_energy: Some(pos),
         neg_energy: Some(neg),
         acceptance_rate: samples.acceptance.clone(),
+        negatives: Some(samples.final_state.clone()),
     };
     Ok((output, samples.final_state))
 }

@@ -27,12 +27,15 @@ pub enum TrainError {
     #[error("the dataset is empty")]
     EmptyDataset,
     /// The loss became NaN or infinite (and the trainer was configured to stop).
-    #[error("non-finite loss {loss} at step {step}")]
+    #[error("non-finite loss {loss} at step {step}{}", non_finite_chains(chains))]
     NonFiniteLoss {
         /// Optimiser step (from 0) whose loss was non-finite.
         step: usize,
         /// The value.
         loss: f64,
+        /// The negative chains (rows of the step's negatives) that were not finite, for
+        /// contrastive objectives; empty otherwise.
+        chains: Vec<usize>,
     },
     /// A parameter gradient became NaN or infinite while the loss was finite (and the trainer was
     /// configured to stop).
@@ -82,6 +85,17 @@ pub enum TrainError {
         /// Its value in this run.
         current: String,
     },
+}
+
+fn non_finite_chains(chains: &[usize]) -> String {
+    match chains.len() {
+        0 => String::new(),
+        n if n <= 8 => format!(" (non-finite negative chains {chains:?})"),
+        n => format!(
+            " ({n} non-finite negative chains, the first {:?})",
+            &chains[..8]
+        ),
+    }
 }
 
 pub(crate) fn invalid(name: &'static str, value: f64, requirement: &'static str) -> TrainError {

@@ -19,6 +19,10 @@ pub struct LossOutput<B: AutodiffBackend> {
     pub neg_energy: Option<Tensor<Inner<B>, 1>>,
     /// Acceptance rate of the sampler that drew the negatives, `[1]`, when it reports one.
     pub acceptance_rate: Option<Tensor<Inner<B>, 1>>,
+    /// The negative chains' final states `[chains, D]` (contrastive objectives): read only when
+    /// the loss is not finite, to name the chains that diverged in
+    /// [`TrainError::NonFiniteLoss`].
+    pub negatives: Option<Tensor<Inner<B>, 2>>,
 }
 
 /// A training objective for an energy model `M`.

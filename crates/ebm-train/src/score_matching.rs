@@ -116,6 +116,7 @@ fn score_output<B: AutodiffBackend>(loss: Tensor<B, 1>) -> LossOutput<B> {
         pos_energy: None,
         neg_energy: None,
         acceptance_rate: None,
+        negatives: None,
     }
 }
 

@@ -595,7 +595,13 @@ where
         let error = if loss.is_finite() {
             TrainError::NonFiniteGradient { step }
         } else {
-            TrainError::NonFiniteLoss { step, loss }
+            let chains = prepared
+                .output
+                .negatives
+                .as_ref()
+                .map(ebm_sample::non_finite_chains)
+                .unwrap_or_default();
+            TrainError::NonFiniteLoss { step, loss, chains }
         };
         match self.config.on_non_finite {
             NonFiniteLoss::Error => Err(error),

@@ -521,6 +521,7 @@ impl Objective<B, Mlp<B>> for NanAt {
             pos_energy: Some(pos),
             neg_energy: None,
             acceptance_rate: None,
+            negatives: None,
         })
     }
 
@@ -550,7 +551,7 @@ fn a_non_finite_step_never_reaches_the_parameters() {
     // loss is read only at step 0 (a log step) and at the end of the epoch.
     let mut trainer = nan_trainer(NanAt::new(2..3), config.clone());
     match trainer.fit(&data) {
-        Err(TrainError::NonFiniteLoss { step: 2, loss }) => assert!(loss.is_nan()),
+        Err(TrainError::NonFiniteLoss { step: 2, loss, .. }) => assert!(loss.is_nan()),
         other => panic!(
             "expected NonFiniteLoss at step 2, got {:?}",
             other.map(|h| h.len())
@@ -752,6 +753,7 @@ impl Objective<B, Mlp<B>> for BatchSizes {
             pos_energy: None,
             neg_energy: None,
             acceptance_rate: None,
+            negatives: None,
         })
     }
 }
@@ -775,5 +777,87 @@ fn the_last_batch_is_filled_to_the_batch_size_unless_asked_otherwise() {
         assert_eq!(seen, [want.clone(), want].concat(), "{last:?}");
         // Score-matching-like objectives leave the data energy to the trainer's log steps.
         assert!(trainer.history().iter().all(|l| l.pos_energy.is_finite()));
+    }
+}
+
+#[test]
+fn diverging_negative_chains_follow_the_trainers_policy() {
+    use ebm_core::neural::{Quadratic, QuadraticConfig};
+    // On E = ½|x|², Langevin with step 10 multiplies the chains by -9 a step: they overflow to
+    // infinity, then NaN, within k = 60 steps.
+    let exploding = || {
+        LangevinConfig::new()
+            .with_step_size(10.0.into())
+            .init()
+            .unwrap()
+    };
+    let quadratic = || {
+        QuadraticConfig::new(2)
+            .init::<B>(&Default::default())
+            .unwrap()
+    };
+    let finite = |q: &Quadratic<B>| {
+        q.precision_matrix().iter().all(|v| v.is_finite())
+            && q.mean
+                .val()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+                .iter()
+                .all(|v| v.is_finite())
+    };
+    let data = fixed_data();
+    let config = TrainerConfig::new(1).with_batch_size(50).with_quiet(true);
+    let pcd = || {
+        pcd_config()
+            .with_k(60)
+            .with_buffer_size(100)
+            .init::<B, _>(exploding())
+            .unwrap()
+    };
+    // Error: the error names the training step and the chains.
+    let mut trainer =
+        Trainer::new(quadratic(), AdamConfig::new().init(), pcd(), config.clone()).unwrap();
+    match trainer.fit(&data) {
+        Err(TrainError::NonFiniteLoss {
+            step: 0, chains, ..
+        }) => {
+            assert!(
+                !chains.is_empty() && chains.iter().all(|&c| c < 50),
+                "{chains:?}"
+            )
+        }
+        other => panic!("expected NonFiniteLoss at step 0, got {other:?}"),
+    }
+    assert!(finite(trainer.model()));
+    // Skip: CD and PCD skip the steps, up to the limit, and the parameters stay finite.
+    let skip = config
+        .with_on_non_finite(NonFiniteLoss::Skip)
+        .with_max_consecutive_skips(3);
+    let cd = ContrastiveDivergenceConfig::new()
+        .with_k(60)
+        .init(exploding())
+        .unwrap();
+    let mut trainer =
+        Trainer::new(quadratic(), AdamConfig::new().init(), cd, skip.clone()).unwrap();
+    assert!(matches!(
+        trainer.fit(&data),
+        Err(TrainError::TooManySkips {
+            step: 2,
+            consecutive: 3
+        })
+    ));
+    assert!(finite(trainer.model()));
+    let mut trainer = Trainer::new(quadratic(), AdamConfig::new().init(), pcd(), skip).unwrap();
+    assert!(matches!(
+        trainer.fit(&data),
+        Err(TrainError::TooManySkips { .. })
+    ));
+    assert!(finite(trainer.model()));
+    if let Some(buffer) = trainer.objective().buffer() {
+        assert!(
+            ebm_sample::non_finite_chains(buffer.states()).is_empty(),
+            "NaN chains reached the buffer"
+        );
     }
 }
