@@ -28,6 +28,13 @@ pub type Inner<B> = <B as AutodiffBackend>::InnerBackend;
 
 /// An energy function over batches of flattened samples `[N, D] → [N]`.
 ///
+/// # Panics
+///
+/// Every energy of the workspace checks the input shape at each method (no device sync) and
+/// panics with a message naming the expected shape on an empty batch or a wrong width (see
+/// [`assert_batch`]). [`Energy::check_input`] returns the same verdict as a typed error; the
+/// samplers and learners call it, so their users get [`EnergyError`]s instead.
+///
 /// Images and other structured samples are flattened row-major (`[N, C·H·W]`); energies that need
 /// the structure (such as [`crate::neural::Cnn`]) reshape internally and document their layout.
 ///
@@ -176,6 +183,52 @@ pub fn check_batch(expected: Option<usize>, dims: [usize; 2]) -> Result<()> {
         Some(expected) if expected != d => Err(EnergyError::Dimension { expected, got: d }),
         _ => Ok(()),
     }
+}
+
+/// The input contract of every [`Energy`] and [`SecondOrderEnergy`] method of the workspace's
+/// energies: panics with a message that names the energy and the expected shape unless `dims`
+/// is a non-empty batch `[N ≥ 1, D]` of width `expected` (any width for `None`). It reads only
+/// the shape, which is host metadata: no device sync. Call [`Energy::check_input`] first to get
+/// a typed error instead; samplers and learners do.
+///
+/// ```should_panic
+/// // "Mlp: input [5, 3] rejected (dimension mismatch ...); expected [N ≥ 1, 2]"
+/// ebm_core::assert_batch("Mlp", Some(2), [5, 3]);
+/// ```
+#[track_caller]
+pub fn assert_batch(energy: &str, expected: Option<usize>, dims: [usize; 2]) {
+    if let Err(e) = check_batch(expected, dims) {
+        let width = expected.map_or("D".to_string(), |d| d.to_string());
+        panic!(
+            "{}: input {dims:?} rejected ({e}); expected [N ≥ 1, {width}]",
+            short_type_name(energy)
+        );
+    }
+}
+
+/// The input contract of the Hessian-vector products: probes `v` of the width of `x`, with as
+/// many rows (`multiple = false`) or a positive multiple of them (`multiple = true`).
+#[track_caller]
+pub fn assert_probes(energy: &str, x: [usize; 2], v: [usize; 2], multiple: bool) {
+    let rows_ok = if multiple {
+        v[0] > 0 && v[0].is_multiple_of(x[0].max(1))
+    } else {
+        v[0] == x[0]
+    };
+    if v[1] != x[1] || !rows_ok {
+        let rows = if multiple { "P·N" } else { "N" };
+        panic!(
+            "{}: probes {v:?} for inputs {x:?}; expected [{rows}, {}]",
+            short_type_name(energy),
+            x[1]
+        );
+    }
+}
+
+/// `ebm_core::neural::mlp::Mlp<burn::…>` → `Mlp`.
+fn short_type_name(name: &str) -> &str {
+    let head = name.split('<').next().unwrap_or(name);
+    head.rsplit("::").next().unwrap_or(head)
 }
 
 /// Builds a `[N, D]` batch from data of unknown shape, with a typed error instead of a panic when

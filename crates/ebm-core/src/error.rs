@@ -88,6 +88,34 @@ pub enum EnergyError {
         /// What held the value.
         what: &'static str,
     },
+    /// A requested size is beyond what the library allocates (a tensor of more than
+    /// [`MAX_TENSOR_ELEMENTS`] elements, for example).
+    #[error("{what} would hold {size} elements, more than the limit of {limit}")]
+    TooLarge {
+        /// What would have been allocated.
+        what: &'static str,
+        /// Its number of elements (exact, even where `usize` would overflow).
+        size: u128,
+        /// The limit.
+        limit: u128,
+    },
+}
+
+/// The largest tensor the library allocates: 2³¹ elements (8 GiB of f32). GPU backends index
+/// with 32-bit integers, and a larger request is far more often a typo than a model.
+pub const MAX_TENSOR_ELEMENTS: u128 = 1 << 31;
+
+/// The number of elements of a tensor of shape `dims`, or [`EnergyError::TooLarge`] beyond
+/// `limit` (computed without overflow).
+pub fn require_size(what: &'static str, dims: &[usize], limit: u128) -> Result<usize> {
+    let size = dims
+        .iter()
+        .try_fold(1u128, |acc, &d| acc.checked_mul(d as u128))
+        .unwrap_or(u128::MAX);
+    if size > limit {
+        return Err(EnergyError::TooLarge { what, size, limit });
+    }
+    Ok(size as usize)
 }
 
 /// Shorthand for results whose error is [`EnergyError`].
@@ -114,5 +142,18 @@ pub(crate) fn require_finite(name: &'static str, value: f64) -> Result<()> {
             value,
             requirement: "must be finite",
         })
+    }
+}
+
+/// [`EnergyError::NonFinite`] if `t` holds a NaN or an infinity (one host read).
+pub(crate) fn require_finite_tensor<Bk: burn::tensor::backend::Backend, const D: usize>(
+    what: &'static str,
+    t: &burn::tensor::Tensor<Bk, D>,
+) -> Result<()> {
+    let finite = t.clone().is_finite().all().into_scalar();
+    if burn::tensor::ElementConversion::elem::<bool>(finite) {
+        Ok(())
+    } else {
+        Err(EnergyError::NonFinite { what })
     }
 }

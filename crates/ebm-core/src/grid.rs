@@ -24,6 +24,8 @@ impl EnergyGrid {
         self.energies[iy * self.xs.len() + ix]
     }
 }
+/// The most points [`energy_grid`] evaluates: 2²⁶ (a 8192 × 8192 grid).
+pub const MAX_GRID_POINTS: u128 = 1 << 26;
 
 /// Evaluates a 2-D `energy` on `resolution = [nx, ny]` evenly spaced points spanning
 /// `x_range` × `y_range` (ends included), in one batch on `device`.
@@ -71,6 +73,7 @@ pub fn energy_grid<B: AutodiffBackend, E: Energy<B> + ?Sized>(
             .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
             .collect())
     };
+    crate::error::require_size("energy grid", &resolution, MAX_GRID_POINTS)?;
     let xs = axis("x range", x_range, resolution[0])?;
     let ys = axis("y range", y_range, resolution[1])?;
     let mut points = Vec::with_capacity(xs.len() * ys.len() * 2);

@@ -37,6 +37,7 @@ pub mod schedule;
 pub use burn;
 pub use device_constant::DeviceConstant;
 pub use energy::{
-    Energy, Inner, SecondOrderEnergy, autodiff_energy_and_grad, batch_from_data, check_batch,
+    Energy, Inner, SecondOrderEnergy, assert_batch, assert_probes, autodiff_energy_and_grad,
+    batch_from_data, check_batch,
 };
-pub use error::{EnergyError, Result};
+pub use error::{EnergyError, MAX_TENSOR_ELEMENTS, Result, require_size};

@@ -41,9 +41,14 @@ pub(crate) fn invalid(name: &'static str, value: f64, requirement: &'static str)
     }
 }
 
+/// The most points a generator draws: 2³¹ (a larger request is a typo, and would abort).
+pub const MAX_SAMPLES: usize = 1 << 31;
+
 pub(crate) fn positive_count(name: &'static str, value: usize) -> Result<(), DataError> {
     if value == 0 {
         Err(invalid(name, 0.0, "must be > 0"))
+    } else if value > MAX_SAMPLES {
+        Err(invalid(name, value as f64, "must be <= 2^31"))
     } else {
         Ok(())
     }

@@ -18,5 +18,5 @@ pub mod points;
 pub mod synthetic;
 pub mod transforms;
 
-pub use error::DataError;
+pub use error::{DataError, MAX_SAMPLES};
 pub use points::{PointBatcher, PointDataset};

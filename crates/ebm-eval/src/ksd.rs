@@ -29,6 +29,7 @@ pub fn kernel_stein_discrepancy<B: AutodiffBackend, E: Energy<B> + ?Sized>(
         .convert::<f64>()
         .to_vec()
         .expect("float data");
+    crate::require_finite_rows("score", scores.chunks(d))?;
     let h = bandwidth.unwrap_or_else(|| crate::median_bandwidth(samples, &[]));
     if !(h.is_finite() && h > 0.0) {
         return Err(EvalError::InvalidParameter {

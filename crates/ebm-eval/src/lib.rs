@@ -46,6 +46,17 @@ pub enum EvalError {
     /// The energy could not be evaluated on the input.
     #[error("energy: {0}")]
     Energy(#[from] ebm_core::EnergyError),
+    /// An input or a computed value (an energy, a score) is NaN or infinite.
+    #[error("{what} is not finite at row {row}")]
+    NonFinite {
+        /// Which input or value.
+        what: &'static str,
+        /// The first offending row (grid point, for a grid).
+        row: usize,
+    },
+    /// The range holds no probability mass: every energy on the grid is +∞.
+    #[error("no probability mass in the range: every energy on the grid is +inf")]
+    NoMass,
     /// A parameter is out of range.
     #[error("invalid parameter `{name}` = {value}")]
     InvalidParameter {
@@ -81,5 +92,20 @@ pub(crate) fn check_rows(
             right: r.len(),
         });
     }
+    require_finite_rows(what, rows.iter().map(|r| r.as_slice()))?;
     Ok(d)
+}
+
+/// [`EvalError::NonFinite`] naming the first row with a NaN or an infinity.
+pub(crate) fn require_finite_rows<'a>(
+    what: &'static str,
+    rows: impl IntoIterator<Item = &'a [f64]>,
+) -> Result<(), EvalError> {
+    match rows
+        .into_iter()
+        .position(|r| r.iter().any(|v| !v.is_finite()))
+    {
+        Some(row) => Err(EvalError::NonFinite { what, row }),
+        None => Ok(()),
+    }
 }

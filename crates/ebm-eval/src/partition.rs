@@ -22,6 +22,14 @@ pub fn log_partition_2d<B: AutodiffBackend, E: Energy<B> + ?Sized>(
             value: resolution as f64,
         });
     }
+    for (name, (lo, hi)) in [("x_range", x_range), ("y_range", y_range)] {
+        if !(lo.is_finite() && hi.is_finite() && lo < hi && (hi - lo).is_finite()) {
+            return Err(EvalError::InvalidParameter {
+                name,
+                value: hi - lo,
+            });
+        }
+    }
     // Cell centres: shift the grid by half a cell inwards.
     let dx = (x_range.1 - x_range.0) / resolution as f64;
     let dy = (y_range.1 - y_range.0) / resolution as f64;
@@ -32,12 +40,26 @@ pub fn log_partition_2d<B: AutodiffBackend, E: Energy<B> + ?Sized>(
         [resolution, resolution],
         device,
     )?;
+    // +∞ is zero density and allowed; NaN and −∞ (infinite mass) are not.
+    if let Some(row) = grid
+        .energies
+        .iter()
+        .position(|e| e.is_nan() || *e == f64::NEG_INFINITY)
+    {
+        return Err(EvalError::NonFinite {
+            what: "energy on the grid",
+            row,
+        });
+    }
     let m = grid
         .energies
         .iter()
         .map(|e| -e)
         .filter(|v| v.is_finite())
         .fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return Err(EvalError::NoMass);
+    }
     let sum: f64 = grid
         .energies
         .iter()
@@ -64,6 +86,13 @@ pub fn negative_log_likelihood_2d<B: AutodiffBackend, E: Energy<B> + ?Sized>(
         .convert::<f64>()
         .to_vec()
         .expect("float data");
+    crate::require_finite_rows("energy", e.chunks(1))?;
+    if !log_z.is_finite() {
+        return Err(EvalError::InvalidParameter {
+            name: "log_z",
+            value: log_z,
+        });
+    }
     Ok(e.iter().sum::<f64>() / e.len() as f64 + log_z)
 }
 

@@ -4,8 +4,12 @@ use plotters::prelude::*;
 
 use crate::{PlotError, draw_err};
 
+/// The largest side of a picture, in pixels.
+pub const MAX_SIDE: u64 = 16384;
+
 /// Draws `images` (row-major `[n, C·H·W]` values in `[0, 1]`, `C` = 1 grey or 3 RGB) as a grid
-/// with `columns` columns, each pixel a `scale × scale` block, and writes a PNG.
+/// with `columns` columns (fewer if there are fewer images), each pixel a `scale × scale` block,
+/// and writes a PNG of at most [`MAX_SIDE`] pixels on a side.
 pub fn plot_image_grid(
     path: impl AsRef<std::path::Path>,
     images: &[f32],
@@ -27,10 +31,27 @@ pub fn plot_image_grid(
         )));
     }
     let n = images.len() / per;
-    let rows = n.div_ceil(columns);
-    let gap = 2;
+    let rows = n.div_ceil(columns.min(n));
+    let columns = columns.min(n);
+    let gap = 2u64;
+    let side = |count: usize, pixels: usize| {
+        (count as u64)
+            .saturating_mul(
+                (pixels as u64)
+                    .saturating_mul(scale as u64)
+                    .saturating_add(gap),
+            )
+            .saturating_add(gap)
+    };
+    let (width, height) = (side(columns, w), side(rows, h));
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(PlotError::Input(format!(
+            "a grid of {width} × {height} pixels is larger than {MAX_SIDE} on a side"
+        )));
+    }
+    let gap = gap as u32;
     let cell = |side: usize| side as u32 * scale + gap;
-    let size = (columns as u32 * cell(w) + gap, rows as u32 * cell(h) + gap);
+    let size = (width as u32, height as u32);
     let root = BitMapBackend::new(path.as_ref(), size).into_drawing_area();
     root.fill(&RGBColor(40, 40, 40)).map_err(draw_err)?;
     let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;

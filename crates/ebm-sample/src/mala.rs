@@ -97,7 +97,9 @@ impl<B: AutodiffBackend> Transition<B> for Mala {
         let (e_y, g_y) = energy.energy_and_grad(y.clone());
         let log_alpha = e_x.clone() - e_y.clone() + log_proposal(&x, &y, &g_y, eta)
             - log_proposal(&y, &x, &g_x, eta);
-        // NaN compares false, so a non-finite proposal is rejected.
+        // NaN compares false, so a non-finite proposal is rejected; it is counted as divergent,
+        // so that an energy that turns NaN shows in `Samples::divergences`.
+        let divergent = log_alpha.clone().is_finite().bool_not();
         let accept = noise.log_uniform(n, &x).lower(log_alpha);
         let accept_rows = accept.clone().unsqueeze_dim::<2>(1).expand([n, d]);
         let next = ChainState {
@@ -111,7 +113,7 @@ impl<B: AutodiffBackend> Transition<B> for Mala {
             next,
             StepInfo {
                 accepted: Some(accept.float()),
-                divergent: None,
+                divergent: Some(divergent.float()),
             },
         )
     }

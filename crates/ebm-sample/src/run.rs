@@ -54,9 +54,17 @@ pub struct RunConfig {
     /// Return the kept states as `[n_chains, n_kept, D]`.
     #[config(default = false)]
     pub keep_trajectory: bool,
-    /// Record per-step diagnostics, ESS and split-R̂ (reads every kept state to the host).
+    /// Record per-step diagnostics, ESS and split-R̂ (reads every recorded state to the host).
     #[config(default = false)]
     pub diagnostics: bool,
+    /// Bound the diagnostics' memory: record at most `2·max` kept steps, evenly spread over the
+    /// run. When the records reach `2·max`, every other one is dropped and from then on only
+    /// every second kept step is recorded (and so on, doubling), so memory stays flat however
+    /// long the run. ESS and split-R̂ are then those of the recorded, thinned draws: ESS counts
+    /// thinned draws, a lower bound on the full run's. `None` records every kept step (about
+    /// `8·chains·D` bytes each). At least 2.
+    #[config(default = "None")]
+    pub max_diagnostic_records: Option<usize>,
     /// Seed of the run's noise (and of the initial state in [`Sampler::sample_from_noise`]).
     #[config(default = 0)]
     pub seed: u64,
@@ -80,9 +88,12 @@ pub struct Samples<B: AutodiffBackend> {
     /// Mean acceptance over the sampling steps and chains, `[1]`, on the device (Metropolis
     /// samplers); [`Samples::acceptance_rate`] reads it.
     pub acceptance: Option<Tensor<Inner<B>, 1>>,
-    /// Number of divergent transitions over all steps, `[1]`, on the device (HMC);
-    /// [`Samples::divergences`] reads it.
+    /// Number of divergent transitions over the sampling steps, `[1]`, on the device (HMC: an
+    /// energy error beyond the threshold; MALA: a proposal whose acceptance ratio is not
+    /// finite); [`Samples::divergences`] reads it.
     pub divergent: Option<Tensor<Inner<B>, 1>>,
+    /// The same over the warm-up steps; [`Samples::warmup_divergences`] reads it.
+    pub warmup_divergent: Option<Tensor<Inner<B>, 1>>,
     /// Number of chain restarts under [`NonFinitePolicy::Reset`].
     pub resets: usize,
     /// Step size of the last step (after adaptation, if any).
@@ -98,12 +109,24 @@ impl<B: AutodiffBackend> Samples<B> {
             .map(|t| burn::tensor::ElementConversion::elem::<f64>(t.into_scalar()))
     }
 
-    /// Number of divergent transitions over all steps (HMC; 0 for the others). One host read.
+    /// Number of divergent transitions over the sampling steps (HMC and MALA; 0 for the
+    /// others). The warm-up's are counted apart, in [`Samples::warmup_divergences`]. One host
+    /// read.
     pub fn divergences(&self) -> usize {
-        self.divergent.clone().map_or(0, |t| {
-            burn::tensor::ElementConversion::elem::<f64>(t.into_scalar()) as usize
-        })
+        read_count(&self.divergent)
     }
+
+    /// Number of divergent transitions during the warm-up, while step sizes adapt. One host
+    /// read.
+    pub fn warmup_divergences(&self) -> usize {
+        read_count(&self.warmup_divergent)
+    }
+}
+
+fn read_count<Bk: Backend>(count: &Option<Tensor<Bk, 1>>) -> usize {
+    count.clone().map_or(0, |t| {
+        burn::tensor::ElementConversion::elem::<f64>(t.into_scalar()) as usize
+    })
 }
 
 /// A sampler: runs chains on an energy. Implemented for every [`Transition`].
@@ -131,6 +154,11 @@ pub trait Sampler<B: AutodiffBackend> {
         if dim == 0 {
             return Err(invalid("dim", 0.0, "must be > 0"));
         }
+        ebm_core::require_size(
+            "initial chains",
+            &[n_chains, dim],
+            ebm_core::MAX_TENSOR_ELEMENTS,
+        )?;
         let mut noise = Noise::new(stream_seed(run.seed, "sampler/init", 0));
         let like = Tensor::<Inner<B>, 2>::zeros([1, 1], device);
         let init = noise.normal([n_chains, dim], &like);
@@ -156,11 +184,18 @@ fn validate_run(run: &RunConfig) -> Result<(), SampleError> {
     if run.check_every == 0 {
         return Err(invalid("check_every", 0.0, "must be >= 1"));
     }
+    if let Some(max) = run.max_diagnostic_records
+        && max < 2
+    {
+        return Err(invalid(
+            "max_diagnostic_records",
+            max as f64,
+            "must be >= 2 (ESS and split-R̂ need 4 draws)",
+        ));
+    }
     Ok(())
 }
 
-/// Indices of the rows of `x` with a NaN or infinite entry; empty (after one scalar read) when
-/// all are finite.
 /// Indices of the rows of `x` (`[chains, D]`) holding a NaN or an infinity. One scalar read
 /// when every row is finite, two when some are not.
 pub fn non_finite_chains<Bk: Backend>(x: &Tensor<Bk, 2>) -> Vec<usize> {
@@ -168,19 +203,45 @@ pub fn non_finite_chains<Bk: Backend>(x: &Tensor<Bk, 2>) -> Vec<usize> {
 }
 
 fn non_finite_rows<Bk: Backend>(x: &Tensor<Bk, 2>) -> (Vec<usize>, Option<Tensor<Bk, 2, Bool>>) {
-    let total: f64 = burn::tensor::ElementConversion::elem(x.clone().sum().into_scalar());
+    non_finite(x, None)
+}
+
+/// The chains whose position, or whose cached energy, is not finite: a chain stuck where the
+/// energy is NaN rejects every proposal and would otherwise look healthy.
+fn non_finite_chain_states<Bk: Backend>(
+    state: &ChainState<Bk>,
+) -> (Vec<usize>, Option<Tensor<Bk, 2, Bool>>) {
+    non_finite(&state.x, state.cached.as_ref().map(|(e, _)| e))
+}
+
+fn non_finite<Bk: Backend>(
+    x: &Tensor<Bk, 2>,
+    energy: Option<&Tensor<Bk, 1>>,
+) -> (Vec<usize>, Option<Tensor<Bk, 2, Bool>>) {
+    let mut total = x.clone().sum();
+    if let Some(e) = energy {
+        total = total + e.clone().sum();
+    }
+    let total: f64 = burn::tensor::ElementConversion::elem(total.into_scalar());
     if total.is_finite() {
         return (vec![], None);
     }
     let [n, d] = x.dims();
-    let bad_rows = x.clone().is_finite().bool_not().any_dim(1); // [N, 1]
+    let mut bad_rows = x.clone().is_finite().bool_not().any_dim(1); // [N, 1]
+    if let Some(e) = energy {
+        bad_rows = bad_rows.bool_or(e.clone().is_finite().bool_not().unsqueeze_dim(1));
+    }
     // Read as integers: backends store booleans differently (NdArray natively, WGPU as u32).
     let flags = bad_rows.clone().int().into_data();
     let rows = flags
         .iter::<i64>()
         .enumerate()
         .filter_map(|(i, bad)| (bad != 0).then_some(i))
-        .collect();
+        .collect::<Vec<usize>>();
+    // A finite batch whose sum overflowed has no bad row.
+    if rows.is_empty() {
+        return (rows, None);
+    }
     (rows, Some(bad_rows.expand([n, d])))
 }
 
@@ -200,10 +261,13 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
 
     let total_steps = run.n_warmup + run.n_steps;
     let mut kept: Vec<Tensor<Inner<B>, 2>> = Vec::new();
-    let mut host_draws: Vec<Vec<Vec<f64>>> = Vec::new(); // [kept][chain][dim], for ESS/R̂
+    let mut host_draws: Vec<Vec<f64>> = Vec::new(); // [recorded][chain·D + dim], for ESS/R̂
+    // Kept steps seen, and the spacing of those recorded (doubles under a record bound).
+    let (mut diagnostic_count, mut diagnostic_stride) = (0usize, 1usize);
     let mut records = Vec::new();
     let mut accepted_total: Option<Tensor<Inner<B>, 1>> = None;
     let mut divergent_total: Option<Tensor<Inner<B>, 1>> = None;
+    let mut warmup_divergent_total: Option<Tensor<Inner<B>, 1>> = None;
     let mut resets = 0;
 
     for k in 0..total_steps {
@@ -216,7 +280,12 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
         } = info;
         if let Some(div) = divergent {
             let s = div.sum();
-            divergent_total = Some(match divergent_total {
+            let total = if warming {
+                &mut warmup_divergent_total
+            } else {
+                &mut divergent_total
+            };
+            *total = Some(match total.take() {
                 Some(t) => t + s,
                 None => s,
             });
@@ -243,7 +312,7 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
         let last = k + 1 == total_steps;
         let due = (k + 1).is_multiple_of(run.check_every) || last;
         if due && run.on_non_finite != NonFinitePolicy::Propagate {
-            let (bad, mask) = non_finite_rows(&state.x);
+            let (bad, mask) = non_finite_chain_states(&state);
             if let Some(mask) = mask {
                 if run.on_non_finite == NonFinitePolicy::Error {
                     return Err(SampleError::NonFinite {
@@ -263,7 +332,7 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
                 if run.keep_trajectory {
                     kept.push(state.x.clone());
                 }
-                if run.diagnostics {
+                if run.diagnostics && diagnostic_count.is_multiple_of(diagnostic_stride) {
                     records.push(step_record::<B, E>(
                         energy,
                         &mut state,
@@ -271,7 +340,15 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
                         accepted.as_ref(),
                         &mut host_draws,
                     ));
+                    if let Some(max) = run.max_diagnostic_records
+                        && records.len() >= 2 * max
+                    {
+                        records = records.into_iter().step_by(2).collect();
+                        host_draws = host_draws.into_iter().step_by(2).collect();
+                        diagnostic_stride *= 2;
+                    }
                 }
+                diagnostic_count += 1;
             }
         }
     }
@@ -280,9 +357,14 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
     let acceptance = accepted_total.map(|t| t.div_scalar(n_sampling));
     let diagnostics = run.diagnostics.then(|| {
         let (ess, rhat) = if host_draws.len() >= 4 {
-            // host_draws is [kept][chain][dim]; the statistics want [chain][kept][dim].
+            // host_draws is [recorded][chain·D + dim]; the statistics want [chain][kept][dim].
             let by_chain: Vec<Vec<Vec<f64>>> = (0..n)
-                .map(|c| host_draws.iter().map(|s| s[c].clone()).collect())
+                .map(|c| {
+                    host_draws
+                        .iter()
+                        .map(|s| s[c * d..(c + 1) * d].to_vec())
+                        .collect()
+                })
                 .collect();
             let (e, r) = chain_statistics(&by_chain);
             (Some(e), Some(r))
@@ -302,6 +384,7 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
         diagnostics,
         acceptance,
         divergent: divergent_total,
+        warmup_divergent: warmup_divergent_total,
         resets,
         final_step_size: kernel.step_size(total_steps.saturating_sub(1)),
     })
@@ -312,7 +395,7 @@ fn step_record<B: AutodiffBackend, E: Energy<B> + ?Sized>(
     state: &mut ChainState<Inner<B>>,
     k: usize,
     accepted: Option<&Tensor<Inner<B>, 1>>,
-    host_draws: &mut Vec<Vec<Vec<f64>>>,
+    host_draws: &mut Vec<Vec<f64>>,
 ) -> StepRecord {
     let [_, d] = state.x.dims();
     let energies = match &state.cached {
@@ -331,13 +414,12 @@ fn step_record<B: AutodiffBackend, E: Energy<B> + ?Sized>(
         .convert::<f64>()
         .to_vec()
         .expect("float data");
-    let rows: Vec<Vec<f64>> = x.chunks(d).map(<[f64]>::to_vec).collect();
-    let non_finite = rows
-        .iter()
+    let non_finite = x
+        .chunks(d)
         .filter(|r| r.iter().any(|v| !v.is_finite()))
         .count();
     let finite: Vec<f64> = e.iter().copied().filter(|v| v.is_finite()).collect();
-    host_draws.push(rows);
+    host_draws.push(x);
     StepRecord {
         step: k,
         mean_energy: finite.iter().sum::<f64>() / finite.len().max(1) as f64,

@@ -357,6 +357,85 @@ fn non_finite_chains_are_reported_or_reset() {
     assert!(!x[1].is_finite(), "{x:?}");
 }
 
+/// `E = ½x²` for `|x| ≤ 1`, NaN beyond: an energy that turns NaN away from its mode.
+fn nan_beyond_one() -> FromLogDensity<impl Fn(Tensor<B, 2>) -> Tensor<B, 1> + Send + Sync> {
+    FromLogDensity::new(Some(1), |x: Tensor<B, 2>| {
+        let n = x.dims()[0];
+        let outside = x.clone().abs().greater_elem(1.0);
+        let log_p = x.square().div_scalar(-2.0);
+        log_p.mask_fill(outside, f32::NAN).reshape([n])
+    })
+}
+
+#[test]
+fn mala_reports_an_energy_that_turns_nan() {
+    let device = Default::default();
+    let mut mala = MalaConfig::new().with_step_size(0.5.into()).init().unwrap();
+    // Chains started where the energy is NaN would reject every proposal, frozen: an error.
+    let init = Tensor::<Cpu, 2>::from_data([[0.1], [3.0], [-0.2]], &device);
+    let run = RunConfig::new(20).with_seed(2);
+    match Sampler::<B>::sample(&mut mala, &nan_beyond_one(), init, &run) {
+        Err(SampleError::NonFinite { chains, .. }) => assert_eq!(chains, [1]),
+        other => panic!("expected a NonFinite error, got {other:?}"),
+    }
+    // Chains inside: proposals beyond 1 are rejected and counted, the warm-up's apart.
+    let init = Tensor::<Cpu, 2>::zeros([64, 1], &device);
+    let run = RunConfig::new(50).with_n_warmup(50).with_seed(3);
+    let out = Sampler::<B>::sample(&mut mala, &nan_beyond_one(), init, &run).unwrap();
+    let x = out.final_state.clone().into_data().to_vec::<f32>().unwrap();
+    assert!(x.iter().all(|v| v.abs() <= 1.0), "{x:?}");
+    let (sampling, warmup) = (out.divergences(), out.warmup_divergences());
+    // P(|y| > 1) for a proposal from inside is roughly 0.3: about 1000 of 3200 each.
+    for count in [sampling, warmup] {
+        assert!((300..2500).contains(&count), "{sampling} / {warmup}");
+    }
+    // On a healthy energy, none.
+    let init = Tensor::<Cpu, 2>::zeros([64, 1], &device);
+    let out = Sampler::<B>::sample(&mut mala, &Harmonic::new(1.0).unwrap(), init, &run).unwrap();
+    assert_eq!(out.divergences() + out.warmup_divergences(), 0);
+}
+
+#[test]
+fn bounded_diagnostics_keep_memory_flat() {
+    let device = Default::default();
+    let mut langevin = LangevinConfig::new()
+        .with_step_size(0.1.into())
+        .init()
+        .unwrap();
+    let energy = Harmonic::new(1.0).unwrap();
+    let mut run = |steps: usize, max: Option<usize>| {
+        let init = Tensor::<Cpu, 2>::zeros([64, 2], &device);
+        let run = RunConfig::new(steps)
+            .with_diagnostics(true)
+            .with_max_diagnostic_records(max)
+            .with_seed(4);
+        let out = Sampler::<B>::sample(&mut langevin, &energy, init, &run).unwrap();
+        out.diagnostics.unwrap()
+    };
+    // Whatever the length, at most 2·max records, spread evenly over the whole run.
+    for steps in [1000, 4000] {
+        let d = run(steps, Some(50));
+        assert!((50..100).contains(&d.steps.len()), "{}", d.steps.len());
+        let stride = d.steps[1].step - d.steps[0].step;
+        assert!(d.steps.windows(2).all(|w| w[1].step - w[0].step == stride));
+        assert!(
+            d.steps.last().unwrap().step + stride >= steps,
+            "the records stop early"
+        );
+        // The draws of a Langevin chain on N(0, I) with η = 0.1 thinned by ≥ 16 are nearly
+        // independent: ESS close to the number of recorded draws, R̂ close to 1.
+        let recorded = (64 * d.steps.len()) as f64;
+        for (ess, rhat) in d.ess.unwrap().iter().zip(d.split_rhat.unwrap()) {
+            assert!(
+                *ess > 0.5 * recorded && *ess < 1.5 * recorded,
+                "{ess} of {recorded}"
+            );
+            assert!((rhat - 1.0).abs() < 0.05, "{rhat}");
+        }
+    }
+    assert_eq!(run(1000, None).steps.len(), 1000);
+}
+
 #[test]
 fn bad_input_gives_typed_errors() {
     let device = Default::default();

@@ -67,6 +67,7 @@ impl Gaussian {
         }
         let chol = cholesky(&covariance)?;
         let precision = invert_from_cholesky(&chol);
+        check_representable(&covariance, &precision)?;
         let mean_row = mean
             .iter()
             .any(|&m| m != 0.0)
@@ -253,6 +254,67 @@ fn cholesky(a: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
         }
     }
     Ok(l)
+}
+
+/// The largest condition number of the correlation matrix that f32 evaluates faithfully: the
+/// quadratic form's relative error grows as `κ·ε₃₂` (`ε₃₂ ≈ 1.2e-7`), about 1% at this limit.
+pub const MAX_CORRELATION_CONDITION: f64 = 1e5;
+
+/// Rejects a covariance whose precision f32 cannot hold, or whose correlations are so strong
+/// that f32 cancels the quadratic form away (a correlation of 1 − 10⁻⁹ gives `E = 0` where the
+/// exact value is 0.5). Scale differences between coordinates are harmless and not limited.
+fn check_representable(covariance: &[Vec<f64>], precision: &[f64]) -> Result<()> {
+    let d = covariance.len();
+    let f32_range =
+        |v: f64| v == 0.0 || (v.abs() <= f32::MAX as f64 && v.abs() >= f32::MIN_POSITIVE as f64);
+    if let Some(&p) = precision.iter().find(|&&p| !f32_range(p)) {
+        return Err(EnergyError::InvalidParameter {
+            name: "covariance",
+            value: p,
+            requirement: "its inverse must be representable in f32",
+        });
+    }
+    // κ(R) = λmax(R)·λmax(R⁻¹) for the correlation R = D^-½ Σ D^-½, whose inverse is
+    // D^½ P D^½; both by power iteration in f64.
+    let sd: Vec<f64> = (0..d).map(|i| covariance[i][i].sqrt()).collect();
+    let corr: Vec<f64> = (0..d * d)
+        .map(|k| covariance[k / d][k % d] / (sd[k / d] * sd[k % d]))
+        .collect();
+    let corr_inv: Vec<f64> = (0..d * d)
+        .map(|k| precision[k] * sd[k / d] * sd[k % d])
+        .collect();
+    let condition = largest_eigenvalue(&corr, d) * largest_eigenvalue(&corr_inv, d);
+    if condition.is_nan() || condition > MAX_CORRELATION_CONDITION {
+        return Err(EnergyError::InvalidParameter {
+            name: "covariance correlation condition number",
+            value: condition,
+            requirement: "must be <= 1e5: f32 cannot evaluate a Gaussian this correlated",
+        });
+    }
+    Ok(())
+}
+
+/// The largest eigenvalue of a symmetric positive-definite `d × d` matrix (row-major).
+fn largest_eigenvalue(a: &[f64], d: usize) -> f64 {
+    let mut v: Vec<f64> = (0..d).map(|i| 1.0 + i as f64 * 1e-3).collect();
+    let mut lambda = 0.0;
+    for _ in 0..200 {
+        let w: Vec<f64> = (0..d)
+            .map(|i| (0..d).map(|j| a[i * d + j] * v[j]).sum())
+            .collect();
+        let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if !(norm > 0.0 && norm.is_finite()) {
+            return f64::INFINITY;
+        }
+        let next = w.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>()
+            / v.iter().map(|x| x * x).sum::<f64>();
+        v = w.into_iter().map(|x| x / norm).collect();
+        if (next - lambda).abs() <= 1e-9 * next.abs() {
+            return next;
+        }
+        lambda = next;
+    }
+    lambda
 }
 
 /// `(L Lᵀ)⁻¹` as a row-major vector, by forward substitution for `L⁻¹`.

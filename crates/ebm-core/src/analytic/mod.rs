@@ -60,10 +60,20 @@ impl<B: AutodiffBackend, A: AnalyticEnergy> Energy<B> for A {
     }
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         AnalyticEnergy::energy(self, x)
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         AnalyticEnergy::energy(self, x)
     }
 
@@ -71,16 +81,31 @@ impl<B: AutodiffBackend, A: AnalyticEnergy> Energy<B> for A {
         &self,
         x: Tensor<Inner<B>, 2>,
     ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         AnalyticEnergy::energy_and_grad(self, x)
     }
 
     fn grad_energy(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 2> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         AnalyticEnergy::grad_energy(self, x)
     }
 }
 
 impl<B: AutodiffBackend, A: AnalyticHessian> SecondOrderEnergy<B> for A {
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         AnalyticEnergy::grad_energy(self, x)
     }
 
@@ -89,6 +114,13 @@ impl<B: AutodiffBackend, A: AnalyticHessian> SecondOrderEnergy<B> for A {
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
+
+        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
         (AnalyticEnergy::grad_energy(self, x.clone()), self.hvp(x, v))
     }
 }

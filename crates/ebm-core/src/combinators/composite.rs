@@ -71,6 +71,11 @@ impl<B: AutodiffBackend> Energy<B> for Composite<B> {
     }
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let weighted: Vec<_> = self
             .parts
             .iter()
@@ -81,6 +86,11 @@ impl<B: AutodiffBackend> Energy<B> for Composite<B> {
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let weighted: Vec<_> = self
             .parts
             .iter()
@@ -94,6 +104,11 @@ impl<B: AutodiffBackend> Energy<B> for Composite<B> {
         &self,
         x: Tensor<Inner<B>, 2>,
     ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let [n, d] = x.dims();
         let (values, grads): (Vec<_>, Vec<_>) = self
             .parts

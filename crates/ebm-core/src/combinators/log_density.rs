@@ -46,6 +46,11 @@ where
     }
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         (self.log_density)(x).neg()
     }
 }

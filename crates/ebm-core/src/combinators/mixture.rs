@@ -33,8 +33,13 @@ impl<B: AutodiffBackend> Mixture<B> {
             });
         }
         let dim = common_dim(&parts)?;
-        let total: f64 = weights.iter().sum();
-        let log_weights = weights.iter().map(|w| (w / total).ln()).collect();
+        // Scaled by the largest first, so that weights near f64::MAX do not overflow the sum.
+        let largest = weights.iter().fold(0.0f64, |m, &w| m.max(w));
+        let total: f64 = weights.iter().map(|w| w / largest).sum();
+        let log_weights = weights
+            .iter()
+            .map(|w| (w / largest).ln() - total.ln())
+            .collect();
         Ok(Self {
             parts,
             log_weights,
@@ -68,11 +73,21 @@ impl<B: AutodiffBackend> Energy<B> for Mixture<B> {
     }
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let es = self.parts.iter().map(|p| p.energy(x.clone())).collect();
         neg_logsumexp(self.logits(es))
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let es = self
             .parts
             .iter()
@@ -85,6 +100,11 @@ impl<B: AutodiffBackend> Energy<B> for Mixture<B> {
         &self,
         x: Tensor<Inner<B>, 2>,
     ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let [n, d] = x.dims();
         let (es, gs): (Vec<_>, Vec<_>) = self
             .parts

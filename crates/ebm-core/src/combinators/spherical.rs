@@ -36,10 +36,20 @@ impl<B: AutodiffBackend> Energy<B> for Spherical<B> {
     }
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         self.base.energy(normalise(x).0)
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         self.base.energy_value(normalise(x).0)
     }
 
@@ -47,6 +57,11 @@ impl<B: AutodiffBackend> Energy<B> for Spherical<B> {
         &self,
         x: Tensor<Inner<B>, 2>,
     ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let (u, r) = normalise(x);
         let (e, g) = self.base.energy_and_grad(u.clone());
         let radial = (g.clone() * u.clone()).sum_dim(1);

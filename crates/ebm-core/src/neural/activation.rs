@@ -48,6 +48,16 @@ impl Activation {
         Activation::Relu,
     ];
 
+    /// Checks the activation's parameters: a LeakyReLU slope must be finite.
+    pub fn validate(&self) -> crate::Result<()> {
+        match *self {
+            Activation::LeakyRelu { negative_slope } => {
+                crate::error::require_finite("LeakyReLU negative_slope", negative_slope)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `f(z)`.
     pub fn apply<Bk: Backend, const D: usize>(&self, z: Tensor<Bk, D>) -> Tensor<Bk, D> {
         #[cfg(any(feature = "ndarray", feature = "flex"))]

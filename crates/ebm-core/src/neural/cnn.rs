@@ -13,7 +13,7 @@ use super::Activation;
 use super::column_product::column_product;
 use super::init::ParamInit;
 use crate::energy::{Energy, Inner, SecondOrderEnergy};
-use crate::error::{EnergyError, Result};
+use crate::error::{EnergyError, MAX_TENSOR_ELEMENTS, Result, require_finite_tensor, require_size};
 
 /// One 3×3 convolution (padding 1) of a [`Cnn`].
 #[derive(Config, Debug, Copy, PartialEq)]
@@ -100,6 +100,27 @@ impl CnnConfig {
                 requirement: "must be > 0",
             });
         }
+        self.activation.validate()?;
+        require_size(
+            "CNN input image",
+            &[self.channels, self.height, self.width],
+            MAX_TENSOR_ELEMENTS,
+        )?;
+        let mut c_in = self.channels;
+        for l in &self.layers {
+            require_size(
+                "CNN conv kernel",
+                &[l.channels, c_in, 9],
+                MAX_TENSOR_ELEMENTS,
+            )?;
+            c_in = l.channels;
+        }
+        let (h, w) = self.feature_size();
+        require_size(
+            "CNN head weight matrix",
+            &[c_in, h, w, self.head_hidden],
+            MAX_TENSOR_ELEMENTS,
+        )?;
         // Burn's layers with their default initialisers, whose lazy parameters are replaced
         // (before anything draws them) by values from our own seeded generator.
         let mut rng = ParamInit::new(self.seed);
@@ -410,6 +431,15 @@ impl<B: Backend> Cnn<B> {
         if convs.is_empty() {
             return Err(EnergyError::Empty { what: "CNN layers" });
         }
+        activation.validate()?;
+        for conv in &convs {
+            require_finite_tensor("CNN conv weights", &conv.weight)?;
+            require_finite_tensor("CNN conv biases", &conv.bias)?;
+        }
+        for (w, b) in [&hidden, &output] {
+            require_finite_tensor("CNN head weights", w)?;
+            require_finite_tensor("CNN head biases", b)?;
+        }
         let dimension = |expected: usize, got: usize| {
             if expected == got {
                 Ok(())
@@ -580,10 +610,20 @@ impl<B: AutodiffBackend> Energy<B> for Cnn<B> {
     }
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         self.tracked().energy(self.activation, self.images(x))
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         #[cfg(any(feature = "ndarray", feature = "flex"))]
         if let Some(kernel) = self.host_kernel(&x) {
             return kernel.run(x, false).0;
@@ -595,6 +635,11 @@ impl<B: AutodiffBackend> Energy<B> for Cnn<B> {
         &self,
         x: Tensor<Inner<B>, 2>,
     ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         #[cfg(any(feature = "ndarray", feature = "flex"))]
         if let Some(kernel) = self.host_kernel(&x) {
             let (e, g) = kernel.run(x, true);
@@ -610,6 +655,11 @@ impl<B: AutodiffBackend> Energy<B> for Cnn<B> {
 
 impl<B: AutodiffBackend> SecondOrderEnergy<B> for Cnn<B> {
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let [n, d] = x.dims();
         let (_, g) = self
             .tracked()
@@ -622,6 +672,13 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Cnn<B> {
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
+
+        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
         self.grad_and_hvps_tracked(x, v)
     }
 
@@ -630,6 +687,13 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Cnn<B> {
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
+
+        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), true);
         let ([n, d], rows) = (x.dims(), v.dims()[0]);
         let (g, hv) = self
             .tracked()

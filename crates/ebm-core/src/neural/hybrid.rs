@@ -85,6 +85,11 @@ impl<B: AutodiffBackend, A: AnalyticEnergy + Clone> Energy<B> for Hybrid<B, A> {
     }
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let w = sigmoid(self.alpha.val());
         mix(
             w,
@@ -94,6 +99,11 @@ impl<B: AutodiffBackend, A: AnalyticEnergy + Clone> Energy<B> for Hybrid<B, A> {
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let w = sigmoid(self.alpha.val().inner());
         mix(
             w,
@@ -106,6 +116,11 @@ impl<B: AutodiffBackend, A: AnalyticEnergy + Clone> Energy<B> for Hybrid<B, A> {
         &self,
         x: Tensor<Inner<B>, 2>,
     ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let w = sigmoid(self.alpha.val().inner());
         let (ea, ga) = AnalyticEnergy::energy_and_grad(&self.analytic, x.clone());
         let (en, gn) = self.neural.energy_and_grad(x);
@@ -115,6 +130,11 @@ impl<B: AutodiffBackend, A: AnalyticEnergy + Clone> Energy<B> for Hybrid<B, A> {
 
 impl<B: AutodiffBackend, A: AnalyticHessian + Clone> SecondOrderEnergy<B> for Hybrid<B, A> {
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         let w = sigmoid(self.alpha.val());
         mix(
             w,
@@ -128,6 +148,13 @@ impl<B: AutodiffBackend, A: AnalyticHessian + Clone> SecondOrderEnergy<B> for Hy
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
+
+        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
         let w = sigmoid(self.alpha.val());
         let ga = AnalyticEnergy::grad_energy(&self.analytic, x.clone());
         let ha = self.analytic.hvp(x.clone(), v.clone());

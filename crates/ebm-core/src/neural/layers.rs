@@ -111,6 +111,11 @@ macro_rules! layer_energy {
                 &self,
                 x: $crate::burn::tensor::Tensor<B, 2>,
             ) -> $crate::burn::tensor::Tensor<B, 1> {
+                $crate::assert_batch(
+                    std::any::type_name::<Self>(),
+                    Some($ty::input_dim(self)),
+                    x.dims(),
+                );
                 $crate::neural::layers::energy(&self.layers(), x)
             }
         }
@@ -122,6 +127,11 @@ macro_rules! layer_energy {
                 &self,
                 x: $crate::burn::tensor::Tensor<B, 2>,
             ) -> $crate::burn::tensor::Tensor<B, 2> {
+                $crate::assert_batch(
+                    std::any::type_name::<Self>(),
+                    Some($ty::input_dim(self)),
+                    x.dims(),
+                );
                 $crate::neural::layers::grad(&self.layers(), x)
             }
 
@@ -133,6 +143,13 @@ macro_rules! layer_energy {
                 $crate::burn::tensor::Tensor<B, 2>,
                 $crate::burn::tensor::Tensor<B, 2>,
             ) {
+                $crate::assert_batch(
+                    std::any::type_name::<Self>(),
+                    Some($ty::input_dim(self)),
+                    x.dims(),
+                );
+
+                $crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
                 $crate::neural::layers::grad_and_hvps(&self.layers(), x, v)
             }
 
@@ -144,6 +161,13 @@ macro_rules! layer_energy {
                 $crate::burn::tensor::Tensor<B, 2>,
                 $crate::burn::tensor::Tensor<B, 2>,
             ) {
+                $crate::assert_batch(
+                    std::any::type_name::<Self>(),
+                    Some($ty::input_dim(self)),
+                    x.dims(),
+                );
+
+                $crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), true);
                 $crate::neural::layers::grad_and_hvps(&self.layers(), x, v)
             }
         }

@@ -9,7 +9,7 @@ use super::Activation;
 use super::column_product::column_product;
 use super::init::ParamInit;
 use crate::energy::{Energy, Inner, SecondOrderEnergy};
-use crate::error::{EnergyError, Result};
+use crate::error::{EnergyError, MAX_TENSOR_ELEMENTS, Result, require_finite_tensor, require_size};
 
 /// Builds an [`Mlp`] energy.
 #[derive(Config, Debug)]
@@ -88,14 +88,20 @@ impl MlpConfig {
                 requirement: "every hidden layer needs at least one unit",
             });
         }
+        self.activation.validate()?;
+        let mut widths = vec![self.input_dim];
+        widths.extend(&self.hidden);
+        widths.push(1);
+        for w in widths.windows(2) {
+            require_size("MLP weight matrix", w, MAX_TENSOR_ELEMENTS)?;
+        }
+        widths.pop();
         let mut rng = ParamInit::new(self.seed);
         let bias_init = self.bias_initializer.as_ref().unwrap_or(&self.initializer);
         let mut layer = |d_in: usize, d_out: usize| Dense {
             weight: rng.param(&self.initializer, [d_in, d_out], d_in, d_out, device),
             bias: rng.param(bias_init, [d_out], d_in, d_out, device),
         };
-        let mut widths = vec![self.input_dim];
-        widths.extend(&self.hidden);
         let hidden = widths.windows(2).map(|w| layer(w[0], w[1])).collect();
         let output = layer(*widths.last().expect("non-empty"), 1);
         Ok(Mlp {
@@ -215,6 +221,13 @@ impl<B: Backend> Mlp<B> {
         if weights.is_empty() {
             return Err(EnergyError::Empty { what: "MLP layers" });
         }
+        activation.validate()?;
+        for w in &weights {
+            require_finite_tensor("MLP weights", w)?;
+        }
+        for b in &biases {
+            require_finite_tensor("MLP biases", b)?;
+        }
         if weights.len() != biases.len() {
             return Err(EnergyError::LengthMismatch {
                 what: "MLP weights vs biases",
@@ -302,10 +315,20 @@ impl<B: AutodiffBackend> Energy<B> for Mlp<B> {
     }
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         self.tracked().energy(self.activation, x)
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         #[cfg(feature = "ndarray")]
         if let Some(kernel) = self.host_kernel(&x) {
             return kernel.run(x, false).0;
@@ -317,6 +340,11 @@ impl<B: AutodiffBackend> Energy<B> for Mlp<B> {
         &self,
         x: Tensor<Inner<B>, 2>,
     ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         #[cfg(feature = "ndarray")]
         if let Some(kernel) = self.host_kernel(&x) {
             let (e, g) = kernel.run(x, true);
@@ -347,6 +375,11 @@ impl<B: AutodiffBackend> Mlp<B> {
 
 impl<B: AutodiffBackend> SecondOrderEnergy<B> for Mlp<B> {
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         self.tracked().energy_and_grad(self.activation, x).1
     }
 
@@ -355,6 +388,13 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Mlp<B> {
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
+
+        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
         self.tracked().grad_and_hvps(self.activation, x, v)
     }
 
@@ -363,6 +403,13 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Mlp<B> {
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
+
+        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), true);
         self.tracked().grad_and_hvps(self.activation, x, v)
     }
 }
@@ -460,7 +507,7 @@ mod tests {
     /// Probes that do not tile the samples are a caller's bug, stopped with a clear message
     /// before any tensor op.
     #[test]
-    #[should_panic(expected = "5 probe rows for 2 samples: need a positive multiple")]
+    #[should_panic(expected = "Mlp: probes [5, 3] for inputs [2, 3]; expected [P·N, 3]")]
     fn probes_must_tile_the_samples() {
         let device = Default::default();
         let x = Tensor::<B, 2>::zeros([2, 3], &device);

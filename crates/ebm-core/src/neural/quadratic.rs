@@ -84,6 +84,11 @@ impl<B: AutodiffBackend> Energy<B> for Quadratic<B> {
     }
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         self.parts(self.mean.val(), self.precision.val(), x).0
     }
 
@@ -91,12 +96,22 @@ impl<B: AutodiffBackend> Energy<B> for Quadratic<B> {
         &self,
         x: Tensor<Inner<B>, 2>,
     ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         self.parts(self.mean.val().inner(), self.precision.val().inner(), x)
     }
 }
 
 impl<B: AutodiffBackend> SecondOrderEnergy<B> for Quadratic<B> {
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
         self.parts(self.mean.val(), self.precision.val(), x).1
     }
 
@@ -105,6 +120,13 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Quadratic<B> {
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
+
+        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
         let p = self.precision.val();
         let grad = self.parts(self.mean.val(), p.clone(), x).1;
         (grad, v.matmul(self.sym_precision(p)))

@@ -38,6 +38,14 @@ impl CheckerboardConfig {
                 "must be >= 1 so that odd cells exist",
             ));
         }
+        // Beyond 2^52 the cells are narrower than an f64 step: there is no board left to draw.
+        if self.range_limit > (1u64 << 52) as f64 {
+            return Err(crate::error::invalid(
+                "range_limit",
+                self.range_limit,
+                "must be <= 2^52, where unit cells are still representable",
+            ));
+        }
         let mut rng = rng(self.seed);
         let l = self.range_limit;
         let mut points = Vec::with_capacity(self.n_samples);
