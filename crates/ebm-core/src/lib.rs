@@ -29,6 +29,7 @@ pub mod error;
 pub mod grid;
 #[cfg(feature = "ndarray")]
 mod host_tensor;
+pub mod json_config;
 pub mod neural;
 pub mod random_stream;
 pub mod schedule;

@@ -20,3 +20,21 @@ pub mod transforms;
 
 pub use error::{DataError, MAX_SAMPLES};
 pub use points::{PointBatcher, PointDataset};
+
+#[cfg(test)]
+mod tests {
+    use crate::synthetic::*;
+    use ebm_core::json_config::assert_round_trip;
+
+    #[test]
+    fn every_config_round_trips_through_json_and_refuses_unknown_keys() {
+        assert_round_trip(&CheckerboardConfig::new());
+        assert_round_trip(&CircleConfig::new());
+        assert_round_trip(&EightGaussiansConfig::new());
+        assert_round_trip(&GaussianMixtureConfig::new());
+        assert_round_trip(&GridConfig::new());
+        assert_round_trip(&PinwheelConfig::new());
+        assert_round_trip(&SwissRollConfig::new());
+        assert_round_trip(&TwoMoonsConfig::new());
+    }
+}

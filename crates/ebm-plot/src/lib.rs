@@ -17,7 +17,7 @@ mod image_grid;
 mod landscape;
 
 pub use curves::{Series, plot_curves};
-pub use image_grid::plot_image_grid;
+pub use image_grid::{MAX_SIDE, plot_image_grid};
 pub use landscape::{LandscapeOptions, plot_landscape};
 
 use thiserror::Error;

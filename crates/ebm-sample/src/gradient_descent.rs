@@ -17,6 +17,12 @@ pub struct GradientDescentConfig {
     pub step_size: Schedule,
 }
 
+ebm_core::json_config!(
+    GradientDescentConfig,
+    required = [],
+    template = GradientDescentConfig::new()
+);
+
 impl GradientDescentConfig {
     /// Builds the sampler, checking the parameters.
     pub fn init(&self) -> Result<GradientDescent, SampleError> {

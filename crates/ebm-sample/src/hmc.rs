@@ -51,6 +51,8 @@ pub struct HmcConfig {
     pub divergence_threshold: f64,
 }
 
+ebm_core::json_config!(HmcConfig, required = [], template = HmcConfig::new());
+
 impl HmcConfig {
     /// Builds the sampler, checking the parameters.
     pub fn init(&self) -> Result<Hmc, SampleError> {

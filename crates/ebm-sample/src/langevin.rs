@@ -24,6 +24,12 @@ pub struct LangevinConfig {
     pub clamp: Option<(f64, f64)>,
 }
 
+ebm_core::json_config!(
+    LangevinConfig,
+    required = [],
+    template = LangevinConfig::new()
+);
+
 impl LangevinConfig {
     /// Builds the sampler, checking the parameters.
     pub fn init(&self) -> Result<Langevin, SampleError> {

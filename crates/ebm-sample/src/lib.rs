@@ -42,3 +42,20 @@ pub use nesterov::{Nesterov, NesterovConfig};
 pub use noise_ladder::{NoiseLadder, NoiseLadderConfig};
 pub use run::{NonFinitePolicy, RunConfig, Sampler, Samples, non_finite_chains};
 pub use transition::{ChainState, StepInfo, Transition};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebm_core::json_config::assert_round_trip;
+
+    #[test]
+    fn every_config_round_trips_through_json_and_refuses_unknown_keys() {
+        assert_round_trip(&RunConfig::new(100).with_max_diagnostic_records(Some(50)));
+        assert_round_trip(&GradientDescentConfig::new());
+        assert_round_trip(&HmcConfig::new());
+        assert_round_trip(&LangevinConfig::new().with_clamp(Some((-1.0, 1.0))));
+        assert_round_trip(&MalaConfig::new());
+        assert_round_trip(&NesterovConfig::new());
+        assert_round_trip(&NoiseLadderConfig::new());
+    }
+}

@@ -23,6 +23,8 @@ pub struct MalaConfig {
     pub target_acceptance: Option<f64>,
 }
 
+ebm_core::json_config!(MalaConfig, required = [], template = MalaConfig::new());
+
 impl MalaConfig {
     /// Builds the sampler, checking the parameters.
     pub fn init(&self) -> Result<Mala, SampleError> {

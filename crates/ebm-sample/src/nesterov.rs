@@ -21,6 +21,12 @@ pub struct NesterovConfig {
     pub momentum: f64,
 }
 
+ebm_core::json_config!(
+    NesterovConfig,
+    required = [],
+    template = NesterovConfig::new()
+);
+
 impl NesterovConfig {
     /// Builds the sampler for chains on backend `Bk` (the inner backend of the energy's autodiff
     /// backend), checking the parameters.

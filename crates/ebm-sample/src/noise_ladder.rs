@@ -33,6 +33,12 @@ pub struct NoiseLadderConfig {
     pub levels: usize,
 }
 
+ebm_core::json_config!(
+    NoiseLadderConfig,
+    required = [],
+    template = NoiseLadderConfig::new()
+);
+
 impl NoiseLadderConfig {
     /// Builds the ladder, checking the parameters.
     ///

@@ -76,6 +76,12 @@ pub struct RunConfig {
     pub on_non_finite: NonFinitePolicy,
 }
 
+ebm_core::json_config!(
+    RunConfig,
+    required = ["n_steps"],
+    template = RunConfig::new(0)
+);
+
 /// The result of a run.
 #[derive(Debug, Clone)]
 pub struct Samples<B: AutodiffBackend> {

@@ -97,6 +97,12 @@ pub struct ContrastiveDivergenceConfig {
     pub seed: u64,
 }
 
+ebm_core::json_config!(
+    ContrastiveDivergenceConfig,
+    required = [],
+    template = ContrastiveDivergenceConfig::new()
+);
+
 impl ContrastiveDivergenceConfig {
     /// Builds the objective around `sampler`.
     pub fn init<S>(&self, sampler: S) -> Result<ContrastiveDivergence<S>, TrainError> {
@@ -177,6 +183,12 @@ pub struct PersistentContrastiveDivergenceConfig {
     #[config(default = 0)]
     pub seed: u64,
 }
+
+ebm_core::json_config!(
+    PersistentContrastiveDivergenceConfig,
+    required = [],
+    template = PersistentContrastiveDivergenceConfig::new()
+);
 
 impl PersistentContrastiveDivergenceConfig {
     /// Builds the objective around `sampler`; the buffer is created on the first batch (when

@@ -40,3 +40,54 @@ pub use score_matching::{
     multiscale_denoising_score_matching_loss, sliced_score_matching_loss,
 };
 pub use trainer::{LastBatch, NonFiniteLoss, StepLog, Trainer, TrainerConfig};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebm_core::json_config::{ConfigError, JsonConfig, assert_round_trip};
+
+    #[test]
+    fn every_config_round_trips_through_json_and_refuses_unknown_keys() {
+        assert_round_trip(&TrainerConfig::new(3).with_checkpoint_dir(Some("run".into())));
+        assert_round_trip(&ContrastiveDivergenceConfig::new());
+        assert_round_trip(&PersistentContrastiveDivergenceConfig::new());
+        assert_round_trip(&ScoreMatchingConfig::new());
+        assert_round_trip(&SlicedScoreMatchingConfig::new());
+        assert_round_trip(&DenoisingScoreMatchingConfig::new());
+        assert_round_trip(&MultiscaleDenoisingScoreMatchingConfig::new());
+    }
+
+    #[test]
+    fn a_trainer_config_from_json_takes_defaults_and_refuses_typos() {
+        let config = TrainerConfig::from_json(r#"{"epochs": 3}"#).unwrap();
+        assert_eq!((config.epochs, config.batch_size), (3, 128));
+        let config = TrainerConfig::from_json(
+            r#"{"epochs": 3, "lr_schedule": {"kind": "cosine", "start": 0.01, "end": 0.0001, "n_steps": 10}}"#,
+        )
+        .unwrap();
+        assert!(config.lr_schedule.is_some());
+        assert_eq!(
+            TrainerConfig::from_json(r#"{"epochs": 3, "learning_rte": 0.1}"#).unwrap_err(),
+            ConfigError::UnknownKey {
+                config: "TrainerConfig",
+                path: "learning_rte".into()
+            }
+        );
+        assert_eq!(
+            TrainerConfig::from_json(r#"{"batch_size": 3}"#).unwrap_err(),
+            ConfigError::Missing {
+                config: "TrainerConfig",
+                field: "epochs"
+            }
+        );
+        // A nested config: its omitted fields take their defaults, its typos are errors.
+        let ladder =
+            MultiscaleDenoisingScoreMatchingConfig::from_json(r#"{"ladder": {"levels": 4}}"#)
+                .unwrap();
+        assert_eq!(ladder.ladder.levels, 4);
+        assert!(matches!(
+            MultiscaleDenoisingScoreMatchingConfig::from_json(r#"{"ladder": {"levls": 4}}"#),
+            Err(ConfigError::UnknownKey { path, .. }) if path == "ladder.levls"
+        ));
+    }
+}

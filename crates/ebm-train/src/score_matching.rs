@@ -77,6 +77,12 @@ pub struct ScoreMatchingConfig {
     pub seed: u64,
 }
 
+ebm_core::json_config!(
+    ScoreMatchingConfig,
+    required = [],
+    template = ScoreMatchingConfig::new()
+);
+
 impl ScoreMatchingConfig {
     /// Builds the objective.
     pub fn init(&self) -> Result<ScoreMatching, TrainError> {
@@ -215,6 +221,12 @@ pub struct SlicedScoreMatchingConfig {
     pub seed: u64,
 }
 
+ebm_core::json_config!(
+    SlicedScoreMatchingConfig,
+    required = [],
+    template = SlicedScoreMatchingConfig::new()
+);
+
 impl SlicedScoreMatchingConfig {
     /// Builds the objective.
     pub fn init(&self) -> Result<SlicedScoreMatching, TrainError> {
@@ -271,6 +283,12 @@ pub struct DenoisingScoreMatchingConfig {
     #[config(default = 0)]
     pub seed: u64,
 }
+
+ebm_core::json_config!(
+    DenoisingScoreMatchingConfig,
+    required = [],
+    template = DenoisingScoreMatchingConfig::new()
+);
 
 impl DenoisingScoreMatchingConfig {
     /// Builds the objective.
@@ -329,6 +347,12 @@ pub struct MultiscaleDenoisingScoreMatchingConfig {
     #[config(default = 0)]
     pub seed: u64,
 }
+
+ebm_core::json_config!(
+    MultiscaleDenoisingScoreMatchingConfig,
+    required = [],
+    template = MultiscaleDenoisingScoreMatchingConfig::new()
+);
 
 impl MultiscaleDenoisingScoreMatchingConfig {
     /// Builds the objective.

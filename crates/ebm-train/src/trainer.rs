@@ -109,6 +109,12 @@ pub struct TrainerConfig {
     pub quiet: bool,
 }
 
+ebm_core::json_config!(
+    TrainerConfig,
+    required = ["epochs"],
+    template = TrainerConfig::new(0)
+);
+
 /// Metrics of one logged step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepLog {

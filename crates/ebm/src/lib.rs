@@ -61,6 +61,7 @@ pub mod prelude {
     pub use ebm_core::check::{CheckConfig, EnergyReport, check_energy};
     pub use ebm_core::combinators::{Composite, FromLogDensity, Mixture, Operation, Spherical};
     pub use ebm_core::grid::{EnergyGrid, energy_grid};
+    pub use ebm_core::json_config::{ConfigError, JsonConfig};
     pub use ebm_core::neural::{Activation, Cnn, CnnConfig, Hybrid, HybridConfig, Mlp, MlpConfig};
     pub use ebm_core::schedule::Schedule;
     pub use ebm_core::{Energy, EnergyError, Inner, SecondOrderEnergy};

@@ -24,6 +24,12 @@ pub struct ConvLayerConfig {
     pub stride: usize,
 }
 
+crate::json_config!(
+    ConvLayerConfig,
+    required = ["channels", "stride"],
+    template = ConvLayerConfig::new(0, 0)
+);
+
 /// Builds a [`Cnn`]: convolutions, then `Linear(features, head_hidden) → act → Linear(·, 1)`.
 ///
 /// The defaults are TorchEBM's documented image energy (32, 32/2, 64, 64/2, 128, 128/2, SELU,
@@ -51,6 +57,12 @@ pub struct CnnConfig {
     #[config(default = 0)]
     pub seed: u64,
 }
+
+crate::json_config!(
+    CnnConfig,
+    required = ["channels", "height", "width"],
+    template = CnnConfig::new(0, 0, 0)
+);
 
 impl CnnConfig {
     /// TorchEBM's six convolutions: 32, 32/2, 64, 64/2, 128, 128/2.

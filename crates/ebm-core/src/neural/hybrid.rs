@@ -21,6 +21,12 @@ pub struct HybridConfig {
     pub alpha: f64,
 }
 
+crate::json_config!(
+    HybridConfig,
+    required = ["mlp"],
+    template = HybridConfig::new(crate::neural::MlpConfig::new(0, vec![]))
+);
+
 impl HybridConfig {
     /// Builds the hybrid around `analytic`, whose dimension must match the MLP's input.
     pub fn init<B: Backend, A: AnalyticEnergy + Clone>(

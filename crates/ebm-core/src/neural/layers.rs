@@ -358,6 +358,12 @@ pub struct DenseConfig {
     pub seed: u64,
 }
 
+crate::json_config!(
+    DenseConfig,
+    required = ["d_in", "d_out"],
+    template = DenseConfig::new(0, 0)
+);
+
 impl DenseConfig {
     /// Builds the layer on `device`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Dense<B>> {
@@ -406,6 +412,12 @@ pub struct Conv3x3Config {
     #[config(default = 0)]
     pub seed: u64,
 }
+
+crate::json_config!(
+    Conv3x3Config,
+    required = ["input", "channels"],
+    template = Conv3x3Config::new([0; 3], 0)
+);
 
 impl Conv3x3Config {
     /// Builds the layer on `device`.

@@ -34,6 +34,12 @@ pub struct MlpConfig {
     pub seed: u64,
 }
 
+crate::json_config!(
+    MlpConfig,
+    required = ["input_dim", "hidden"],
+    template = MlpConfig::new(0, vec![])
+);
+
 /// A dense layer `y = x·W + b` with `W: [in, out]`, used by [`Mlp`].
 #[derive(Module, Debug)]
 pub struct Dense<B: Backend> {

@@ -18,6 +18,12 @@ pub struct QuadraticConfig {
     pub initial_precision: f64,
 }
 
+crate::json_config!(
+    QuadraticConfig,
+    required = ["dim"],
+    template = QuadraticConfig::new(0)
+);
+
 impl QuadraticConfig {
     /// Builds the energy with mean 0 and precision `initial_precision·I`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Quadratic<B>> {

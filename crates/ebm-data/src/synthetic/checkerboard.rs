@@ -25,6 +25,12 @@ pub struct CheckerboardConfig {
     pub seed: u64,
 }
 
+ebm_core::json_config!(
+    CheckerboardConfig,
+    required = [],
+    template = CheckerboardConfig::new()
+);
+
 impl CheckerboardConfig {
     /// Draws the points.
     pub fn generate(&self) -> Result<PointDataset, DataError> {

@@ -24,6 +24,8 @@ pub struct CircleConfig {
     pub seed: u64,
 }
 
+ebm_core::json_config!(CircleConfig, required = [], template = CircleConfig::new());
+
 impl CircleConfig {
     /// Draws the points.
     pub fn generate(&self) -> Result<PointDataset, DataError> {

@@ -24,6 +24,12 @@ pub struct EightGaussiansConfig {
     pub seed: u64,
 }
 
+ebm_core::json_config!(
+    EightGaussiansConfig,
+    required = [],
+    template = EightGaussiansConfig::new()
+);
+
 impl EightGaussiansConfig {
     /// The centres.
     pub fn centres(&self) -> Vec<[f64; 2]> {

@@ -28,6 +28,12 @@ pub struct GaussianMixtureConfig {
     pub seed: u64,
 }
 
+ebm_core::json_config!(
+    GaussianMixtureConfig,
+    required = [],
+    template = GaussianMixtureConfig::new()
+);
+
 impl GaussianMixtureConfig {
     /// The component centres.
     pub fn centres(&self) -> Vec<[f64; 2]> {

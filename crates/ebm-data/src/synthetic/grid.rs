@@ -24,6 +24,8 @@ pub struct GridConfig {
     pub seed: u64,
 }
 
+ebm_core::json_config!(GridConfig, required = [], template = GridConfig::new());
+
 impl GridConfig {
     /// Draws the points.
     pub fn generate(&self) -> Result<PointDataset, DataError> {

@@ -35,6 +35,12 @@ pub struct PinwheelConfig {
     pub seed: u64,
 }
 
+ebm_core::json_config!(
+    PinwheelConfig,
+    required = [],
+    template = PinwheelConfig::new()
+);
+
 impl PinwheelConfig {
     /// Draws the points.
     pub fn generate(&self) -> Result<PointDataset, DataError> {

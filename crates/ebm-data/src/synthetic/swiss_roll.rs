@@ -26,6 +26,12 @@ pub struct SwissRollConfig {
     pub seed: u64,
 }
 
+ebm_core::json_config!(
+    SwissRollConfig,
+    required = [],
+    template = SwissRollConfig::new()
+);
+
 impl SwissRollConfig {
     /// Draws the points.
     pub fn generate(&self) -> Result<PointDataset, DataError> {

@@ -31,6 +31,12 @@ pub struct TwoMoonsConfig {
     pub seed: u64,
 }
 
+ebm_core::json_config!(
+    TwoMoonsConfig,
+    required = [],
+    template = TwoMoonsConfig::new()
+);
+
 impl TwoMoonsConfig {
     /// Draws the points.
     pub fn generate(&self) -> Result<PointDataset, DataError> {
