@@ -30,6 +30,14 @@ pub fn plot_image_grid(
             images.len()
         )));
     }
+    if let Some(i) = images.iter().position(|v| !v.is_finite()) {
+        return Err(PlotError::Input(format!(
+            "pixel {} of image {} is {}",
+            i % per,
+            i / per,
+            images[i]
+        )));
+    }
     let n = images.len() / per;
     let rows = n.div_ceil(columns.min(n));
     let columns = columns.min(n);

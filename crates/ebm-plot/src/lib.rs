@@ -33,6 +33,19 @@ pub enum PlotError {
     Input(String),
 }
 
+/// [`PlotError::Input`] unless `size` lies between `min` and [`MAX_SIDE`] on both sides.
+pub(crate) fn check_size(size: (u32, u32), min: (u32, u32)) -> Result<(), PlotError> {
+    let fits = |v: u32, lo: u32| v >= lo && u64::from(v) <= MAX_SIDE;
+    if fits(size.0, min.0) && fits(size.1, min.1) {
+        Ok(())
+    } else {
+        Err(PlotError::Input(format!(
+            "a picture of {} × {} pixels: needs at least {} × {} and at most {MAX_SIDE} a side",
+            size.0, size.1, min.0, min.1
+        )))
+    }
+}
+
 pub(crate) fn draw_err<E: std::fmt::Display>(e: E) -> PlotError {
     PlotError::Draw(e.to_string())
 }

@@ -373,6 +373,208 @@ fn cases() -> Vec<Case> {
                 err(t.load_checkpoint(std::path::Path::new("/nonexistent/ebm-checkpoint")))
             }),
         ),
+        (
+            "HMC with 0 leapfrog steps",
+            Expect::Error("InvalidParameter"),
+            Box::new(|| err(ebm_sample::HmcConfig::new().with_n_leapfrog(0).init())),
+        ),
+        (
+            "HMC masses for 3 coordinates on a 2-D target",
+            Expect::Error("Input"),
+            Box::new(move || {
+                let mut hmc = ebm_sample::HmcConfig::new()
+                    .with_mass(ebm_sample::Mass::Diagonal(vec![1.0, 1.0, 1.0]))
+                    .init()
+                    .unwrap();
+                err(Sampler::<B>::sample(
+                    &mut hmc,
+                    &Gaussian::standard(2).unwrap(),
+                    batch(2, 2),
+                    &RunConfig::new(2),
+                ))
+            }),
+        ),
+        (
+            "a cosine schedule over 0 steps",
+            Expect::Error("InvalidParameter"),
+            Box::new(|| {
+                let s = ebm_core::schedule::Schedule::Cosine {
+                    start: 0.1,
+                    end: 0.01,
+                    n_steps: 0,
+                };
+                err(LangevinConfig::new().with_step_size(s).init())
+            }),
+        ),
+        (
+            "a noise ladder of 0 levels",
+            Expect::Error("InvalidParameter"),
+            Box::new(|| err(ebm_sample::NoiseLadderConfig::new().with_levels(0).init())),
+        ),
+        (
+            "DSM with σ = NaN",
+            Expect::Error("InvalidParameter"),
+            Box::new(|| {
+                err(ebm_train::DenoisingScoreMatchingConfig::new()
+                    .with_sigma(f64::NAN.into())
+                    .init())
+            }),
+        ),
+        (
+            "an energy grid of 1 × 1",
+            Expect::Error("InvalidParameter"),
+            Box::new(move || {
+                err(ebm_core::grid::energy_grid::<B, _>(
+                    &Gaussian::standard(2).unwrap(),
+                    (-1.0, 1.0),
+                    (-1.0, 1.0),
+                    [1, 1],
+                    &device,
+                ))
+            }),
+        ),
+        (
+            "an energy grid over a NaN range",
+            Expect::Error("InvalidParameter"),
+            Box::new(move || {
+                err(ebm_core::grid::energy_grid::<B, _>(
+                    &Gaussian::standard(2).unwrap(),
+                    (f64::NAN, 1.0),
+                    (-1.0, 1.0),
+                    [4, 4],
+                    &device,
+                ))
+            }),
+        ),
+        (
+            "training data of width 3 for an MLP(2)",
+            Expect::Error("Energy(Dimension"),
+            Box::new(|| {
+                let cd = ContrastiveDivergenceConfig::new()
+                    .init(LangevinConfig::new().init().unwrap())
+                    .unwrap();
+                let mut t = Trainer::new(
+                    mlp(),
+                    AdamConfig::new().init(),
+                    cd,
+                    TrainerConfig::new(1).with_quiet(true),
+                )
+                .unwrap();
+                err(t.fit(&batch(10, 3)))
+            }),
+        ),
+        (
+            "training data with a NaN",
+            Expect::Error("NonFiniteLoss"),
+            Box::new(|| {
+                let cd = ContrastiveDivergenceConfig::new()
+                    .init(LangevinConfig::new().init().unwrap())
+                    .unwrap();
+                let mut t = Trainer::new(
+                    mlp(),
+                    AdamConfig::new().init(),
+                    cd,
+                    TrainerConfig::new(1).with_quiet(true),
+                )
+                .unwrap();
+                let data = Tensor::<Cpu, 2>::from_data(
+                    TensorData::new(vec![0.0f32, f32::NAN, 1.0, 2.0], [2, 2]),
+                    &Default::default(),
+                );
+                err(t.fit(&data))
+            }),
+        ),
+        (
+            "a loss curve with only NaN points",
+            Expect::Error("Input"),
+            Box::new(|| {
+                let path = std::env::temp_dir().join("ebm-bad-input-curve.png");
+                let series = [ebm_plot::Series {
+                    name: "loss".into(),
+                    points: vec![(0.0, f64::NAN), (1.0, f64::NAN)],
+                }];
+                err(ebm_plot::plot_curves(
+                    path,
+                    "t",
+                    "step",
+                    &series,
+                    (200, 100),
+                ))
+            }),
+        ),
+        (
+            "a loss curve of size 0 × 0",
+            Expect::Error("Input"),
+            Box::new(|| {
+                let path = std::env::temp_dir().join("ebm-bad-input-curve0.png");
+                let series = [ebm_plot::Series {
+                    name: "loss".into(),
+                    points: vec![(0.0, 1.0), (1.0, 2.0)],
+                }];
+                err(ebm_plot::plot_curves(path, "t", "step", &series, (0, 0)))
+            }),
+        ),
+        (
+            "an image grid with NaN pixels",
+            Expect::Error("Input"),
+            Box::new(|| {
+                let path = std::env::temp_dir().join("ebm-bad-input-nan.png");
+                err(ebm_plot::plot_image_grid(
+                    path,
+                    &[0.5, f32::NAN, 0.5, 0.5],
+                    [1, 2, 2],
+                    1,
+                    2,
+                ))
+            }),
+        ),
+        (
+            "an IDX file that does not exist",
+            Expect::Error("Io"),
+            Box::new(|| {
+                err(ebm_data::idx::read_idx_images(
+                    "/nonexistent/train-images-idx3-ubyte",
+                ))
+            }),
+        ),
+        (
+            "a truncated IDX file",
+            Expect::Error("Malformed"),
+            Box::new(|| {
+                let bytes = [0u8, 0, 8, 3, 0, 0, 0, 9, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2];
+                err(ebm_data::idx::parse_idx(&bytes, std::path::Path::new("x")))
+            }),
+        ),
+        (
+            "an IDX header claiming 2^32 × 2^32 images",
+            Expect::Error("Malformed"),
+            Box::new(|| {
+                let bytes = [
+                    0u8, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+                ];
+                err(ebm_data::idx::parse_idx(&bytes, std::path::Path::new("x")))
+            }),
+        ),
+        (
+            "a landscape 100 pixels wide",
+            Expect::Error("Input"),
+            Box::new(move || {
+                let grid = ebm_core::grid::energy_grid::<B, _>(
+                    &Gaussian::standard(2).unwrap(),
+                    (-1.0, 1.0),
+                    (-1.0, 1.0),
+                    [4, 4],
+                    &device,
+                )
+                .unwrap();
+                let options = ebm_plot::LandscapeOptions {
+                    size: (100, 100),
+                    ..Default::default()
+                };
+                let path = std::env::temp_dir().join("ebm-bad-input-landscape.png");
+                err(ebm_plot::plot_landscape(path, &grid, &options, None, None))
+            }),
+        ),
         // Configs from JSON.
         (
             "a typo in a JSON config",
