@@ -194,10 +194,13 @@ fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) ->
 fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64 {
     // σ_max = 1 reaches from the chains' start (a Gaussian with the data's per-pixel mean and
     // standard deviation) to the digits; σ_min = 0.01 is below what the eye sees.
+    let levels = args
+        .option("--levels")
+        .map_or(10, |v| v.parse().expect("--levels takes a count"));
     let ladder = NoiseLadderConfig::new()
         .with_sigma_max(1.0)
         .with_sigma_min(0.01)
-        .with_levels(10);
+        .with_levels(levels);
     let dsm = MultiscaleDenoisingScoreMatchingConfig::new()
         .with_ladder(ladder)
         .with_seed(4)
@@ -220,7 +223,12 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
     // step at the smallest level, as score-based models show their samples.
     // No clamp: at the large levels the smoothed density reaches well outside the pixel range,
     // and clamping there would sample another law.
-    let steps_per_level = if args.quick { 1 } else { 60 };
+    let steps_per_level = if args.quick {
+        1
+    } else {
+        args.option("--steps-per-level")
+            .map_or(60, |v| v.parse().expect("--steps-per-level takes a count"))
+    };
     let mut langevin = ladder
         .annealed_langevin(steps_per_level, 2e-5, None)
         .expect("valid sampler");
@@ -304,6 +312,6 @@ fn run<B: AutodiffBackend>(args: &Args) {
 }
 
 fn main() {
-    let args = Args::parse_with("out/images", &["--idx", "--images", "--epochs", "--method"]);
+    let args = Args::parse_with("out/images", &["--idx", "--images", "--epochs", "--method", "--levels", "--steps-per-level"]);
     with_backend!(args, B => run::<B>(&args));
 }
