@@ -3,7 +3,7 @@
 //!
 //! - persistent contrastive divergence with a replay buffer and short-run Langevin in pixel
 //!   space (the IGEBM recipe of Du & Mordatch), and
-//! - denoising score matching over ten noise levels σ = 1 … 0.01 (NCSN), sampled by annealed
+//! - denoising score matching over 50 noise levels σ = 1 … 0.01 (NCSN), sampled by annealed
 //!   Langevin down the levels and one denoising step (Tweedie's formula).
 //!
 //! Writes `data.png`, and per method a grid of samples and the loss curves (for DSM also noisy
@@ -12,7 +12,8 @@
 //! `train-images-idx3-ubyte` (uncompressed) of MNIST or Fashion-MNIST in `DIR`.
 //!
 //! `cargo run --release -p ebm-examples --features flex --example images -- --backend flex
-//! [--quick] [--out DIR] [--idx DIR] [--images N] [--epochs N] [--method pcd|dsm|both]`
+//! [--quick] [--out DIR] [--idx DIR] [--images N] [--epochs N] [--method pcd|dsm|both]
+//! [--levels N] [--steps-per-level N]`
 
 #[path = "common/mod.rs"]
 mod common;
@@ -100,15 +101,20 @@ fn model<B: AutodiffBackend>(seed: u64) -> Cnn<B> {
         .expect("valid CNN")
 }
 
-fn trainer_config(args: &Args, epochs: usize, learning_rate: f64, seed: u64) -> TrainerConfig {
-    let epochs = match args.option("--epochs") {
+/// The positive count given as `name`, or `default`; anything else ends the program with a
+/// message.
+fn count(args: &Args, name: &str, default: usize) -> usize {
+    match args.option(name) {
         Some(n) => n.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| {
-            eprintln!("error: --epochs needs a positive count, got `{n}`");
+            eprintln!("error: {name} needs a positive count, got `{n}`");
             std::process::exit(2)
         }),
-        None if args.quick => 1,
-        None => epochs,
-    };
+        None => default,
+    }
+}
+
+fn trainer_config(args: &Args, epochs: usize, learning_rate: f64, seed: u64) -> TrainerConfig {
+    let epochs = count(args, "--epochs", if args.quick { 1 } else { epochs });
     TrainerConfig::new(epochs)
         .with_batch_size(batch_size(args))
         .with_learning_rate(learning_rate)
@@ -194,9 +200,7 @@ fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) ->
 fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64 {
     // σ_max = 1 reaches from the chains' start (a Gaussian with the data's per-pixel mean and
     // standard deviation) to the digits; σ_min = 0.01 is below what the eye sees.
-    let levels = args
-        .option("--levels")
-        .map_or(10, |v| v.parse().expect("--levels takes a count"));
+    let levels = count(args, "--levels", if args.quick { 10 } else { 50 });
     let ladder = NoiseLadderConfig::new()
         .with_sigma_max(1.0)
         .with_sigma_min(0.01)
@@ -226,8 +230,7 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
     let steps_per_level = if args.quick {
         1
     } else {
-        args.option("--steps-per-level")
-            .map_or(60, |v| v.parse().expect("--steps-per-level takes a count"))
+        count(args, "--steps-per-level", 20)
     };
     let mut langevin = ladder
         .annealed_langevin(steps_per_level, 2e-5, None)
@@ -268,7 +271,7 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
     );
     curves(
         &args.out.join("dsm_loss.png"),
-        "denoising score matching, 10 levels σ = 1 … 0.01",
+        "denoising score matching, levels σ = 1 … 0.01",
         trainer.history(),
         false,
     );
@@ -312,6 +315,16 @@ fn run<B: AutodiffBackend>(args: &Args) {
 }
 
 fn main() {
-    let args = Args::parse_with("out/images", &["--idx", "--images", "--epochs", "--method", "--levels", "--steps-per-level"]);
+    let args = Args::parse_with(
+        "out/images",
+        &[
+            "--idx",
+            "--images",
+            "--epochs",
+            "--method",
+            "--levels",
+            "--steps-per-level",
+        ],
+    );
     with_backend!(args, B => run::<B>(&args));
 }

@@ -85,6 +85,12 @@ fn pcd_trainer(epochs: usize, width: usize) -> PcdTrainer {
     pcd_trainer_with(mlp(width), pcd_config(), trainer_config(epochs))
 }
 
+/// The replay buffer's values.
+fn buffer(t: &PcdTrainer) -> Vec<f32> {
+    let states = t.objective().buffer().unwrap().states().clone();
+    states.into_data().to_vec::<f32>().unwrap()
+}
+
 fn params(m: &Mlp<B>) -> Vec<f32> {
     let mut v = vec![];
     for l in m.hidden.iter().chain(std::iter::once(&m.output)) {
@@ -121,17 +127,7 @@ fn resuming_from_a_checkpoint_is_bit_exact() {
         params(straight.ema().unwrap()),
         "EMA differs"
     );
-    let buf = |t: &PcdTrainer| {
-        t.objective()
-            .buffer()
-            .unwrap()
-            .states()
-            .clone()
-            .into_data()
-            .to_vec::<f32>()
-            .unwrap()
-    };
-    assert_eq!(buf(&second), buf(&straight), "replay buffers differ");
+    assert_eq!(buffer(&second), buffer(&straight), "replay buffers differ");
     // The last logged losses agree too.
     assert_eq!(second.history().last(), straight.history().last());
     std::fs::remove_dir_all(&dir).ok();
@@ -409,6 +405,11 @@ fn checkpoint_crash_child() {
 fn checkpoints_survive_being_killed_at_any_instant() {
     use rand::{Rng, SeedableRng};
     use std::time::Duration;
+    // What a kill can break is on the file system, the same for every backend; a child on
+    // lavapipe takes longer to start than the kill window, so it would never make progress.
+    if ebm_testing::BACKEND_NAME != "ndarray" {
+        return;
+    }
     let data = fixed_data();
     let mut straight = crash_run(None);
     straight.fit(&data).unwrap();
@@ -459,16 +460,6 @@ fn checkpoints_survive_being_killed_at_any_instant() {
             "model differs"
         );
         assert_eq!(params(last.ema().unwrap()), params(straight.ema().unwrap()));
-        let buffer = |t: &PcdTrainer| {
-            t.objective()
-                .buffer()
-                .unwrap()
-                .states()
-                .clone()
-                .into_data()
-                .to_vec::<f32>()
-                .unwrap()
-        };
         assert_eq!(buffer(&last), buffer(&straight), "replay buffer differs");
     }
     eprintln!("{kills} kills over {campaigns} resumed runs");

@@ -39,6 +39,21 @@ fn mlp() -> Mlp<B> {
         .unwrap()
 }
 
+type CdTrainer = Trainer<
+    B,
+    Mlp<B>,
+    burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, Mlp<B>, B>,
+    ebm_train::ContrastiveDivergence<ebm_sample::Langevin>,
+>;
+
+/// CD on the MLP with `config`.
+fn trainer(config: TrainerConfig) -> Result<CdTrainer, ebm_train::TrainError> {
+    let cd = ContrastiveDivergenceConfig::new()
+        .init(LangevinConfig::new().init().unwrap())
+        .unwrap();
+    Trainer::new(mlp(), AdamConfig::new().init(), cd, config)
+}
+
 fn cases() -> Vec<Case> {
     let device = Default::default();
     vec![
@@ -316,29 +331,13 @@ fn cases() -> Vec<Case> {
         (
             "trainer batch size 0",
             Expect::Error("InvalidParameter"),
-            Box::new(|| {
-                let cd = ContrastiveDivergenceConfig::new()
-                    .init(LangevinConfig::new().init().unwrap())
-                    .unwrap();
-                err(Trainer::new(
-                    mlp(),
-                    AdamConfig::new().init(),
-                    cd,
-                    TrainerConfig::new(1).with_batch_size(0),
-                ))
-            }),
+            Box::new(|| err(trainer(TrainerConfig::new(1).with_batch_size(0)))),
         ),
         (
             "checkpoint_every without checkpoint_dir",
             Expect::Error("InvalidParameter"),
             Box::new(|| {
-                let cd = ContrastiveDivergenceConfig::new()
-                    .init(LangevinConfig::new().init().unwrap())
-                    .unwrap();
-                err(Trainer::new(
-                    mlp(),
-                    AdamConfig::new().init(),
-                    cd,
+                err(trainer(
                     TrainerConfig::new(1).with_checkpoint_every(Some(5)),
                 ))
             }),
@@ -347,16 +346,7 @@ fn cases() -> Vec<Case> {
             "an empty dataset",
             Expect::Error("EmptyDataset"),
             Box::new(|| {
-                let cd = ContrastiveDivergenceConfig::new()
-                    .init(LangevinConfig::new().init().unwrap())
-                    .unwrap();
-                let mut t = Trainer::new(
-                    mlp(),
-                    AdamConfig::new().init(),
-                    cd,
-                    TrainerConfig::new(1).with_quiet(true),
-                )
-                .unwrap();
+                let mut t = trainer(TrainerConfig::new(1).with_quiet(true)).unwrap();
                 err(t.fit(&batch(0, 2)))
             }),
         ),
@@ -364,12 +354,7 @@ fn cases() -> Vec<Case> {
             "a checkpoint that does not exist",
             Expect::Error("Checkpoint"),
             Box::new(|| {
-                let cd = ContrastiveDivergenceConfig::new()
-                    .init(LangevinConfig::new().init().unwrap())
-                    .unwrap();
-                let mut t =
-                    Trainer::new(mlp(), AdamConfig::new().init(), cd, TrainerConfig::new(1))
-                        .unwrap();
+                let mut t = trainer(TrainerConfig::new(1)).unwrap();
                 err(t.load_checkpoint(std::path::Path::new("/nonexistent/ebm-checkpoint")))
             }),
         ),
@@ -450,16 +435,7 @@ fn cases() -> Vec<Case> {
             "training data of width 3 for an MLP(2)",
             Expect::Error("Energy(Dimension"),
             Box::new(|| {
-                let cd = ContrastiveDivergenceConfig::new()
-                    .init(LangevinConfig::new().init().unwrap())
-                    .unwrap();
-                let mut t = Trainer::new(
-                    mlp(),
-                    AdamConfig::new().init(),
-                    cd,
-                    TrainerConfig::new(1).with_quiet(true),
-                )
-                .unwrap();
+                let mut t = trainer(TrainerConfig::new(1).with_quiet(true)).unwrap();
                 err(t.fit(&batch(10, 3)))
             }),
         ),
@@ -467,16 +443,7 @@ fn cases() -> Vec<Case> {
             "training data with a NaN",
             Expect::Error("NonFiniteLoss"),
             Box::new(|| {
-                let cd = ContrastiveDivergenceConfig::new()
-                    .init(LangevinConfig::new().init().unwrap())
-                    .unwrap();
-                let mut t = Trainer::new(
-                    mlp(),
-                    AdamConfig::new().init(),
-                    cd,
-                    TrainerConfig::new(1).with_quiet(true),
-                )
-                .unwrap();
+                let mut t = trainer(TrainerConfig::new(1).with_quiet(true)).unwrap();
                 let data = Tensor::<Cpu, 2>::from_data(
                     TensorData::new(vec![0.0f32, f32::NAN, 1.0, 2.0], [2, 2]),
                     &Default::default(),
