@@ -22,7 +22,7 @@ pub fn plot_curves(
     series: &[Series],
     size: (u32, u32),
 ) -> Result<(), PlotError> {
-    crate::check_size(size, (100, 80))?;
+    crate::check_size((size.0.into(), size.1.into()), (100, 80))?;
     ensure_font();
     let all: Vec<(f64, f64)> = series
         .iter()

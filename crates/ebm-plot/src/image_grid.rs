@@ -4,12 +4,9 @@ use plotters::prelude::*;
 
 use crate::{PlotError, draw_err};
 
-/// The largest side of a picture, in pixels.
-pub const MAX_SIDE: u64 = 16384;
-
 /// Draws `images` (row-major `[n, C·H·W]` values in `[0, 1]`, `C` = 1 grey or 3 RGB) as a grid
 /// with `columns` columns (fewer if there are fewer images), each pixel a `scale × scale` block,
-/// and writes a PNG of at most [`MAX_SIDE`] pixels on a side.
+/// and writes a PNG of at most [`MAX_SIDE`](crate::MAX_SIDE) pixels on a side.
 pub fn plot_image_grid(
     path: impl AsRef<std::path::Path>,
     images: &[f32],
@@ -39,8 +36,8 @@ pub fn plot_image_grid(
         )));
     }
     let n = images.len() / per;
-    let rows = n.div_ceil(columns.min(n));
     let columns = columns.min(n);
+    let rows = n.div_ceil(columns);
     let gap = 2u64;
     let side = |count: usize, pixels: usize| {
         (count as u64)
@@ -52,11 +49,7 @@ pub fn plot_image_grid(
             .saturating_add(gap)
     };
     let (width, height) = (side(columns, w), side(rows, h));
-    if width > MAX_SIDE || height > MAX_SIDE {
-        return Err(PlotError::Input(format!(
-            "a grid of {width} × {height} pixels is larger than {MAX_SIDE} on a side"
-        )));
-    }
+    crate::check_size((width, height), (1, 1))?;
     let gap = gap as u32;
     let cell = |side: usize| side as u32 * scale + gap;
     let size = (width as u32, height as u32);

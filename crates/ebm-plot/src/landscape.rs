@@ -38,7 +38,8 @@ pub fn plot_landscape(
     trajectories: Option<&[Vec<[f64; 2]>]>,
 ) -> Result<(), PlotError> {
     // The colour bar takes 120 pixels on the right.
-    crate::check_size(options.size, (240, 120))?;
+    let (w, h) = options.size;
+    crate::check_size((w.into(), h.into()), (240, 120))?;
     ensure_font();
     let (nx, ny) = (grid.xs.len(), grid.ys.len());
     if nx < 2 || ny < 2 || grid.energies.len() != nx * ny {

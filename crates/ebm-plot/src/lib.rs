@@ -17,7 +17,7 @@ mod image_grid;
 mod landscape;
 
 pub use curves::{Series, plot_curves};
-pub use image_grid::{MAX_SIDE, plot_image_grid};
+pub use image_grid::plot_image_grid;
 pub use landscape::{LandscapeOptions, plot_landscape};
 
 use thiserror::Error;
@@ -33,9 +33,12 @@ pub enum PlotError {
     Input(String),
 }
 
+/// The largest side of a picture, in pixels.
+pub const MAX_SIDE: u64 = 16384;
+
 /// [`PlotError::Input`] unless `size` lies between `min` and [`MAX_SIDE`] on both sides.
-pub(crate) fn check_size(size: (u32, u32), min: (u32, u32)) -> Result<(), PlotError> {
-    let fits = |v: u32, lo: u32| v >= lo && u64::from(v) <= MAX_SIDE;
+pub(crate) fn check_size(size: (u64, u64), min: (u64, u64)) -> Result<(), PlotError> {
+    let fits = |v: u64, lo: u64| v >= lo && v <= MAX_SIDE;
     if fits(size.0, min.0) && fits(size.1, min.1) {
         Ok(())
     } else {

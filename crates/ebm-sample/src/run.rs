@@ -205,11 +205,7 @@ fn validate_run(run: &RunConfig) -> Result<(), SampleError> {
 /// Indices of the rows of `x` (`[chains, D]`) holding a NaN or an infinity. One scalar read
 /// when every row is finite, two when some are not.
 pub fn non_finite_chains<Bk: Backend>(x: &Tensor<Bk, 2>) -> Vec<usize> {
-    non_finite_rows(x).0
-}
-
-fn non_finite_rows<Bk: Backend>(x: &Tensor<Bk, 2>) -> (Vec<usize>, Option<Tensor<Bk, 2, Bool>>) {
-    non_finite(x, None)
+    non_finite(x, None).0
 }
 
 /// The chains whose position, or whose cached energy, is not finite: a chain stuck where the

@@ -125,6 +125,11 @@ pub(crate) fn shapes<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<usize>> {
     s.0
 }
 
+/// Writes one file of a version (the store fsyncs the version before switching to it).
+pub(crate) fn write_file(file: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    std::fs::write(file, bytes).map_err(|e| error(file, e))
+}
+
 /// Encodes a record with the binary recorder.
 pub(crate) fn encode<B: Backend, R: burn::record::Record<B>>(
     record: R,

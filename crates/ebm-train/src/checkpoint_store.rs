@@ -78,7 +78,7 @@ fn sync_dir(dir: &Path) -> Result<(), TrainError> {
 }
 
 /// Writes `bytes` to `file` and fsyncs it.
-pub(crate) fn write_durably(file: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+fn write_durably(file: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     let mut f = File::create(file).map_err(|e| error(file, e))?;
     f.write_all(bytes).map_err(|e| error(file, e))?;
     f.sync_all().map_err(|e| error(file, e))
@@ -111,7 +111,8 @@ fn fault_point() {
 fn fault_point() {}
 
 /// Checks that `root` is a checkpoint directory, or can become one, without touching anything
-/// that is not ours.
+/// that is not ours; removes the temporary entries of writers that no longer run (a crash
+/// mid-save).
 fn prepare_root(root: &Path) -> Result<(), TrainError> {
     match fs::metadata(root) {
         Ok(m) if !m.is_dir() => {
@@ -122,12 +123,15 @@ fn prepare_root(root: &Path) -> Result<(), TrainError> {
         }
         Ok(_) => {
             for entry in fs::read_dir(root).map_err(|e| error(root, e))? {
-                let name = entry.map_err(|e| error(root, e))?.file_name();
+                let entry = entry.map_err(|e| error(root, e))?;
+                let name = entry.file_name();
                 let name = name.to_string_lossy();
-                let ours = name == LATEST
-                    || name.starts_with(TMP_PREFIX)
-                    || parse_version(&name).is_some();
-                if !ours {
+                if let Some(rest) = name.strip_prefix(TMP_PREFIX) {
+                    if !writer_alive(rest) {
+                        let path = entry.path();
+                        let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+                    }
+                } else if name != LATEST && parse_version(&name).is_none() {
                     return Err(error(
                         root,
                         format!(
@@ -147,25 +151,13 @@ fn prepare_root(root: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// Removes temporary entries left by writers that no longer run (a crash mid-save).
-fn remove_stale_temporaries(root: &Path) {
-    let Ok(entries) = fs::read_dir(root) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TMP_PREFIX)) else {
-            continue;
-        };
-        let pid = rest.split('-').next().unwrap_or_default();
-        let alive = pid == std::process::id().to_string()
-            || !Path::new("/proc").is_dir()
-            || Path::new("/proc").join(pid).exists();
-        if !alive {
-            let path = entry.path();
-            let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
-        }
-    }
+/// Whether the writer of the temporary entry `<pid>-<n>` may still run (always, where `/proc`
+/// cannot tell).
+fn writer_alive(temporary: &str) -> bool {
+    let pid = temporary.split('-').next().unwrap_or_default();
+    pid == std::process::id().to_string()
+        || !Path::new("/proc").is_dir()
+        || Path::new("/proc").join(pid).exists()
 }
 
 fn temporary_name() -> String {
@@ -178,14 +170,14 @@ fn temporary_name() -> String {
 
 /// Writes a new version of the checkpoint at `root` and switches `LATEST` to it, keeping the
 /// newest `keep` versions. `fill` writes the version's files, manifest last, into the directory
-/// it is given; it returns the manifest's bytes.
+/// it is given (plain writes: every file is fsynced here before the switch); it returns the
+/// manifest's bytes.
 pub(crate) fn save_version(
     root: &Path,
     keep: usize,
     fill: impl FnOnce(&Path) -> Result<Vec<u8>, TrainError>,
 ) -> Result<(), TrainError> {
     prepare_root(root)?;
-    remove_stale_temporaries(root);
     let tmp = root.join(temporary_name());
     fs::create_dir(&tmp).map_err(|e| error(&tmp, e))?;
     let written = fill(&tmp).and_then(|manifest| sync_tree(&tmp).map(|()| manifest));

@@ -687,7 +687,7 @@ where
             };
             let mut digests = std::collections::BTreeMap::new();
             for (name, bytes) in &files {
-                checkpoint_store::write_durably(&dir.join(name), bytes)?;
+                checkpoint::write_file(&dir.join(name), bytes)?;
                 digests.insert(name.to_string(), checkpoint_store::sha256_hex(bytes));
             }
             let manifest = Manifest {
@@ -699,7 +699,7 @@ where
                 files: digests,
             };
             let bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-            checkpoint_store::write_durably(&dir.join(checkpoint::MANIFEST), &bytes)?;
+            checkpoint::write_file(&dir.join(checkpoint::MANIFEST), &bytes)?;
             Ok(bytes)
         })
     }
