@@ -19,7 +19,7 @@ use ebm::prelude::*;
 fn run<B: AutodiffBackend>(args: &Args) {
     let started = Instant::now();
     let device = Default::default();
-    let all = to_symmetric(Digits::load().to_tensor::<Inner<B>>(&device));
+    let all = to_symmetric(Digits::load().to_tensor::<B>(&device));
     // --quick trains on two batches only, so CI exercises every code path in seconds.
     let data = if args.quick {
         all.clone().slice([0..128, 0..64])
@@ -118,5 +118,6 @@ fn run<B: AutodiffBackend>(args: &Args) {
 
 fn main() {
     let args = Args::parse("out/digits");
-    with_backend!(args, B => run::<B>(&args));
+    ebm::with_backend!(args.backend.as_str(), B => run::<B>(&args))
+        .unwrap_or_else(common::unknown_backend);
 }

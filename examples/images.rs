@@ -113,8 +113,27 @@ fn count(args: &Args, name: &str, default: usize) -> usize {
     }
 }
 
+/// The number given as `name` that `valid` accepts, or `default`; anything else ends the program
+/// with a message naming `what` it must be.
+fn number(args: &Args, name: &str, default: f64, what: &str, valid: fn(f64) -> bool) -> f64 {
+    match args.option(name) {
+        Some(x) => x.parse().ok().filter(|&x| valid(x)).unwrap_or_else(|| {
+            eprintln!("error: {name} needs {what}, got `{x}`");
+            std::process::exit(2)
+        }),
+        None => default,
+    }
+}
+
 fn trainer_config(args: &Args, epochs: usize, learning_rate: f64, seed: u64) -> TrainerConfig {
     let epochs = count(args, "--epochs", if args.quick { 1 } else { epochs });
+    let learning_rate = number(
+        args,
+        "--lr",
+        learning_rate,
+        "a positive learning rate",
+        |x| x > 0.0 && x.is_finite(),
+    );
     TrainerConfig::new(epochs)
         .with_batch_size(batch_size(args))
         .with_learning_rate(learning_rate)
@@ -162,7 +181,9 @@ fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) ->
             }
         });
     let started = Instant::now();
-    trainer.fit(data).expect("training runs");
+    trainer
+        .fit(&Tensor::from_inner(data.clone()))
+        .expect("training runs");
     let seconds = per_epoch(started, epochs);
     let buffer = trainer
         .objective()
@@ -211,7 +232,10 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
         .init()
         .expect("valid objective");
     let ladder = dsm.ladder().clone();
-    let config = trainer_config(args, 60, 1e-3, 5);
+    let ema = number(args, "--ema", 0.999, "a decay in [0, 1)", |x| {
+        (0.0..1.0).contains(&x)
+    });
+    let config = trainer_config(args, 60, 1e-3, 5).with_ema_decay(Some(ema));
     let epochs = config.epochs;
     let mut trainer = Trainer::new(model::<B>(6), AdamConfig::new().init(), dsm, config)
         .expect("valid trainer")
@@ -221,8 +245,13 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
             }
         });
     let started = Instant::now();
-    trainer.fit(data).expect("training runs");
+    trainer
+        .fit(&Tensor::from_inner(data.clone()))
+        .expect("training runs");
     let seconds = per_epoch(started, epochs);
+    // Samples come from the parameters' moving average, as in NCSN: the last iterate of a
+    // noisy score-matching run samples worse.
+    let model = trainer.ema().unwrap_or(trainer.model());
     // Annealed Langevin down the ladder (Song & Ermon's step rule), then Tweedie's denoising
     // step at the smallest level, as score-based models show their samples.
     // No clamp: at the large levels the smoothed density reaches well outside the pixel range,
@@ -243,13 +272,13 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
     let init = (Noise::new(11).normal([shown, SIDE * SIDE], data) * std + mean).clamp(-1.0, 1.0);
     let samples = Sampler::<B>::sample(
         &mut langevin,
-        trainer.model(),
+        model,
         init,
         &RunConfig::new(ladder.annealed_steps(steps_per_level)).with_seed(12),
     )
     .expect("sampling");
     let x = samples.final_state;
-    let grad = trainer.model().grad_energy(x.clone());
+    let grad = model.grad_energy(x.clone());
     grid::<B>(
         &args.out.join("dsm_samples.png"),
         ladder.denoise(x, grad).clamp(-1.0, 1.0),
@@ -262,7 +291,7 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
         + Noise::new(13)
             .normal(clean.dims(), &clean)
             .mul_scalar(SHOWN_SIGMA);
-    let grad = trainer.model().grad_energy(noisy.clone());
+    let grad = model.grad_energy(noisy.clone());
     let denoised = noisy.clone() - grad.mul_scalar(SHOWN_SIGMA);
     grid::<B>(&args.out.join("dsm_noisy.png"), noisy.clamp(-1.0, 1.0));
     grid::<B>(
@@ -324,7 +353,10 @@ fn main() {
             "--method",
             "--levels",
             "--steps-per-level",
+            "--lr",
+            "--ema",
         ],
     );
-    with_backend!(args, B => run::<B>(&args));
+    ebm::with_backend!(args.backend.as_str(), B => run::<B>(&args))
+        .unwrap_or_else(common::unknown_backend);
 }

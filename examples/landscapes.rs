@@ -6,19 +6,21 @@
 mod common;
 
 use common::Args;
-use ebm::burn::tensor::backend::AutodiffBackend;
+use ebm::burn::backend::Autodiff;
+use ebm::burn::tensor::backend::Backend;
 use ebm::ebm_plot::{LandscapeOptions, plot_landscape};
 use ebm::prelude::*;
 
 /// An energy to plot: file name, energy, and the square `[lo, hi]²` to show.
-type Plot<B> = (&'static str, Box<dyn Energy<B>>, f64, f64);
+type Plot<IB> = (&'static str, Box<dyn Energy<Autodiff<IB>>>, f64, f64);
 
-fn run<B: AutodiffBackend>(args: &Args) {
+/// Generic over the inner backend `IB`: the analytic energies are energies on `Autodiff<IB>`.
+fn run<IB: Backend>(args: &Args) {
     let device = Default::default();
     let resolution = if args.quick { 60 } else { 300 };
     let gaussian =
         Gaussian::new(vec![1.0, -1.0], vec![vec![1.0, 0.5], vec![0.5, 2.0]]).expect("valid");
-    let energies: Vec<Plot<B>> = vec![
+    let energies: Vec<Plot<IB>> = vec![
         ("gaussian", Box::new(gaussian), -4.0, 4.0),
         ("double_well", Box::new(DoubleWell::default()), -2.0, 2.0),
         (
@@ -40,7 +42,7 @@ fn run<B: AutodiffBackend>(args: &Args) {
         ("styblinski_tang", Box::new(StyblinskiTang), -5.0, 5.0),
     ];
     for (name, energy, lo, hi) in &energies {
-        let grid = energy_grid::<B, _>(
+        let grid = energy_grid(
             energy.as_ref(),
             (*lo, *hi),
             (*lo, *hi),
@@ -66,5 +68,6 @@ fn run<B: AutodiffBackend>(args: &Args) {
 
 fn main() {
     let args = Args::parse("out/landscapes");
-    with_backend!(args, B => run::<B>(&args));
+    ebm::with_backend!(args.backend.as_str(), B => run::<Inner<B>>(&args))
+        .unwrap_or_else(common::unknown_backend);
 }

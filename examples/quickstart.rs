@@ -19,7 +19,10 @@ use ebm::prelude::*;
 
 const RANGE: f64 = 3.0;
 
-fn run<B: AutodiffBackend>(args: &Args) {
+fn run<B: AutodiffBackend>(args: &Args)
+where
+    Gaussian: Energy<B>,
+{
     let started = Instant::now();
     let device = Default::default();
     let mixture = GaussianMixtureConfig::new()
@@ -37,7 +40,7 @@ fn run<B: AutodiffBackend>(args: &Args) {
         .with_seed(43)
         .generate()
         .expect("valid data");
-    let data = train.to_tensor::<Inner<B>>(&device);
+    let data = train.to_tensor::<B>(&device);
 
     let model = MlpConfig::new(2, vec![64, 64])
         .with_activation(Activation::Silu)
@@ -186,5 +189,6 @@ fn run<B: AutodiffBackend>(args: &Args) {
 
 fn main() {
     let args = Args::parse("out/quickstart");
-    with_backend!(args, B => run::<B>(&args));
+    ebm::with_backend!(args.backend.as_str(), B => run::<B>(&args))
+        .unwrap_or_else(common::unknown_backend);
 }

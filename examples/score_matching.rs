@@ -22,7 +22,9 @@ fn train_and_report<B: AutodiffBackend, L: Objective<B, Mlp<B>>>(
     name: &str,
     objective: L,
     args: &Args,
-) {
+) where
+    Gaussian: Energy<B>,
+{
     let started = Instant::now();
     let device = Default::default();
     let mixture = GaussianMixtureConfig::new()
@@ -35,7 +37,7 @@ fn train_and_report<B: AutodiffBackend, L: Objective<B, Mlp<B>>>(
         .with_seed(42)
         .generate()
         .expect("valid")
-        .to_tensor::<Inner<B>>(&device);
+        .to_tensor::<B>(&device);
     let held = rows(
         mixture
             .clone()
@@ -82,7 +84,10 @@ fn train_and_report<B: AutodiffBackend, L: Objective<B, Mlp<B>>>(
     ));
 }
 
-fn run<B: AutodiffBackend>(args: &Args) {
+fn run<B: AutodiffBackend>(args: &Args)
+where
+    Gaussian: Energy<B>,
+{
     let dsm = DenoisingScoreMatchingConfig::new()
         .with_sigma(0.05.into())
         .with_seed(1)
@@ -99,5 +104,6 @@ fn run<B: AutodiffBackend>(args: &Args) {
 
 fn main() {
     let args = Args::parse("out/score_matching");
-    with_backend!(args, B => run::<B>(&args));
+    ebm::with_backend!(args.backend.as_str(), B => run::<B>(&args))
+        .unwrap_or_else(common::unknown_backend);
 }

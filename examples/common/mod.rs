@@ -86,38 +86,11 @@ fn usage(message: &str) -> ! {
     std::process::exit(2)
 }
 
-/// Runs `$body` with the type alias `$b` bound to the backend named by `$args.backend`, among
-/// those whose cargo features are enabled.
-#[macro_export]
-macro_rules! with_backend {
-    ($args:expr, $b:ident => $body:expr) => {{
-        match $args.backend.as_str() {
-            #[cfg(feature = "ndarray")]
-            "ndarray" => {
-                type $b = ebm::backend::Cpu;
-                $body
-            }
-            #[cfg(feature = "flex")]
-            "flex" => {
-                type $b = ebm::backend::Flex;
-                $body
-            }
-            #[cfg(feature = "wgpu-unfused")]
-            "wgpu" => {
-                type $b = ebm::backend::Wgpu;
-                $body
-            }
-            #[cfg(feature = "cuda-unfused")]
-            "cuda" => {
-                type $b = ebm::backend::Cuda;
-                $body
-            }
-            other => {
-                eprintln!("backend `{other}` is not enabled: build with `--features {other}`");
-                std::process::exit(2)
-            }
-        }
-    }};
+/// Ends the program with a message when `--backend` names a backend this build lacks (the
+/// error of [`ebm::with_backend!`]).
+pub fn unknown_backend<T>(e: ebm::backend::UnknownBackend) -> T {
+    eprintln!("error: {e}");
+    std::process::exit(2)
 }
 
 /// Writes the first (up to) 64 of `images` (`[N, C·H·W]` in `[−1, 1]`) as an 8-column grid,
@@ -211,7 +184,10 @@ impl Report {
 }
 
 /// The true density of the generator's Gaussian mixture as an energy.
-pub fn mixture_energy<B: AutodiffBackend>(mixture: &GaussianMixtureConfig) -> Mixture<B> {
+pub fn mixture_energy<B: AutodiffBackend>(mixture: &GaussianMixtureConfig) -> Mixture<B>
+where
+    Gaussian: Energy<B>,
+{
     let var = mixture.std * mixture.std;
     let parts: Vec<Box<dyn Energy<B>>> = mixture
         .centres()

@@ -13,7 +13,11 @@ use crate::record::{Record, print_row, throughput};
 pub fn run<B: AutodiffBackend>(
     options: &Options,
     device: &ebm::burn::tensor::Device<Inner<B>>,
-) -> Vec<Record> {
+) -> Vec<Record>
+where
+    Gaussian: Energy<B>,
+    DoubleWell: Energy<B>,
+{
     let (evals, repeats) = if options.quick { (5, 3) } else { (100, 7) };
     let gaussian = Gaussian::standard(2).expect("valid");
     let double_well = DoubleWell::new(2.0, 1.0).expect("valid");

@@ -59,8 +59,13 @@ fn parse_options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// Every benchmark group on backend `B`.
-fn suite<B: ebm::burn::tensor::backend::AutodiffBackend>(options: &Options) -> Vec<Record> {
+/// Every benchmark group on backend `B` (an `Autodiff<_>` backend, on which the analytic
+/// energies are defined).
+fn suite<B: ebm::burn::tensor::backend::AutodiffBackend>(options: &Options) -> Vec<Record>
+where
+    ebm::prelude::Gaussian: ebm::prelude::Energy<B>,
+    ebm::prelude::DoubleWell: ebm::prelude::Energy<B>,
+{
     let device = Default::default();
     let mut records = gradients::run::<B>(options, &device);
     records.extend(sampling::run::<B>(options, &device));

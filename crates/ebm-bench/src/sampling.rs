@@ -23,7 +23,11 @@ type LangevinCase<'a, B> = (
 pub fn run<B: AutodiffBackend>(
     options: &Options,
     device: &ebm::burn::tensor::Device<Inner<B>>,
-) -> Vec<Record> {
+) -> Vec<Record>
+where
+    Gaussian: Energy<B>,
+    DoubleWell: Energy<B>,
+{
     let repeats = if options.quick { 3 } else { 5 };
     // --quick shrinks the step counts tenfold so CI can smoke-test the suite.
     let steps = |n: usize| if options.quick { (n / 10).max(1) } else { n };

@@ -35,6 +35,7 @@ where
 {
     let repeats = if options.quick { 3 } else { 5 };
     let probe = data.clone().narrow(0, 0, 1);
+    let data = Tensor::<B, 2>::from_inner(data.clone());
     let times = crate::record::time_runs(repeats, || {
         let config = TrainerConfig::new(1)
             .with_batch_size(batch)
@@ -47,7 +48,7 @@ where
             config,
         )
         .expect("valid trainer");
-        trainer.fit(data).expect("training runs");
+        trainer.fit(&data).expect("training runs");
         // Reading a result back makes the clock see all the device work.
         let _ = trainer.model().energy_value(probe.clone()).into_data();
     });

@@ -43,17 +43,18 @@ pub type Inner<B> = <B as AutodiffBackend>::InnerBackend;
 /// [`Energy::energy_value`]) when a cheaper exact path exists.
 ///
 /// ```
-/// use burn::backend::{Autodiff, NdArray};
+/// use burn::backend::NdArray;
 /// use burn::tensor::Tensor;
 /// use ebm_core::{analytic::Harmonic, Energy};
 ///
-/// type B = Autodiff<NdArray>;
 /// let device = Default::default();
 /// let energy = Harmonic::new(2.0).unwrap();
 /// let x = Tensor::<NdArray, 2>::from_data([[1.0, -1.0]], &device);
 /// // E = ½·k·‖x‖² = 2, ∇E = k·x, score = −k·x.
-/// let e = Energy::<B>::energy_value(&energy, x.clone());
-/// let s = Energy::<B>::score(&energy, x);
+/// // The backend is inferred from the tensor: an analytic energy is an energy on `Autodiff<IB>`
+/// // for the tensor's backend `IB`.
+/// let e = energy.energy_value(x.clone());
+/// let s = energy.score(x);
 /// assert_eq!(e.into_data().to_vec::<f32>().unwrap(), vec![2.0]);
 /// assert_eq!(s.into_data().to_vec::<f32>().unwrap(), vec![-2.0, 2.0]);
 /// ```

@@ -39,7 +39,7 @@ pub use score_matching::{
     exact_score_matching_loss, hutchinson_score_matching_loss,
     multiscale_denoising_score_matching_loss, sliced_score_matching_loss,
 };
-pub use trainer::{LastBatch, NonFiniteLoss, StepLog, Trainer, TrainerConfig};
+pub use trainer::{EpochLog, LastBatch, NonFiniteLoss, StepLog, Trainer, TrainerConfig};
 
 #[cfg(test)]
 mod tests {

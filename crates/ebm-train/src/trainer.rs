@@ -60,7 +60,7 @@ pub enum LastBatch {
 pub struct TrainerConfig {
     /// Passes over the data.
     pub epochs: usize,
-    /// Samples per batch.
+    /// Samples per batch of [`Trainer::fit`] ([`Trainer::fit_loader`] takes the loader's).
     #[config(default = 128)]
     pub batch_size: usize,
     /// Learning rate (used when no schedule is given).
@@ -139,6 +139,28 @@ pub struct StepLog {
 /// A function called with every logged step.
 type Callback = Box<dyn FnMut(&StepLog)>;
 
+/// What an epoch-end callback sees: the epoch just completed and its logged steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochLog<'a> {
+    /// The epoch just completed (from 0).
+    pub epoch: usize,
+    /// Optimiser steps taken so far, in the whole run.
+    pub step: usize,
+    /// The epoch's logged steps (every step when `log_every` is 1).
+    pub logs: &'a [StepLog],
+}
+
+impl EpochLog<'_> {
+    /// The mean loss over the epoch's logged steps, or `None` if none was logged.
+    pub fn mean_loss(&self) -> Option<f64> {
+        (!self.logs.is_empty())
+            .then(|| self.logs.iter().map(|l| l.loss).sum::<f64>() / self.logs.len() as f64)
+    }
+}
+
+/// A function called at the end of every epoch.
+type EpochCallback = Box<dyn FnMut(&EpochLog<'_>)>;
+
 /// Trains an energy model `M` with an [`Objective`] and any Burn optimiser.
 ///
 /// Data is an in-memory tensor `[N, D]` on the device; every epoch visits it in a fresh order
@@ -154,6 +176,7 @@ pub struct Trainer<B: AutodiffBackend, M, O, L> {
     state: TrainerState,
     history: Vec<StepLog>,
     callbacks: Vec<Callback>,
+    epoch_callbacks: Vec<EpochCallback>,
     /// The steps since the last check, and what to roll back to.
     window: Option<Window<B, M, O, L>>,
     /// The metrics of the last logged step, until they are read.
@@ -293,6 +316,7 @@ where
             state,
             history: vec![],
             callbacks: vec![],
+            epoch_callbacks: vec![],
             window: None,
             pending_log: None,
         })
@@ -302,6 +326,26 @@ where
     /// where no terminal shows the progress bar, or to stop a run early by inspection.
     pub fn with_callback(mut self, callback: impl FnMut(&StepLog) + 'static) -> Self {
         self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// Calls `callback` at the end of every epoch, after the epoch's steps have been checked
+    /// and logged, with the epoch's logged steps (e.g. to print the epoch's mean loss, or to
+    /// evaluate the model once per epoch).
+    ///
+    /// ```
+    /// # use ebm_train::{EpochLog, StepLog};
+    /// let print = |e: &EpochLog<'_>| {
+    ///     if (e.epoch + 1) % 10 == 0 {
+    ///         println!("epoch {}: loss {:.4}", e.epoch + 1, e.mean_loss().unwrap_or(f64::NAN));
+    ///     }
+    /// };
+    /// # let logs = [StepLog { step: 0, epoch: 9, loss: 0.5, pos_energy: 0.0, neg_energy: None,
+    /// #     grad_norm: 1.0, acceptance_rate: None, learning_rate: 1e-3 }];
+    /// # print(&EpochLog { epoch: 9, step: 1, logs: &logs });
+    /// ```
+    pub fn with_epoch_callback(mut self, callback: impl FnMut(&EpochLog<'_>) + 'static) -> Self {
+        self.epoch_callbacks.push(Box::new(callback));
         self
     }
 
@@ -363,7 +407,11 @@ where
     /// on an in-memory dataset `[N, D]` visited in a seeded order per epoch, in batches of
     /// `batch_size` (see [`LastBatch`] for the last one). Resuming from a checkpoint is
     /// bit-exact on NdArray.
-    pub fn fit(&mut self, data: &Tensor<Inner<B>, 2>) -> Result<&[StepLog], TrainError> {
+    ///
+    /// The data is a tensor on the autodiff backend `B`, like the batches that
+    /// [`Objective::loss`] receives; no graph is built from it.
+    pub fn fit(&mut self, data: &Tensor<B, 2>) -> Result<&[StepLog], TrainError> {
+        let data = data.clone().inner();
         let [n, d] = data.dims();
         if n == 0 {
             return Err(TrainError::EmptyDataset);
@@ -412,11 +460,17 @@ where
         if loader.num_items() == 0 {
             return Err(TrainError::EmptyDataset);
         }
-        let progress = self.progress_bar(loader.num_items().div_ceil(self.config.batch_size));
+        // The loader's batch size is the first batch's row count: `batch_size` of the config
+        // plays no part here.
+        let progress = self.progress_bar(0);
         let started = (Instant::now(), self.state.step);
         while self.state.epoch < self.config.epochs {
             for (b, batch) in loader.iter().enumerate().skip(self.state.batch_in_epoch) {
                 self.model.check_input(batch.dims())?;
+                if progress.length() == Some(0) {
+                    let batches_per_epoch = loader.num_items().div_ceil(batch.dims()[0]);
+                    progress.set_length(self.remaining_steps(batches_per_epoch) as u64);
+                }
                 self.batch_step(batch, b, &progress, started)?;
             }
             self.end_epoch()?;
@@ -425,9 +479,15 @@ where
         Ok(&self.history)
     }
 
+    /// Steps left in the run, at `batches_per_epoch` steps per epoch.
+    fn remaining_steps(&self, batches_per_epoch: usize) -> usize {
+        self.config.epochs.saturating_sub(self.state.epoch) * batches_per_epoch
+            - self.state.batch_in_epoch.min(batches_per_epoch)
+    }
+
+    /// A bar over the steps left (its length set later when `batches_per_epoch` is 0).
     fn progress_bar(&self, batches_per_epoch: usize) -> ProgressBar {
-        let remaining = self.config.epochs.saturating_sub(self.state.epoch) * batches_per_epoch
-            - self.state.batch_in_epoch.min(batches_per_epoch);
+        let remaining = self.remaining_steps(batches_per_epoch);
         let progress = if self.config.quiet {
             ProgressBar::hidden()
         } else {
@@ -501,6 +561,18 @@ where
 
     fn end_epoch(&mut self) -> Result<(), TrainError> {
         self.verify()?;
+        if !self.epoch_callbacks.is_empty() {
+            let epoch = self.state.epoch;
+            let first = self.history.partition_point(|l| l.epoch < epoch);
+            let log = EpochLog {
+                epoch,
+                step: self.state.step,
+                logs: &self.history[first..],
+            };
+            for callback in &mut self.epoch_callbacks {
+                callback(&log);
+            }
+        }
         self.state.epoch += 1;
         self.state.batch_in_epoch = 0;
         Ok(())

@@ -64,7 +64,7 @@ where
         .with_quiet(true)
         .with_seed(1);
     let mut trainer = Trainer::new(model, AdamConfig::new().init(), objective, config).unwrap();
-    trainer.fit(&images(4000, 7)).unwrap();
+    trainer.fit(&Tensor::from_inner(images(4000, 7))).unwrap();
     trainer.model().clone()
 }
 

@@ -59,7 +59,7 @@ fn train_towards<L: Objective<B, Quadratic<B>>>(
         .with_quiet(true)
         .with_seed(1);
     let mut trainer = Trainer::new(model, AdamConfig::new().init(), objective, config).unwrap();
-    trainer.fit(&data()).unwrap();
+    trainer.fit(&Tensor::from_inner(data())).unwrap();
     assert_recovered(name, trainer.model(), precision);
 }
 

@@ -12,15 +12,15 @@ use ebm_train::*;
 type B = TestBackend;
 type Cpu = TestInner;
 
-fn data(n: usize) -> Tensor<Cpu, 2> {
-    Tensor::<Cpu, 2>::from_data(
+fn data(n: usize) -> Tensor<B, 2> {
+    Tensor::<B, 2>::from_data(
         Tensor::<Cpu, 2>::random([n, 2], Distribution::Normal(0.0, 1.0), &Default::default())
             .into_data(),
         &Default::default(),
     )
 }
 
-fn fixed_data() -> Tensor<Cpu, 2> {
+fn fixed_data() -> Tensor<B, 2> {
     // Deterministic data that does not depend on Burn's global RNG.
     let v: Vec<f32> = (0..600).map(|i| ((i as f32) * 0.37).sin() * 1.5).collect();
     Tensor::from_data(
@@ -628,10 +628,10 @@ fn bad_input_gives_typed_errors() {
     ));
     // Empty dataset.
     let mut trainer = Trainer::new(mlp(4), AdamConfig::new().init(), cd(), config.clone()).unwrap();
-    let empty = Tensor::<Cpu, 2>::zeros([0, 2], &Default::default());
+    let empty = Tensor::<B, 2>::zeros([0, 2], &Default::default());
     assert!(matches!(trainer.fit(&empty), Err(TrainError::EmptyDataset)));
     // Data whose width does not match the energy.
-    let wide = Tensor::<Cpu, 2>::zeros([10, 3], &Default::default());
+    let wide = Tensor::<B, 2>::zeros([10, 3], &Default::default());
     assert!(matches!(
         trainer.fit(&wide),
         Err(TrainError::Energy(ebm_core::EnergyError::Dimension {
@@ -849,6 +849,37 @@ fn diverging_negative_chains_follow_the_trainers_policy() {
         assert!(
             ebm_sample::non_finite_chains(buffer.states()).is_empty(),
             "NaN chains reached the buffer"
+        );
+    }
+}
+
+#[test]
+fn the_epoch_callback_sees_each_epoch_once_with_its_logged_steps() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<(usize, usize, usize, f64)>>> = Arc::default();
+    let sink = seen.clone();
+    // 300 rows in batches of 64: 5 steps per epoch, all logged.
+    let mut trainer = pcd_trainer(3, 4).with_epoch_callback(move |e| {
+        sink.lock()
+            .unwrap()
+            .push((e.epoch, e.step, e.logs.len(), e.mean_loss().unwrap()))
+    });
+    trainer.fit(&fixed_data()).unwrap();
+    let seen = seen.lock().unwrap();
+    let history = trainer.history();
+    assert_eq!(
+        seen.iter().map(|s| (s.0, s.1, s.2)).collect::<Vec<_>>(),
+        vec![(0, 5, 5), (1, 10, 5), (2, 15, 5)]
+    );
+    for (epoch, &(_, _, _, mean)) in seen.iter().enumerate() {
+        let losses: Vec<f64> = history[5 * epoch..5 * epoch + 5]
+            .iter()
+            .map(|l| l.loss)
+            .collect();
+        let expected = losses.iter().sum::<f64>() / 5.0;
+        assert!(
+            (mean - expected).abs() < 1e-12,
+            "epoch {epoch}: {mean} vs {expected}"
         );
     }
 }

@@ -347,7 +347,7 @@ fn cases() -> Vec<Case> {
             Expect::Error("EmptyDataset"),
             Box::new(|| {
                 let mut t = trainer(TrainerConfig::new(1).with_quiet(true)).unwrap();
-                err(t.fit(&batch(0, 2)))
+                err(t.fit(&Tensor::from_inner(batch(0, 2))))
             }),
         ),
         (
@@ -436,7 +436,7 @@ fn cases() -> Vec<Case> {
             Expect::Error("Energy(Dimension"),
             Box::new(|| {
                 let mut t = trainer(TrainerConfig::new(1).with_quiet(true)).unwrap();
-                err(t.fit(&batch(10, 3)))
+                err(t.fit(&Tensor::from_inner(batch(10, 3))))
             }),
         ),
         (
@@ -448,7 +448,7 @@ fn cases() -> Vec<Case> {
                     TensorData::new(vec![0.0f32, f32::NAN, 1.0, 2.0], [2, 2]),
                     &Default::default(),
                 );
-                err(t.fit(&data))
+                err(t.fit(&Tensor::from_inner(data)))
             }),
         ),
         (

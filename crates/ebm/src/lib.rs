@@ -16,14 +16,15 @@
 //! `cuda-unfused` build the same aliases without them, for short runs where that warm-up costs more
 //! than it saves (cargo features only add, so they have no effect next to `wgpu` or `cuda`).
 //!
+//! [`with_backend!`] picks one of the enabled aliases by name at run time.
+//!
 //! ```
 //! use ebm::prelude::*;
-//! use ebm::backend::Cpu;
-//! use burn::tensor::Tensor;
 //!
 //! let energy = DoubleWell::default();
-//! let x = Tensor::<Inner<Cpu>, 2>::from_data([[0.0, 1.0]], &Default::default());
-//! let e = Energy::<Cpu>::energy_value(&energy, x);
+//! // The tensor's backend (NdArray) decides the energy's: Autodiff<NdArray>, `backend::Cpu`.
+//! let x: Tensor<ebm::burn::backend::NdArray, 2> = Tensor::from_data([[0.0, 1.0]], &Default::default());
+//! let e = energy.energy_value(x);
 //! assert_eq!(e.into_data().to_vec::<f32>().unwrap(), vec![2.0]);
 //! ```
 #![warn(missing_docs)]
@@ -36,27 +37,25 @@ pub use ebm_plot;
 pub use ebm_sample;
 pub use ebm_train;
 
-/// Autodiff backends selected by the cargo features.
-pub mod backend {
-    /// NdArray on the CPU, with autodiff.
-    #[cfg(feature = "ndarray")]
-    pub type Cpu = burn::backend::Autodiff<burn::backend::NdArray>;
-    /// Burn's Flex CPU backend (SIMD kernels, `gemm` matmul), with autodiff.
-    #[cfg(feature = "flex")]
-    pub type Flex = burn::backend::Autodiff<burn::backend::Flex>;
-    /// WGPU (any GPU), with autodiff.
-    #[cfg(feature = "wgpu-unfused")]
-    pub type Wgpu = burn::backend::Autodiff<burn::backend::Wgpu>;
-    /// CUDA (NVIDIA GPUs), with autodiff.
-    #[cfg(feature = "cuda-unfused")]
-    pub type Cuda = burn::backend::Autodiff<burn::backend::Cuda>;
-}
+pub mod backend;
 
-/// The names most programs need.
+/// The names most programs need: `use ebm::prelude::*;`.
+///
+/// It brings the [`Energy`](ebm_core::Energy) trait into scope, so every energy's methods
+/// (`energy_value`, `grad_energy`, `energy_and_grad`, `score`) work in method-call syntax; the
+/// backend is inferred from the tensors. It leaves out
+/// [`AnalyticEnergy`](ebm_core::analytic::AnalyticEnergy), whose methods share those names: import
+/// it where you implement a formula of your own. It also brings `burn` itself into scope, which
+/// Burn's `#[derive(Module)]` and `#[derive(Config)]` need in a crate that reaches Burn through
+/// `ebm`.
 pub mod prelude {
+    pub use burn;
+    pub use burn::optim::{AdamConfig, AdamWConfig, SgdConfig};
+    pub use burn::tensor::Tensor;
+    pub use burn::tensor::backend::{AutodiffBackend, Backend};
     pub use ebm_core::analytic::{
-        Ackley, AnalyticEnergy, AnalyticHessian, Booth, DoubleWell, Gaussian, Harmonic, Himmelblau,
-        Rastrigin, Rosenbrock, StyblinskiTang,
+        Ackley, Booth, DoubleWell, Gaussian, Harmonic, Himmelblau, Rastrigin, Rosenbrock,
+        StyblinskiTang,
     };
     pub use ebm_core::check::{CheckConfig, EnergyReport, check_energy};
     pub use ebm_core::combinators::{Composite, FromLogDensity, Mixture, Operation, Spherical};
@@ -65,14 +64,20 @@ pub mod prelude {
     pub use ebm_core::neural::{Activation, Cnn, CnnConfig, Hybrid, HybridConfig, Mlp, MlpConfig};
     pub use ebm_core::schedule::Schedule;
     pub use ebm_core::{Energy, EnergyError, Inner, SecondOrderEnergy};
+    pub use ebm_data::synthetic::{
+        CheckerboardConfig, CircleConfig, EightGaussiansConfig, GaussianMixtureConfig, GridConfig,
+        PinwheelConfig, SwissRollConfig, TwoMoonsConfig,
+    };
+    pub use ebm_sample::noise::Noise;
     pub use ebm_sample::{
         GradientDescentConfig, HmcConfig, LangevinConfig, MalaConfig, NesterovConfig,
         NoiseLadderConfig, RunConfig, Sampler, Samples,
     };
     pub use ebm_train::{
-        ContrastiveDivergenceConfig, DenoisingScoreMatchingConfig,
-        MultiscaleDenoisingScoreMatchingConfig, PersistentContrastiveDivergenceConfig,
-        ScoreMatchingConfig, SlicedScoreMatchingConfig, Trainer, TrainerConfig,
+        ChainStart, ContrastiveDivergenceConfig, DenoisingScoreMatchingConfig, EpochLog,
+        MultiscaleDenoisingScoreMatchingConfig, Objective, PersistentContrastiveDivergenceConfig,
+        Probe, ScoreMatchingConfig, SlicedScoreMatchingConfig, StepLog, TraceMethod, Trainer,
+        TrainerConfig,
     };
 }
 

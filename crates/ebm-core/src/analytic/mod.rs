@@ -2,8 +2,34 @@
 //!
 //! Each formula is written once, generic over any [`Backend`], and serves both the tracked path
 //! (on the autodiff backend) and the graph-free path (on its inner backend). Through the blanket
-//! implementation below every [`AnalyticEnergy`] is an [`Energy`] on every autodiff backend, and
-//! its gradient never goes through autodiff.
+//! implementation below every [`AnalyticEnergy`] is an [`Energy`] on Burn's `Autodiff<IB>` for
+//! every backend `IB` (all the aliases of `ebm::backend`), and its gradient never goes through
+//! autodiff.
+//!
+//! The implementation is for `Autodiff<IB>`, not for any autodiff backend, so that the tensor a
+//! caller passes names the backend: `gaussian.grad_energy(x)` with `x` on NdArray is the energy
+//! on `Autodiff<NdArray>`, with no turbofish. Generic code over `B: AutodiffBackend` states the
+//! fact it relies on, `where Gaussian: Energy<B>`, which every alias satisfies.
+//!
+//! ```
+//! use burn::backend::NdArray;
+//! use burn::tensor::Tensor;
+//! use burn::tensor::backend::AutodiffBackend;
+//! use ebm_core::{Energy, Inner, analytic::Gaussian};
+//!
+//! // Concrete code: the backend comes from the tensor.
+//! let g = Gaussian::standard(2).unwrap();
+//! let x = Tensor::<NdArray, 2>::from_data([[1.0, 2.0]], &Default::default());
+//! assert_eq!(g.grad_energy(x).into_data().to_vec::<f32>().unwrap(), vec![1.0, 2.0]);
+//!
+//! // Generic code: the bound says the analytic energy lives on `B`.
+//! fn energy_at<B: AutodiffBackend>(g: &Gaussian, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1>
+//! where
+//!     Gaussian: Energy<B>,
+//! {
+//!     g.energy_value(x)
+//! }
+//! ```
 
 mod ackley;
 mod booth;
@@ -25,10 +51,11 @@ pub use rastrigin::Rastrigin;
 pub use rosenbrock::Rosenbrock;
 pub use styblinski_tang::StyblinskiTang;
 
+use burn::backend::Autodiff;
 use burn::tensor::Tensor;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 
-use crate::energy::{Energy, Inner, SecondOrderEnergy};
+use crate::energy::{Energy, SecondOrderEnergy};
 
 /// An energy given by a closed-form formula and closed-form gradient, on any backend.
 pub trait AnalyticEnergy: Send + Sync + std::fmt::Debug {
@@ -54,56 +81,53 @@ pub trait AnalyticHessian: AnalyticEnergy {
     fn hvp<Bk: Backend>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2>;
 }
 
-impl<B: AutodiffBackend, A: AnalyticEnergy> Energy<B> for A {
+impl<IB: Backend, A: AnalyticEnergy> Energy<Autodiff<IB>> for A {
     fn input_dim(&self) -> Option<usize> {
         AnalyticEnergy::input_dim(self)
     }
 
-    fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+    fn energy(&self, x: Tensor<Autodiff<IB>, 2>) -> Tensor<Autodiff<IB>, 1> {
         crate::assert_batch(
             std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
+            Energy::<Autodiff<IB>>::input_dim(self),
             x.dims(),
         );
         AnalyticEnergy::energy(self, x)
     }
 
-    fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+    fn energy_value(&self, x: Tensor<IB, 2>) -> Tensor<IB, 1> {
         crate::assert_batch(
             std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
+            Energy::<Autodiff<IB>>::input_dim(self),
             x.dims(),
         );
         AnalyticEnergy::energy(self, x)
     }
 
-    fn energy_and_grad(
-        &self,
-        x: Tensor<Inner<B>, 2>,
-    ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+    fn energy_and_grad(&self, x: Tensor<IB, 2>) -> (Tensor<IB, 1>, Tensor<IB, 2>) {
         crate::assert_batch(
             std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
+            Energy::<Autodiff<IB>>::input_dim(self),
             x.dims(),
         );
         AnalyticEnergy::energy_and_grad(self, x)
     }
 
-    fn grad_energy(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 2> {
+    fn grad_energy(&self, x: Tensor<IB, 2>) -> Tensor<IB, 2> {
         crate::assert_batch(
             std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
+            Energy::<Autodiff<IB>>::input_dim(self),
             x.dims(),
         );
         AnalyticEnergy::grad_energy(self, x)
     }
 }
 
-impl<B: AutodiffBackend, A: AnalyticHessian> SecondOrderEnergy<B> for A {
-    fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+impl<IB: Backend, A: AnalyticHessian> SecondOrderEnergy<Autodiff<IB>> for A {
+    fn grad_energy_tracked(&self, x: Tensor<Autodiff<IB>, 2>) -> Tensor<Autodiff<IB>, 2> {
         crate::assert_batch(
             std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
+            Energy::<Autodiff<IB>>::input_dim(self),
             x.dims(),
         );
         AnalyticEnergy::grad_energy(self, x)
@@ -111,12 +135,12 @@ impl<B: AutodiffBackend, A: AnalyticHessian> SecondOrderEnergy<B> for A {
 
     fn grad_and_hvp_tracked(
         &self,
-        x: Tensor<B, 2>,
-        v: Tensor<B, 2>,
-    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        x: Tensor<Autodiff<IB>, 2>,
+        v: Tensor<Autodiff<IB>, 2>,
+    ) -> (Tensor<Autodiff<IB>, 2>, Tensor<Autodiff<IB>, 2>) {
         crate::assert_batch(
             std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
+            Energy::<Autodiff<IB>>::input_dim(self),
             x.dims(),
         );
 
