@@ -40,8 +40,8 @@ fn run<B: AutodiffBackend>(args: &Args) {
     // Short-run Langevin in pixel space (Du & Mordatch): a large step on the gradient and small
     // noise, σ·√(2η) = 0.01, clamped to the pixel range.
     let sampler = LangevinConfig::new()
-        .with_step_size(1.0.into())
-        .with_noise_scale((0.01 / 2f64.sqrt()).into())
+        .step_size(1.0)
+        .noise_scale(0.01 / 2f64.sqrt())
         .with_clamp(Some((-1.0, 1.0)))
         .init()
         .expect("valid sampler");
@@ -58,7 +58,7 @@ fn run<B: AutodiffBackend>(args: &Args) {
     let epochs = if args.quick { 1 } else { 8 };
     let config = TrainerConfig::new(epochs)
         .with_batch_size(64)
-        .with_learning_rate(1e-3)
+        .learning_rate(1e-3)
         .with_grad_clip_norm(Some(10.0))
         .with_log_every(20)
         .with_seed(3);

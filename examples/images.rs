@@ -13,7 +13,7 @@
 //!
 //! `cargo run --release -p ebm-examples --features flex --example images -- --backend flex
 //! [--quick] [--out DIR] [--idx DIR] [--images N] [--epochs N] [--method pcd|dsm|both]
-//! [--levels N] [--steps-per-level N]`
+//! [--levels N] [--steps-per-level N] [--lr RATE] [--ema DECAY]`
 
 #[path = "common/mod.rs"]
 mod common;
@@ -136,7 +136,7 @@ fn trainer_config(args: &Args, epochs: usize, learning_rate: f64, seed: u64) -> 
     );
     TrainerConfig::new(epochs)
         .with_batch_size(batch_size(args))
-        .with_learning_rate(learning_rate)
+        .learning_rate(learning_rate)
         .with_grad_clip_norm(Some(10.0))
         .with_log_every(if args.quick { 1 } else { 5 })
         .with_seed(seed)
@@ -152,8 +152,8 @@ fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) ->
     // Short-run Langevin in pixel space (Du & Mordatch): a large step on the gradient and small
     // noise, σ·√(2η) = 0.01, clamped to the pixel range.
     let sampler = LangevinConfig::new()
-        .with_step_size(10.0.into())
-        .with_noise_scale((0.01 / 20f64.sqrt()).into())
+        .step_size(10.0)
+        .noise_scale(0.01 / 20f64.sqrt())
         .with_clamp(Some((-1.0, 1.0)))
         .init()
         .expect("valid sampler");
@@ -232,10 +232,13 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
         .init()
         .expect("valid objective");
     let ladder = dsm.ladder().clone();
-    let ema = number(args, "--ema", 0.999, "a decay in [0, 1)", |x| {
-        (0.0..1.0).contains(&x)
+    // `--ema DECAY`: sample from a moving average of the parameters (NCSN uses 0.999).
+    let ema = args.option("--ema").map(|_| {
+        number(args, "--ema", 0.0, "a decay in [0, 1)", |x| {
+            (0.0..1.0).contains(&x)
+        })
     });
-    let config = trainer_config(args, 60, 1e-3, 5).with_ema_decay(Some(ema));
+    let config = trainer_config(args, 60, 1e-3, 5).with_ema_decay(ema);
     let epochs = config.epochs;
     let mut trainer = Trainer::new(model::<B>(6), AdamConfig::new().init(), dsm, config)
         .expect("valid trainer")
@@ -249,8 +252,7 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
         .fit(&Tensor::from_inner(data.clone()))
         .expect("training runs");
     let seconds = per_epoch(started, epochs);
-    // Samples come from the parameters' moving average, as in NCSN: the last iterate of a
-    // noisy score-matching run samples worse.
+    // With `--ema`, samples come from the moving average.
     let model = trainer.ema().unwrap_or(trainer.model());
     // Annealed Langevin down the ladder (Song & Ermon's step rule), then Tweedie's denoising
     // step at the smallest level, as score-based models show their samples.

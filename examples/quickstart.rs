@@ -48,7 +48,7 @@ where
         .init::<B>(&device)
         .expect("valid MLP");
     let sampler = LangevinConfig::new()
-        .with_step_size(0.01.into())
+        .step_size(0.01)
         .init()
         .expect("valid sampler");
     let pcd = PersistentContrastiveDivergenceConfig::new()
@@ -61,7 +61,7 @@ where
     let epochs = if args.quick { 10 } else { 250 };
     let config = TrainerConfig::new(epochs)
         .with_batch_size(128)
-        .with_learning_rate(2e-3)
+        .learning_rate(2e-3)
         .with_log_every(50)
         .with_seed(3);
     let total_steps = epochs * 1000usize.div_ceil(128);
@@ -145,7 +145,7 @@ where
     let report = evaluate::<B, _, _>(model, &truth, &sample_rows, &held, RANGE, &device);
     // The modes: local minima of the learned energy found by descending from a ring of starts.
     let mut gd = GradientDescentConfig::new()
-        .with_step_size(0.01.into())
+        .step_size(0.01)
         .init()
         .expect("valid");
     let starts: Vec<Vec<f64>> = (0..40)

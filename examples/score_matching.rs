@@ -54,7 +54,7 @@ fn train_and_report<B: AutodiffBackend, L: Objective<B, Mlp<B>>>(
     let epochs = if args.quick { 5 } else { 300 };
     let config = TrainerConfig::new(epochs)
         .with_batch_size(128)
-        .with_learning_rate(2e-3)
+        .learning_rate(2e-3)
         .with_log_every(100)
         .with_seed(3);
     let mut trainer =
@@ -89,7 +89,7 @@ where
     Gaussian: Energy<B>,
 {
     let dsm = DenoisingScoreMatchingConfig::new()
-        .with_sigma(0.05.into())
+        .sigma(0.05)
         .with_seed(1)
         .init()
         .expect("valid");

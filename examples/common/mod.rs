@@ -210,7 +210,7 @@ pub fn model_samples<B: AutodiffBackend, E: Energy<B>>(
     device: &ebm::burn::tensor::Device<Inner<B>>,
 ) -> Vec<Vec<f64>> {
     let mut mala = MalaConfig::new()
-        .with_step_size(0.02.into())
+        .step_size(0.02)
         .init()
         .expect("valid sampler");
     let like = Tensor::<Inner<B>, 2>::zeros([1, 2], device);

@@ -12,6 +12,7 @@
 //!
 //! With both builds of a GPU backend (`--backend wgpu,wgpu-unfused`), a table gives the fused
 //! build's speed-up over the unfused one, in the steady state and in the warm-up run.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus};

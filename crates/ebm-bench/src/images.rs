@@ -68,10 +68,7 @@ pub fn run<B: AutodiffBackend>(
 
     if options.selected("cnn_langevin") {
         let n_steps = if options.quick { 2 } else { 20 };
-        let mut sampler = LangevinConfig::new()
-            .with_step_size(0.01.into())
-            .init()
-            .expect("valid");
+        let mut sampler = LangevinConfig::new().step_size(0.01).init().expect("valid");
         let run = RunConfig::new(n_steps).with_check_every(n_steps);
         let times = time_runs(repeats, || {
             let out =
@@ -98,10 +95,7 @@ pub fn run<B: AutodiffBackend>(
         device,
     );
     if options.selected("cnn_cd_step") {
-        let langevin = LangevinConfig::new()
-            .with_step_size(0.01.into())
-            .init()
-            .expect("valid");
+        let langevin = LangevinConfig::new().step_size(0.01).init().expect("valid");
         let cd = ContrastiveDivergenceConfig::new()
             .with_k(10)
             .init(langevin)

@@ -5,6 +5,7 @@
 //!
 //! Normally run through `cargo xtask bench`, which builds it with the right backend feature.
 //! Prints one markdown row per benchmark and writes the records as JSON to `--out`.
+#![forbid(unsafe_code)]
 
 mod gradients;
 mod images;

@@ -79,10 +79,7 @@ where
         if !options.selected(name) {
             continue;
         }
-        let mut sampler = LangevinConfig::new()
-            .with_step_size(0.01.into())
-            .init()
-            .expect("valid");
+        let mut sampler = LangevinConfig::new().step_size(0.01).init().expect("valid");
         let run = RunConfig::new(n_steps).with_check_every(n_steps);
         let init =
             Tensor::<Inner<B>, 2>::random([batch, dim], Distribution::Normal(0.0, 1.0), device);
@@ -111,7 +108,7 @@ where
         let energy = Gaussian::standard(10).expect("valid");
         let (batch, n_steps) = (1000, steps(100));
         let mut hmc = HmcConfig::new()
-            .with_step_size(0.1.into())
+            .step_size(0.1)
             .with_n_leapfrog(10)
             .init()
             .expect("valid");

@@ -68,10 +68,7 @@ pub fn run<B: AutodiffBackend>(
     let steps = if options.quick { 5 } else { 40 };
     let data =
         Tensor::<Inner<B>, 2>::random([128 * steps, 2], Distribution::Normal(0.0, 1.0), device);
-    let langevin = LangevinConfig::new()
-        .with_step_size(0.01.into())
-        .init()
-        .expect("valid");
+    let langevin = LangevinConfig::new().step_size(0.01).init().expect("valid");
     let base = json!({"model": "mlp 2-64-64-1 selu", "batch": 128, "optimizer": "adam"});
     let with = |extra: serde_json::Value| {
         let mut p = base.clone();

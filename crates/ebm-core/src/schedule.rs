@@ -75,6 +75,49 @@ impl Schedule {
         Schedule::Constant { value }
     }
 
+    /// `max(min, start·rateᵏ)`.
+    pub fn exponential_decay(start: f64, rate: f64, min: f64) -> Self {
+        Schedule::ExponentialDecay { start, rate, min }
+    }
+
+    /// A straight ramp from `start` to `end` over `n_steps`, then `end`.
+    pub fn linear(start: f64, end: f64, n_steps: usize) -> Self {
+        Schedule::Linear {
+            start,
+            end,
+            n_steps,
+        }
+    }
+
+    /// Half a cosine from `start` to `end` over `n_steps`, then `end` (TorchEBM's
+    /// `CosineScheduler(initial_value, final_value, total_steps)`).
+    pub fn cosine(start: f64, end: f64, n_steps: usize) -> Self {
+        Schedule::Cosine {
+            start,
+            end,
+            n_steps,
+        }
+    }
+
+    /// `start`, multiplied by `gamma` at each of the `milestones`.
+    pub fn multi_step(start: f64, milestones: Vec<usize>, gamma: f64) -> Self {
+        Schedule::MultiStep {
+            start,
+            milestones,
+            gamma,
+        }
+    }
+
+    /// This schedule after a linear warm-up from `init_factor` times its first value over
+    /// `warmup_steps`.
+    pub fn with_warmup(self, warmup_steps: usize, init_factor: f64) -> Self {
+        Schedule::Warmup {
+            inner: Box::new(self),
+            warmup_steps,
+            init_factor,
+        }
+    }
+
     /// The value used by step `k`.
     pub fn value_at(&self, k: usize) -> f64 {
         match self {
@@ -224,6 +267,27 @@ impl From<f64> for Schedule {
     fn from(value: f64) -> Self {
         Schedule::constant(value)
     }
+}
+
+/// Adds to a config, for each listed [`Schedule`] field, a setter named like the field that
+/// takes a constant or a schedule: `LangevinConfig::new().step_size(0.01)`, or
+/// `.noise_scale(Schedule::cosine(0.2, 0.01, 50))`. (Burn's derived `with_<field>` setter takes
+/// the `Schedule` itself.)
+#[macro_export]
+macro_rules! schedule_setters {
+    ($config:ty { $($field:ident),+ $(,)? }) => {
+        impl $config {
+            $(
+                #[doc = concat!(
+                    "Sets `", stringify!($field), "` to a constant (an `f64`) or a `Schedule`."
+                )]
+                pub fn $field(mut self, value: impl Into<$crate::schedule::Schedule>) -> Self {
+                    self.$field = value.into();
+                    self
+                }
+            )+
+        }
+    };
 }
 
 /// A [`Schedule`] with a step counter: `value()` is the value for the current step, `advance()`

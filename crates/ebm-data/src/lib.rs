@@ -9,6 +9,7 @@
 //! | [`digits`] | the 8×8 handwritten digits (1797 images, shipped in the repository) |
 //! | [`idx`] | a reader for MNIST-format IDX files |
 //! | [`transforms`] | scaling to [−1, 1], dequantisation noise, flips |
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod digits;

@@ -10,6 +10,7 @@
 //!
 //! Samples are host rows (`&[Vec<f64>]`); the pairwise metrics are `O(n²)`, meant for a few
 //! thousand points.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod ksd;

@@ -10,6 +10,7 @@
 //!
 //! Text uses the DejaVu Sans font compiled into the crate (see `fonts/DEJAVU-LICENSE.txt`), so
 //! no system font is needed.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod curves;

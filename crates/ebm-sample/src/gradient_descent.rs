@@ -22,6 +22,7 @@ ebm_core::json_config!(
     required = [],
     template = GradientDescentConfig::new()
 );
+ebm_core::schedule_setters!(GradientDescentConfig { step_size });
 
 impl GradientDescentConfig {
     /// Builds the sampler, checking the parameters.

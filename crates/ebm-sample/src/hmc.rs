@@ -52,6 +52,7 @@ pub struct HmcConfig {
 }
 
 ebm_core::json_config!(HmcConfig, required = [], template = HmcConfig::new());
+ebm_core::schedule_setters!(HmcConfig { step_size });
 
 impl HmcConfig {
     /// Builds the sampler, checking the parameters.

@@ -29,6 +29,10 @@ ebm_core::json_config!(
     required = [],
     template = LangevinConfig::new()
 );
+ebm_core::schedule_setters!(LangevinConfig {
+    step_size,
+    noise_scale
+});
 
 impl LangevinConfig {
     /// Builds the sampler, checking the parameters.
@@ -65,7 +69,7 @@ fn check(config: &LangevinConfig) -> Result<(), SampleError> {
 /// use ebm_sample::{LangevinConfig, RunConfig, Sampler};
 ///
 /// type B = Autodiff<NdArray>;
-/// let mut langevin = LangevinConfig::new().with_step_size(0.05.into()).init().unwrap();
+/// let mut langevin = LangevinConfig::new().step_size(0.05).init().unwrap();
 /// let run = RunConfig::new(200).with_seed(1);
 /// let out = Sampler::<B>::sample_from_noise(&mut langevin, &Harmonic::new(1.0).unwrap(), 500, 2, &Default::default(), &run).unwrap();
 /// assert_eq!(out.final_state.dims(), [500, 2]);

@@ -24,6 +24,7 @@ pub struct MalaConfig {
 }
 
 ebm_core::json_config!(MalaConfig, required = [], template = MalaConfig::new());
+ebm_core::schedule_setters!(MalaConfig { step_size });
 
 impl MalaConfig {
     /// Builds the sampler, checking the parameters.

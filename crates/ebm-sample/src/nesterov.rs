@@ -26,6 +26,7 @@ ebm_core::json_config!(
     required = [],
     template = NesterovConfig::new()
 );
+ebm_core::schedule_setters!(NesterovConfig { step_size });
 
 impl NesterovConfig {
     /// Builds the sampler for chains on backend `Bk` (the inner backend of the energy's autodiff

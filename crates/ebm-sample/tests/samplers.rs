@@ -71,15 +71,12 @@ fn langevin_mala_and_hmc_recover_a_correlated_gaussian() {
         .with_thin(50)
         .with_keep_trajectory(true)
         .with_seed(11);
-    let mut langevin = LangevinConfig::new()
-        .with_step_size(0.05.into())
-        .init()
-        .unwrap();
+    let mut langevin = LangevinConfig::new().step_size(0.05).init().unwrap();
     let out =
         Sampler::<B>::sample_from_noise(&mut langevin, &target(), 4000, 2, &device, &run).unwrap();
     assert_recovers("langevin", pooled(&out));
 
-    let mut mala = MalaConfig::new().with_step_size(0.3.into()).init().unwrap();
+    let mut mala = MalaConfig::new().step_size(0.3).init().unwrap();
     let out =
         Sampler::<B>::sample_from_noise(&mut mala, &target(), 4000, 2, &device, &run).unwrap();
     assert!(
@@ -90,7 +87,7 @@ fn langevin_mala_and_hmc_recover_a_correlated_gaussian() {
     assert_recovers("mala", pooled(&out));
 
     let mut hmc = HmcConfig::new()
-        .with_step_size(0.2.into())
+        .step_size(0.2)
         .with_n_leapfrog(5)
         .init()
         .unwrap();
@@ -127,8 +124,8 @@ fn langevin_reproduces_the_reference_steps_with_the_same_noise() {
     let file: Steps = serde_json::from_str(include_str!("data/sampler_steps.json")).unwrap();
     let r = file.langevin;
     let mut langevin = LangevinConfig::new()
-        .with_step_size(r.step_size.into())
-        .with_noise_scale(r.noise_scale.into())
+        .step_size(r.step_size)
+        .noise_scale(r.noise_scale)
         .init()
         .unwrap();
     let flat = |rows: &[Vec<f64>]| rows.iter().flatten().copied().collect::<Vec<f64>>();
@@ -161,7 +158,7 @@ fn hmc_visits_both_wells_of_a_double_well() {
     // Barrier h·b⁴ = 2 per coordinate; start every chain in the right well.
     let device = Default::default();
     let mut hmc = HmcConfig::new()
-        .with_step_size(0.1.into())
+        .step_size(0.1)
         .with_n_leapfrog(10)
         .init()
         .unwrap();
@@ -183,7 +180,7 @@ fn mala_acceptance_rises_as_the_step_falls() {
     let rates: Vec<f64> = [1.0, 0.3, 0.05]
         .iter()
         .map(|&eta| {
-            let mut mala = MalaConfig::new().with_step_size(eta.into()).init().unwrap();
+            let mut mala = MalaConfig::new().step_size(eta).init().unwrap();
             let run = RunConfig::new(50).with_seed(5);
             let out = Sampler::<B>::sample_from_noise(
                 &mut mala,
@@ -204,7 +201,7 @@ fn mala_acceptance_rises_as_the_step_falls() {
 fn dual_averaging_reaches_the_target_acceptance() {
     let device = Default::default();
     let mut hmc = HmcConfig::new()
-        .with_step_size(1.5.into())
+        .step_size(1.5)
         .with_n_leapfrog(5)
         .with_target_acceptance(Some(0.8))
         .init()
@@ -223,7 +220,7 @@ fn dual_averaging_reaches_the_target_acceptance() {
 #[test]
 fn diagnostics_report_energy_ess_and_rhat() {
     let device = Default::default();
-    let mut mala = MalaConfig::new().with_step_size(0.5.into()).init().unwrap();
+    let mut mala = MalaConfig::new().step_size(0.5).init().unwrap();
     let run = RunConfig::new(400)
         .with_n_warmup(100)
         .with_thin(2)
@@ -268,15 +265,9 @@ fn optimisers_find_the_minimum() {
     let device = Default::default();
     let run = RunConfig::new(2000);
     let init = Tensor::<Cpu, 2>::from_data([[0.5, 2.0], [-1.0, -1.0]], &device);
-    let mut gd = GradientDescentConfig::new()
-        .with_step_size(0.1.into())
-        .init()
-        .unwrap();
+    let mut gd = GradientDescentConfig::new().step_size(0.1).init().unwrap();
     let out = Sampler::<B>::sample(&mut gd, &target(), init.clone(), &run).unwrap();
-    let mut nesterov = NesterovConfig::new()
-        .with_step_size(0.05.into())
-        .init()
-        .unwrap();
+    let mut nesterov = NesterovConfig::new().step_size(0.05).init().unwrap();
     let out_n = Sampler::<B>::sample(&mut nesterov, &target(), init, &run).unwrap();
     for x in [out.final_state, out_n.final_state] {
         let v = x.into_data().to_vec::<f32>().unwrap();
@@ -295,7 +286,7 @@ fn scheduled_noise_follows_the_seeds_cosine_schedule() {
     // ends, σ = 0.01, so chains concentrate near the mode: E[x] at σ → the minimum of a Gaussian.
     let device = Default::default();
     let mut langevin = LangevinConfig::new()
-        .with_step_size(0.1.into())
+        .step_size(0.1)
         .with_noise_scale(Schedule::Cosine {
             start: 0.2,
             end: 0.01,
@@ -329,10 +320,7 @@ fn blow_up() -> FromLogDensity<impl Fn(Tensor<B, 2>) -> Tensor<B, 1> + Send + Sy
 fn non_finite_chains_are_reported_or_reset() {
     let device = Default::default();
     let init = Tensor::<Cpu, 2>::from_data([[0.1], [5.0], [0.2]], &device);
-    let mut langevin = LangevinConfig::new()
-        .with_step_size(0.1.into())
-        .init()
-        .unwrap();
+    let mut langevin = LangevinConfig::new().step_size(0.1).init().unwrap();
     let run = RunConfig::new(100).with_check_every(1).with_seed(1);
     match Sampler::<B>::sample(&mut langevin, &blow_up(), init.clone(), &run) {
         Err(SampleError::NonFinite { step, chains }) => {
@@ -370,7 +358,7 @@ fn nan_beyond_one() -> FromLogDensity<impl Fn(Tensor<B, 2>) -> Tensor<B, 1> + Se
 #[test]
 fn mala_reports_an_energy_that_turns_nan() {
     let device = Default::default();
-    let mut mala = MalaConfig::new().with_step_size(0.5.into()).init().unwrap();
+    let mut mala = MalaConfig::new().step_size(0.5).init().unwrap();
     // Chains started where the energy is NaN would reject every proposal, frozen: an error.
     let init = Tensor::<Cpu, 2>::from_data([[0.1], [3.0], [-0.2]], &device);
     let run = RunConfig::new(20).with_seed(2);
@@ -398,10 +386,7 @@ fn mala_reports_an_energy_that_turns_nan() {
 #[test]
 fn bounded_diagnostics_keep_memory_flat() {
     let device = Default::default();
-    let mut langevin = LangevinConfig::new()
-        .with_step_size(0.1.into())
-        .init()
-        .unwrap();
+    let mut langevin = LangevinConfig::new().step_size(0.1).init().unwrap();
     let energy = Harmonic::new(1.0).unwrap();
     let mut run = |steps: usize, max: Option<usize>| {
         let init = Tensor::<Cpu, 2>::zeros([64, 2], &device);
@@ -439,7 +424,7 @@ fn bounded_diagnostics_keep_memory_flat() {
 #[test]
 fn bad_input_gives_typed_errors() {
     let device = Default::default();
-    let zero_step = LangevinConfig::new().with_step_size(0.0.into()).init();
+    let zero_step = LangevinConfig::new().step_size(0.0).init();
     assert!(matches!(
         zero_step,
         Err(SampleError::InvalidParameter {
@@ -447,7 +432,7 @@ fn bad_input_gives_typed_errors() {
             ..
         })
     ));
-    let negative_noise = LangevinConfig::new().with_noise_scale((-1.0).into()).init();
+    let negative_noise = LangevinConfig::new().noise_scale(-1.0).init();
     assert!(matches!(
         negative_noise,
         Err(SampleError::InvalidParameter {
@@ -456,7 +441,7 @@ fn bad_input_gives_typed_errors() {
         })
     ));
     assert!(matches!(
-        MalaConfig::new().with_step_size((-0.1).into()).init(),
+        MalaConfig::new().step_size(-0.1).init(),
         Err(SampleError::InvalidParameter { .. })
     ));
     assert!(matches!(

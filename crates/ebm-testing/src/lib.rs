@@ -4,6 +4,7 @@
 //! on WGPU (CI uses Mesa's lavapipe, a software Vulkan driver). Tests compare against reference
 //! values with [`tolerance`], which widens on GPU backends whose reductions and transcendental
 //! functions round differently from NdArray's.
+#![forbid(unsafe_code)]
 
 use burn::backend::Autodiff;
 

@@ -11,6 +11,7 @@
 //! | `trainer.rs` | [`Trainer`]: epochs, optimiser, clipping, schedules, EMA, NaN policy, progress |
 //! | `checkpoint.rs` | what a checkpoint holds: digests, configs, the checks before a load |
 //! | `checkpoint_store.rs` | versioned checkpoint directories, switched atomically and durably |
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod checkpoint;
@@ -62,10 +63,13 @@ mod tests {
         let config = TrainerConfig::from_json(r#"{"epochs": 3}"#).unwrap();
         assert_eq!((config.epochs, config.batch_size), (3, 128));
         let config = TrainerConfig::from_json(
-            r#"{"epochs": 3, "lr_schedule": {"kind": "cosine", "start": 0.01, "end": 0.0001, "n_steps": 10}}"#,
+            r#"{"epochs": 3, "learning_rate": {"kind": "cosine", "start": 0.01, "end": 0.0001, "n_steps": 10}}"#,
         )
         .unwrap();
-        assert!(config.lr_schedule.is_some());
+        assert_eq!(
+            config.learning_rate,
+            ebm_core::schedule::Schedule::cosine(0.01, 0.0001, 10)
+        );
         assert_eq!(
             TrainerConfig::from_json(r#"{"epochs": 3, "learning_rte": 0.1}"#).unwrap_err(),
             ConfigError::UnknownKey {

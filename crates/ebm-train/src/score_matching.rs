@@ -289,6 +289,7 @@ ebm_core::json_config!(
     required = [],
     template = DenoisingScoreMatchingConfig::new()
 );
+ebm_core::schedule_setters!(DenoisingScoreMatchingConfig { sigma });
 
 impl DenoisingScoreMatchingConfig {
     /// Builds the objective.

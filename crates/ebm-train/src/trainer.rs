@@ -63,12 +63,10 @@ pub struct TrainerConfig {
     /// Samples per batch of [`Trainer::fit`] ([`Trainer::fit_loader`] takes the loader's).
     #[config(default = 128)]
     pub batch_size: usize,
-    /// Learning rate (used when no schedule is given).
-    #[config(default = 1e-3)]
-    pub learning_rate: f64,
-    /// Learning rate per optimiser step, overriding `learning_rate`.
-    #[config(default = "None")]
-    pub lr_schedule: Option<Schedule>,
+    /// Learning rate per optimiser step: a constant (`.learning_rate(1e-3)`) or any
+    /// [`Schedule`] of the step.
+    #[config(default = "Schedule::Constant { value: 1e-3 }")]
+    pub learning_rate: Schedule,
     /// Clip the global gradient norm to this value.
     #[config(default = "None")]
     pub grad_clip_norm: Option<f64>,
@@ -114,6 +112,7 @@ ebm_core::json_config!(
     required = ["epochs"],
     template = TrainerConfig::new(0)
 );
+ebm_core::schedule_setters!(TrainerConfig { learning_rate });
 
 /// Metrics of one logged step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -252,16 +251,12 @@ where
         if config.log_every == 0 {
             return Err(invalid("log_every", 0.0, "must be > 0"));
         }
-        if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
-            return Err(invalid(
-                "learning_rate",
-                config.learning_rate,
-                "must be finite and > 0",
-            ));
-        }
-        if let Some(s) = &config.lr_schedule {
-            s.validate(true).map_err(TrainError::Energy)?;
-        }
+        config.learning_rate.validate(true).map_err(|e| match e {
+            ebm_core::EnergyError::InvalidParameter {
+                value, requirement, ..
+            } => invalid("learning_rate", value, requirement),
+            other => TrainError::Energy(other),
+        })?;
         if let Some(c) = config.grad_clip_norm
             && !(c.is_finite() && c > 0.0)
         {
@@ -385,10 +380,7 @@ where
     }
 
     fn learning_rate(&self) -> f64 {
-        match &self.config.lr_schedule {
-            Some(s) => s.value_at(self.state.step),
-            None => self.config.learning_rate,
-        }
+        self.config.learning_rate.value_at(self.state.step)
     }
 
     /// The batch order of `epoch`.

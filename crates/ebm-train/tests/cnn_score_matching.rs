@@ -60,7 +60,7 @@ where
     };
     let config = TrainerConfig::new(epochs)
         .with_batch_size(100)
-        .with_lr_schedule(Some(schedule))
+        .with_learning_rate(schedule)
         .with_quiet(true)
         .with_seed(1);
     let mut trainer = Trainer::new(model, AdamConfig::new().init(), objective, config).unwrap();
@@ -100,7 +100,7 @@ fn assert_learned(name: &str, model: &impl Energy<B>) {
 #[test]
 fn denoising_score_matching_trains_a_cnn() {
     let dsm = DenoisingScoreMatchingConfig::new()
-        .with_sigma(0.1.into())
+        .sigma(0.1)
         .init()
         .unwrap();
     assert_learned("DSM", &train(cnn(), dsm));
@@ -173,7 +173,7 @@ ebm_core::layer_energy!(UserEnergy);
 #[test]
 fn denoising_score_matching_trains_a_user_written_energy() {
     let dsm = DenoisingScoreMatchingConfig::new()
-        .with_sigma(0.1.into())
+        .sigma(0.1)
         .init()
         .unwrap();
     let model = UserEnergy::<B>::new(&Default::default());

@@ -55,7 +55,7 @@ fn train_towards<L: Objective<B, Quadratic<B>>>(
     };
     let config = TrainerConfig::new(epochs)
         .with_batch_size(200)
-        .with_lr_schedule(Some(schedule))
+        .with_learning_rate(schedule)
         .with_quiet(true)
         .with_seed(1);
     let mut trainer = Trainer::new(model, AdamConfig::new().init(), objective, config).unwrap();
@@ -91,7 +91,7 @@ fn assert_recovered(name: &str, model: &Quadratic<B>, precision: [f64; 4]) {
 }
 
 fn mala() -> Mala {
-    MalaConfig::new().with_step_size(0.3.into()).init().unwrap()
+    MalaConfig::new().step_size(0.3).init().unwrap()
 }
 
 #[test]
@@ -140,7 +140,7 @@ fn denoising_score_matching_recovers_the_precision() {
     let (a, b, d) = (1.0 + sigma * sigma, 0.5, 2.0 + sigma * sigma);
     let det = a * d - b * b;
     let dsm = DenoisingScoreMatchingConfig::new()
-        .with_sigma(sigma.into())
+        .sigma(sigma)
         .init()
         .unwrap();
     train_towards("DSM", dsm, 10, 0.05, [d / det, -b / det, -b / det, a / det]);
@@ -218,7 +218,7 @@ fn training_through_a_burn_data_loader_recovers_the_precision() {
     };
     let config = TrainerConfig::new(10)
         .with_batch_size(200)
-        .with_lr_schedule(Some(schedule))
+        .with_learning_rate(schedule)
         .with_quiet(true);
     let mut trainer = Trainer::new(
         model,

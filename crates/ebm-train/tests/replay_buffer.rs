@@ -15,10 +15,7 @@ use ebm_train::{Objective, PersistentContrastiveDivergenceConfig};
 fn a_replay_buffer_on_a_fixed_gaussian_keeps_its_moments() {
     let device = Default::default();
     let target = Gaussian::standard(2).unwrap();
-    let langevin = LangevinConfig::new()
-        .with_step_size(0.1.into())
-        .init()
-        .unwrap();
+    let langevin = LangevinConfig::new().step_size(0.1).init().unwrap();
     // The buffer starts at 3× the target's scale, so it must relax; no restarts from noise,
     // which would pull it back towards that wide start.
     let mut pcd = PersistentContrastiveDivergenceConfig::new()

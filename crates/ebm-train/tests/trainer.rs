@@ -30,10 +30,7 @@ fn fixed_data() -> Tensor<B, 2> {
 }
 
 fn langevin() -> Langevin {
-    LangevinConfig::new()
-        .with_step_size(0.01.into())
-        .init()
-        .unwrap()
+    LangevinConfig::new().step_size(0.01).init().unwrap()
 }
 
 fn mlp(width: usize) -> Mlp<B> {
@@ -60,11 +57,11 @@ fn pcd_config() -> PersistentContrastiveDivergenceConfig {
 fn trainer_config(epochs: usize) -> TrainerConfig {
     TrainerConfig::new(epochs)
         .with_batch_size(64)
-        .with_lr_schedule(Some(Schedule::ExponentialDecay {
+        .with_learning_rate(Schedule::ExponentialDecay {
             start: 1e-2,
             rate: 0.99,
             min: 1e-4,
-        }))
+        })
         .with_grad_clip_norm(Some(1.0))
         .with_ema_decay(Some(0.9))
         .with_log_every(1)
@@ -673,9 +670,7 @@ fn bad_input_gives_typed_errors() {
     ));
     // σ ≤ 0.
     assert!(matches!(
-        DenoisingScoreMatchingConfig::new()
-            .with_sigma(0.0.into())
-            .init(),
+        DenoisingScoreMatchingConfig::new().sigma(0.0).init(),
         Err(TrainError::InvalidParameter { name: "sigma", .. })
     ));
     assert!(matches!(
@@ -712,14 +707,14 @@ fn bad_input_gives_typed_errors() {
 
 #[test]
 fn configs_describe_a_run_in_json() {
-    let config = TrainerConfig::new(3).with_lr_schedule(Some(Schedule::Cosine {
+    let config = TrainerConfig::new(3).with_learning_rate(Schedule::Cosine {
         start: 1e-3,
         end: 1e-5,
         n_steps: 100,
-    }));
+    });
     let json = serde_json::to_string(&config).unwrap();
     let back: TrainerConfig = serde_json::from_str(&json).unwrap();
-    assert_eq!(back.lr_schedule, config.lr_schedule);
+    assert_eq!(back.learning_rate, config.learning_rate);
     let pcd = PersistentContrastiveDivergenceConfig::new().with_restart_fraction(0.1);
     let back: PersistentContrastiveDivergenceConfig =
         serde_json::from_str(&serde_json::to_string(&pcd).unwrap()).unwrap();
@@ -776,12 +771,7 @@ fn diverging_negative_chains_follow_the_trainers_policy() {
     use ebm_core::neural::{Quadratic, QuadraticConfig};
     // On E = ½|x|², Langevin with step 10 multiplies the chains by -9 a step: they overflow to
     // infinity, then NaN, within k = 60 steps.
-    let exploding = || {
-        LangevinConfig::new()
-            .with_step_size(10.0.into())
-            .init()
-            .unwrap()
-    };
+    let exploding = || LangevinConfig::new().step_size(10.0).init().unwrap();
     let quadratic = || {
         QuadraticConfig::new(2)
             .init::<B>(&Default::default())
@@ -856,7 +846,9 @@ fn diverging_negative_chains_follow_the_trainers_policy() {
 #[test]
 fn the_epoch_callback_sees_each_epoch_once_with_its_logged_steps() {
     use std::sync::{Arc, Mutex};
-    let seen: Arc<Mutex<Vec<(usize, usize, usize, f64)>>> = Arc::default();
+    /// (epoch, step, logged steps, mean loss) of one callback.
+    type Seen = (usize, usize, usize, f64);
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let sink = seen.clone();
     // 300 rows in batches of 64: 5 steps per epoch, all logged.
     let mut trainer = pcd_trainer(3, 4).with_epoch_callback(move |e| {

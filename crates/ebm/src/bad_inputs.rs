@@ -297,7 +297,7 @@ fn cases() -> Vec<Case> {
         (
             "Langevin step size 0",
             Expect::Error("InvalidParameter"),
-            Box::new(|| err(LangevinConfig::new().with_step_size(0.0.into()).init())),
+            Box::new(|| err(LangevinConfig::new().step_size(0.0).init())),
         ),
         (
             "run with thin 0",
@@ -401,7 +401,7 @@ fn cases() -> Vec<Case> {
             Expect::Error("InvalidParameter"),
             Box::new(|| {
                 err(ebm_train::DenoisingScoreMatchingConfig::new()
-                    .with_sigma(f64::NAN.into())
+                    .sigma(f64::NAN)
                     .init())
             }),
         ),

@@ -27,6 +27,7 @@
 //! let e = energy.energy_value(x);
 //! assert_eq!(e.into_data().to_vec::<f32>().unwrap(), vec![2.0]);
 //! ```
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub use burn;
@@ -45,11 +46,14 @@ pub mod backend;
 /// (`energy_value`, `grad_energy`, `energy_and_grad`, `score`) work in method-call syntax; the
 /// backend is inferred from the tensors. It leaves out
 /// [`AnalyticEnergy`](ebm_core::analytic::AnalyticEnergy), whose methods share those names: import
-/// it where you implement a formula of your own. It also brings `burn` itself into scope, which
-/// Burn's `#[derive(Module)]` and `#[derive(Config)]` need in a crate that reaches Burn through
-/// `ebm`.
+/// it where you implement a formula of your own. It also brings `burn` itself and Burn's
+/// `Module` and `Config` (trait and derive) into scope, so that `#[derive(Module)]` works in a
+/// crate that reaches Burn only through `ebm` (the derive needs the backend parameter to be
+/// called `B`).
 pub mod prelude {
     pub use burn;
+    pub use burn::config::Config;
+    pub use burn::module::Module;
     pub use burn::optim::{AdamConfig, AdamWConfig, SgdConfig};
     pub use burn::tensor::Tensor;
     pub use burn::tensor::backend::{AutodiffBackend, Backend};
