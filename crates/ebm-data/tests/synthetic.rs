@@ -232,3 +232,34 @@ fn same_seed_same_data_and_bad_parameters_are_errors() {
         Err(DataError::InvalidParameter { .. })
     ));
 }
+
+/// Value stability: the first points each generator draws for its default seed.
+#[test]
+fn the_points_of_a_seed_are_pinned() {
+    use ebm_data::synthetic::*;
+    let first = |d: ebm_data::PointDataset| d.points()[..2].to_vec();
+    for (name, got, pinned) in [
+        (
+            "gaussian mixture",
+            first(GaussianMixtureConfig::new().generate().unwrap()),
+            [[0.705_333_5, -0.724_827_95], [0.693_706_4, 0.730_985_1]],
+        ),
+        (
+            "two moons",
+            first(TwoMoonsConfig::new().generate().unwrap()),
+            [[1.965_162_5, 0.227_258_79], [0.382_679_4, 0.942_094_45]],
+        ),
+        (
+            "checkerboard",
+            first(CheckerboardConfig::new().generate().unwrap()),
+            [[-1.183_246_3, 1.434_155_6], [-3.880_599, -0.650_392_5]],
+        ),
+    ] {
+        let close = got
+            .iter()
+            .flatten()
+            .zip(pinned.iter().flatten())
+            .all(|(a, b)| (a - b).abs() < 1e-6);
+        assert!(close, "{name}: {got:?}");
+    }
+}

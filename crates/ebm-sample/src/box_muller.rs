@@ -8,13 +8,12 @@
 //! a tail of probability 2.7·10⁻¹¹.
 
 use rand::RngCore;
-use rand::rngs::SmallRng;
 
 /// Pairs computed per block: the uniforms of one block fit in L1 next to the output.
 const BLOCK: usize = 256;
 
 /// Fills `out` with independent N(0, scale²) draws from `rng`.
-pub(crate) fn fill_normal(rng: &mut SmallRng, out: &mut [f32], scale: f32) {
+pub(crate) fn fill_normal(rng: &mut impl RngCore, out: &mut [f32], scale: f32) {
     let mut bits = [0u32; 2 * BLOCK];
     for chunk in out.chunks_mut(2 * BLOCK) {
         let pairs = chunk.len().div_ceil(2);
@@ -146,7 +145,6 @@ fn sin_small(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     #[test]
     fn the_elementary_functions_match_libm() {
@@ -170,7 +168,7 @@ mod tests {
     /// Moments and tail frequencies of 2²¹ draws against N(0, 4), at about five standard errors.
     #[test]
     fn draws_have_the_normal_moments_and_tails() {
-        let mut rng = SmallRng::seed_from_u64(11);
+        let mut rng = ebm_core::random_stream::seeded_rng(11);
         let n = 1 << 21;
         let mut draws = vec![0.0f32; n];
         fill_normal(&mut rng, &mut draws, 2.0);
@@ -217,7 +215,11 @@ mod tests {
     fn odd_lengths_and_the_seed_alone_decide_the_values() {
         let draw = |seed, n| {
             let mut out = vec![0.0f32; n];
-            fill_normal(&mut SmallRng::seed_from_u64(seed), &mut out, 1.0);
+            fill_normal(
+                &mut ebm_core::random_stream::seeded_rng(seed),
+                &mut out,
+                1.0,
+            );
             out
         };
         assert_eq!(draw(3, 1001), draw(3, 1001));

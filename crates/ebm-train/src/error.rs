@@ -105,3 +105,16 @@ pub(crate) fn invalid(name: &'static str, value: f64, requirement: &'static str)
         requirement,
     }
 }
+
+/// Checks a schedule of positive values (learning rates, σ), naming `field` in the error.
+pub(crate) fn check_positive_schedule(
+    field: &'static str,
+    schedule: &ebm_core::schedule::Schedule,
+) -> Result<(), TrainError> {
+    schedule.validate(true).map_err(|e| match e {
+        ebm_core::EnergyError::InvalidParameter {
+            value, requirement, ..
+        } => invalid(field, value, requirement),
+        other => TrainError::Energy(other),
+    })
+}

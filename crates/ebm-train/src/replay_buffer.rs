@@ -3,8 +3,6 @@
 use burn::tensor::IndexingUpdateOp;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use rand::SeedableRng;
-use rand::rngs::SmallRng;
 
 use crate::TrainError;
 use crate::error::invalid;
@@ -64,7 +62,7 @@ impl<Bk: Backend> ReplayBuffer<Bk> {
                 "must not exceed the replay buffer size",
             ));
         }
-        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut rng = ebm_core::random_stream::seeded_rng(seed);
         Ok(rand::seq::index::sample(&mut rng, self.capacity(), batch).into_vec())
     }
 
@@ -97,6 +95,25 @@ impl<Bk: Backend> ReplayBuffer<Bk> {
 mod tests {
     use super::*;
     use ebm_testing::TestInner;
+
+    /// Value stability: the slots and the initial states a seed gives.
+    #[test]
+    fn the_slots_and_states_of_a_seed_are_pinned() {
+        let buffer = ReplayBuffer::<TestInner>::new(10, 2, 1.0, 3, &Default::default()).unwrap();
+        let slots = buffer.draw_slots(4, 7).unwrap();
+        let states = buffer
+            .states()
+            .clone()
+            .narrow(0, 0, 2)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        assert_eq!(slots, [4, 0, 9, 3]);
+        let pinned = [-0.143_940_57, -0.882_141_7, 0.220_026_88, 0.757_377_27];
+        for (got, pinned) in states.iter().zip(pinned) {
+            assert!((got - pinned).abs() < 1e-6, "{states:?}");
+        }
+    }
 
     #[test]
     fn writes_back_into_the_drawn_slots() {

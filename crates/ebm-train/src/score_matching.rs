@@ -294,12 +294,7 @@ ebm_core::schedule_setters!(DenoisingScoreMatchingConfig { sigma });
 impl DenoisingScoreMatchingConfig {
     /// Builds the objective.
     pub fn init(&self) -> Result<DenoisingScoreMatching, TrainError> {
-        self.sigma.validate(true).map_err(|e| match e {
-            ebm_core::EnergyError::InvalidParameter {
-                value, requirement, ..
-            } => invalid("sigma", value, requirement),
-            other => TrainError::Energy(other),
-        })?;
+        crate::error::check_positive_schedule("sigma", &self.sigma)?;
         Ok(DenoisingScoreMatching {
             config: self.clone(),
         })

@@ -154,18 +154,9 @@ impl<B: AutodiffBackend, A: AnalyticHessian + Clone> SecondOrderEnergy<B> for Hy
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        crate::assert_batch(
-            std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
-            x.dims(),
-        );
-
+        // One probe per sample is the batched path with P = 1.
         crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
-        let w = sigmoid(self.alpha.val());
-        let ga = AnalyticEnergy::grad_energy(&self.analytic, x.clone());
-        let ha = self.analytic.hvp(x.clone(), v.clone());
-        let (gn, hn) = self.neural.grad_and_hvp_tracked(x, v);
-        (mix(w.clone(), ga, gn), mix(w, ha, hn))
+        self.grad_and_hvps_tracked(x, v)
     }
 
     /// The MLP's batched probes (its forward and gradient sweeps once, the tangents per probe);
@@ -186,7 +177,12 @@ impl<B: AutodiffBackend, A: AnalyticHessian + Clone> SecondOrderEnergy<B> for Hy
         let ga = AnalyticEnergy::grad_energy(&self.analytic, x.clone());
         // Nothing is differentiated through the repeat (the analytic part has no parameters):
         // Burn 0.21's backward of `repeat_dim` over several rows sums the wrong rows.
-        let ha = self.analytic.hvp(x.clone().repeat_dim(0, p), v.clone());
+        let rows = if p == 1 {
+            x.clone()
+        } else {
+            x.clone().repeat_dim(0, p)
+        };
+        let ha = self.analytic.hvp(rows, v.clone());
         let (gn, hn) = self.neural.grad_and_hvps_tracked(x, v);
         (mix(w.clone(), ga, gn), mix(w, ha, hn))
     }

@@ -24,10 +24,9 @@ pub use pinwheel::PinwheelConfig;
 pub use swiss_roll::SwissRollConfig;
 pub use two_moons::TwoMoonsConfig;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use ebm_core::random_stream::StreamRng;
 
 /// The generator every dataset draws from.
-fn rng(seed: u64) -> StdRng {
-    StdRng::seed_from_u64(seed)
+fn rng(seed: u64) -> StreamRng {
+    ebm_core::random_stream::seeded_rng(seed)
 }
