@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     trainer.fit(&dataset.to_tensor(&device))?;
 
-    let mut sampler = LangevinConfig::new().step_size(0.005).init()?;
+    let sampler = LangevinConfig::new().step_size(0.005).init()?;
     let run = RunConfig::new(1000).with_seed(SEED);
     let samples = sampler.sample_from_noise(trainer.model(), 500, 2, &device, &run)?;
     let n = samples.final_state.dims()[0];

@@ -89,14 +89,14 @@ fn run<B: AutodiffBackend>(args: &Args) {
         8,
     );
     // Fresh samples: 200 sampler steps from noise.
-    let mut langevin = sampler;
+    let langevin = sampler;
     let init = ebm::ebm_sample::noise::Noise::new(9)
         .normal([64, 64], &buffer)
         .mul_scalar(0.5)
         .clamp(-1.0, 1.0);
     let steps = if args.quick { 20 } else { 200 };
     let samples = Sampler::<B>::sample(
-        &mut langevin,
+        &langevin,
         trainer.model(),
         init,
         &RunConfig::new(steps).with_seed(10),

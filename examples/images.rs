@@ -200,7 +200,7 @@ fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) ->
         .clamp(-1.0, 1.0);
     let steps = if args.quick { 3 } else { 200 };
     let samples = Sampler::<B>::sample(
-        &mut sampler.clone(),
+        &sampler,
         trainer.model(),
         init,
         &RunConfig::new(steps).with_seed(10),
@@ -263,7 +263,7 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
     } else {
         count(args, "--steps-per-level", 20)
     };
-    let mut langevin = ladder
+    let langevin = ladder
         .annealed_langevin(steps_per_level, 2e-5, None)
         .expect("valid sampler");
     // Chains start from a Gaussian with the data's per-pixel mean and standard deviation: within
@@ -273,7 +273,7 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
     let shown = batch_size(args);
     let init = (Noise::new(11).normal([shown, SIDE * SIDE], data) * std + mean).clamp(-1.0, 1.0);
     let samples = Sampler::<B>::sample(
-        &mut langevin,
+        &langevin,
         model,
         init,
         &RunConfig::new(ladder.annealed_steps(steps_per_level)).with_seed(12),

@@ -144,7 +144,7 @@ where
     let held = rows(held_out.to_tensor::<Inner<B>>(&device));
     let report = evaluate::<B, _, _>(model, &truth, &sample_rows, &held, RANGE, &device);
     // The modes: local minima of the learned energy found by descending from a ring of starts.
-    let mut gd = GradientDescentConfig::new()
+    let gd = GradientDescentConfig::new()
         .step_size(0.01)
         .init()
         .expect("valid");
@@ -155,14 +155,9 @@ where
         })
         .collect();
     let minima = rows(
-        Sampler::<B>::sample(
-            &mut gd,
-            model,
-            tensor(&starts, &device),
-            &RunConfig::new(2000),
-        )
-        .expect("descent")
-        .final_state,
+        Sampler::<B>::sample(&gd, model, tensor(&starts, &device), &RunConfig::new(2000))
+            .expect("descent")
+            .final_state,
     );
     let mut modes: Vec<[f64; 2]> = vec![];
     for m in &minima {

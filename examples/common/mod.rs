@@ -209,7 +209,7 @@ pub fn model_samples<B: AutodiffBackend, E: Energy<B>>(
     quick: bool,
     device: &ebm::burn::tensor::Device<Inner<B>>,
 ) -> Vec<Vec<f64>> {
-    let mut mala = MalaConfig::new()
+    let mala = MalaConfig::new()
         .step_size(0.02)
         .init()
         .expect("valid sampler");
@@ -218,12 +218,7 @@ pub fn model_samples<B: AutodiffBackend, E: Energy<B>>(
         .normal([1000, 2], &like)
         .mul_scalar(1.5);
     let n_steps = if quick { 100 } else { 1000 };
-    let out = Sampler::<B>::sample(
-        &mut mala,
-        model,
-        init,
-        &RunConfig::new(n_steps).with_seed(8),
-    )
-    .expect("sampling runs");
+    let out = Sampler::<B>::sample(&mala, model, init, &RunConfig::new(n_steps).with_seed(8))
+        .expect("sampling runs");
     rows(out.final_state)
 }

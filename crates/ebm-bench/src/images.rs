@@ -68,11 +68,10 @@ pub fn run<B: AutodiffBackend>(
 
     if options.selected("cnn_langevin") {
         let n_steps = if options.quick { 2 } else { 20 };
-        let mut sampler = LangevinConfig::new().step_size(0.01).init().expect("valid");
+        let sampler = LangevinConfig::new().step_size(0.01).init().expect("valid");
         let run = RunConfig::new(n_steps).with_check_every(n_steps);
         let times = time_runs(repeats, || {
-            let out =
-                Sampler::<B>::sample(&mut sampler, &cnn, x.clone(), &run).expect("sampling runs");
+            let out = Sampler::<B>::sample(&sampler, &cnn, x.clone(), &run).expect("sampling runs");
             let _ = out.final_state.into_data();
         });
         push(

@@ -79,13 +79,13 @@ where
         if !options.selected(name) {
             continue;
         }
-        let mut sampler = LangevinConfig::new().step_size(0.01).init().expect("valid");
+        let sampler = LangevinConfig::new().step_size(0.01).init().expect("valid");
         let run = RunConfig::new(n_steps).with_check_every(n_steps);
         let init =
             Tensor::<Inner<B>, 2>::random([batch, dim], Distribution::Normal(0.0, 1.0), device);
         let times = crate::record::time_runs(repeats, || {
-            let out = Sampler::<B>::sample(&mut sampler, energy, init.clone(), &run)
-                .expect("sampling runs");
+            let out =
+                Sampler::<B>::sample(&sampler, energy, init.clone(), &run).expect("sampling runs");
             let _ = out.final_state.into_data();
         });
         params["batch"] = json!(batch);
@@ -107,7 +107,7 @@ where
     if options.selected("hmc_gaussian") {
         let energy = Gaussian::standard(10).expect("valid");
         let (batch, n_steps) = (1000, steps(100));
-        let mut hmc = HmcConfig::new()
+        let hmc = HmcConfig::new()
             .step_size(0.1)
             .with_n_leapfrog(10)
             .init()
@@ -117,7 +117,7 @@ where
             Tensor::<Inner<B>, 2>::random([batch, 10], Distribution::Normal(0.0, 1.0), device);
         let times = crate::record::time_runs(repeats, || {
             let out =
-                Sampler::<B>::sample(&mut hmc, &energy, init.clone(), &run).expect("sampling runs");
+                Sampler::<B>::sample(&hmc, &energy, init.clone(), &run).expect("sampling runs");
             let _ = out.final_state.into_data();
         });
         let params = json!({"energy": "gaussian d=10", "batch": batch, "steps": n_steps, "n_leapfrog": 10, "step_size": 0.1});

@@ -8,8 +8,6 @@
 //! Tolerance: `|ours − ref| ≤ rtol·(|ref| + max|ref of that tensor|)` with rtol = 1e-4 (f32
 //! against float64), as the issue asks.
 
-mod support;
-
 use std::collections::HashMap;
 
 use burn::module::{Module, Param};
@@ -19,9 +17,9 @@ use burn::tensor::{Tensor, TensorData};
 use ebm_core::neural::layers::{Conv3x3, SecondOrderLayer};
 use ebm_core::neural::{Activation, Cnn, ConvParameters, Dense};
 use ebm_core::{Energy, SecondOrderEnergy};
+use ebm_reference::mlp::flatten;
 use ebm_testing::{TestBackend, TestInner};
 use serde::Deserialize;
-use support::mlp_reference::flatten;
 
 type B = TestBackend;
 type Grads = <B as AutodiffBackend>::Gradients;

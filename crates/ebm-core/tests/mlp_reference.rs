@@ -1,4 +1,4 @@
-//! The MLP energy against TorchEBM's float64 reference vectors (`tests/data/mlp_energy.json`):
+//! The MLP energy against TorchEBM's float64 reference vectors (`ebm-reference/data/mlp_energy.json`):
 //! energy, input gradient, Hessian, Laplacian, and the exact score-matching loss with its
 //! parameter gradients (the other losses are tested in `ebm-train`). Those parameter
 //! gradients are second order (∂θ of expressions in ∇ₓE and ∇ₓ²E): they go through the MLP's
@@ -8,11 +8,9 @@
 //! rtol = 1e-5 for first-order quantities and 1e-4 for second-order ones, as the reference's
 //! README suggests.
 
-mod support;
-
 use burn::tensor::Tensor;
 use ebm_core::{Energy, SecondOrderEnergy};
-use support::mlp_reference::*;
+use ebm_reference::mlp::*;
 
 fn mean_rows(t: Tensor<B, 1>) -> Tensor<B, 1> {
     t.mean()

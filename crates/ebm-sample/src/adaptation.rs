@@ -1,15 +1,81 @@
-//! Dual-averaging step-size adaptation (Hoffman & Gelman 2014, algorithm 5).
+//! Step-size adaptation during warm-up: dual averaging (Hoffman & Gelman 2014, algorithm 5), its
+//! configuration, and the step size a run uses at each step. A sampler only declares its schedule
+//! and whether it adapts ([`crate::Transition::adaptation`]); the run owns the adaptation's state.
 
+use burn::config::Config;
+use ebm_core::schedule::Schedule;
 use serde::{Deserialize, Serialize};
 
-/// Adapts a step size during warm-up so that the mean acceptance rate approaches a target.
+use crate::error::{SampleError, invalid};
+
+/// The constants of dual averaging. The defaults are Stan's: γ = 0.05, t₀ = 10, κ = 0.75.
+#[derive(Config, Debug, PartialEq)]
+pub struct DualAveragingConfig {
+    /// γ > 0: how far the step may move from `μ = log(10·ε₀)`; smaller moves further.
+    #[config(default = 0.05)]
+    pub gamma: f64,
+    /// t₀ ≥ 0: damps the first iterations.
+    #[config(default = 10.0)]
+    pub t0: f64,
+    /// κ in (0.5, 1]: the decay of the averaging weights `t^{−κ}`.
+    #[config(default = 0.75)]
+    pub kappa: f64,
+}
+
+ebm_core::json_config!(
+    DualAveragingConfig,
+    required = [],
+    template = DualAveragingConfig::new()
+);
+
+impl DualAveragingConfig {
+    /// Checks the constants, and `target` (the acceptance probability to reach) in (0, 1).
+    pub fn validate(&self, target: f64) -> Result<(), SampleError> {
+        if !(target > 0.0 && target < 1.0) {
+            return Err(invalid("target_acceptance", target, "must be in (0, 1)"));
+        }
+        if !(self.gamma.is_finite() && self.gamma > 0.0) {
+            return Err(invalid("dual_averaging.gamma", self.gamma, "must be > 0"));
+        }
+        if !(self.t0.is_finite() && self.t0 >= 0.0) {
+            return Err(invalid("dual_averaging.t0", self.t0, "must be >= 0"));
+        }
+        if !(self.kappa > 0.5 && self.kappa <= 1.0) {
+            return Err(invalid(
+                "dual_averaging.kappa",
+                self.kappa,
+                "must be in (0.5, 1]",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts an adaptation from `initial_step` towards the mean acceptance probability `target`.
+    pub fn init(&self, initial_step: f64, target: f64) -> DualAveraging {
+        DualAveraging {
+            gamma: self.gamma,
+            t0: self.t0,
+            kappa: self.kappa,
+            target,
+            mu: (10.0 * initial_step).ln(),
+            h_bar: 0.0,
+            log_step: initial_step.ln(),
+            log_step_bar: 0.0,
+            t: 0.0,
+        }
+    }
+}
+
+/// Adapts a step size during warm-up so that the mean acceptance probability approaches a target.
 ///
-/// With `μ = log(10·ε₀)`, after each warm-up step with mean acceptance `α`:
+/// With `μ = log(10·ε₀)`, after each warm-up step with mean acceptance probability `α`:
 /// `H̄ ← (1 − 1/(t + t₀))·H̄ + (δ − α)/(t + t₀)`, `log ε = μ − √t/γ·H̄`, and the running average
 /// `log ε̄ ← t^{−κ}·log ε + (1 − t^{−κ})·log ε̄`. After warm-up the sampler uses `ε̄`.
-/// Constants as in Stan: γ = 0.05, t₀ = 10, κ = 0.75.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DualAveraging {
+    gamma: f64,
+    t0: f64,
+    kappa: f64,
     target: f64,
     mu: f64,
     h_bar: f64,
@@ -19,20 +85,10 @@ pub struct DualAveraging {
 }
 
 impl DualAveraging {
-    const GAMMA: f64 = 0.05;
-    const T0: f64 = 10.0;
-    const KAPPA: f64 = 0.75;
-
-    /// Starts from `initial_step` towards the acceptance rate `target`.
+    /// Starts from `initial_step` towards the acceptance probability `target`, with Stan's
+    /// constants.
     pub fn new(initial_step: f64, target: f64) -> Self {
-        Self {
-            target,
-            mu: (10.0 * initial_step).ln(),
-            h_bar: 0.0,
-            log_step: initial_step.ln(),
-            log_step_bar: 0.0,
-            t: 0.0,
-        }
+        DualAveragingConfig::new().init(initial_step, target)
     }
 
     /// The step size to use next during warm-up.
@@ -49,7 +105,7 @@ impl DualAveraging {
         }
     }
 
-    /// Feeds one warm-up step's mean acceptance rate.
+    /// Feeds one warm-up step's mean acceptance probability.
     pub fn update(&mut self, acceptance: f64) {
         // A NaN acceptance (no finite proposal) counts as a rejection.
         let acceptance = if acceptance.is_finite() {
@@ -58,11 +114,56 @@ impl DualAveraging {
             0.0
         };
         self.t += 1.0;
-        let w = 1.0 / (self.t + Self::T0);
+        let w = 1.0 / (self.t + self.t0);
         self.h_bar = (1.0 - w) * self.h_bar + w * (self.target - acceptance);
-        self.log_step = self.mu - self.t.sqrt() / Self::GAMMA * self.h_bar;
-        let eta = self.t.powf(-Self::KAPPA);
+        self.log_step = self.mu - self.t.sqrt() / self.gamma * self.h_bar;
+        let eta = self.t.powf(-self.kappa);
         self.log_step_bar = eta * self.log_step + (1.0 - eta) * self.log_step_bar;
+    }
+}
+
+/// The step size of a run: the sampler's schedule, replaced during warm-up by its adaptation
+/// (if any) and after warm-up by the adaptation's averaged result.
+#[derive(Debug, Clone)]
+pub(crate) struct RunStepSize<'a> {
+    schedule: &'a Schedule,
+    adapting: Option<DualAveraging>,
+    adapted: Option<f64>,
+}
+
+impl<'a> RunStepSize<'a> {
+    pub(crate) fn new(schedule: &'a Schedule, adaptation: Option<DualAveraging>) -> Self {
+        Self {
+            schedule,
+            adapting: adaptation,
+            adapted: None,
+        }
+    }
+
+    pub(crate) fn adapts(&self) -> bool {
+        self.adapting.is_some()
+    }
+
+    /// Feeds a warm-up step's mean acceptance probability.
+    pub(crate) fn update(&mut self, acceptance: f64) {
+        if let Some(da) = &mut self.adapting {
+            da.update(acceptance);
+        }
+    }
+
+    pub(crate) fn end_warmup(&mut self) {
+        if let Some(da) = self.adapting.take() {
+            self.adapted = Some(da.final_step_size());
+        }
+    }
+
+    /// The step size of step `k`.
+    pub(crate) fn at(&self, k: usize) -> f64 {
+        match (&self.adapting, self.adapted) {
+            (Some(da), _) => da.step_size(),
+            (None, Some(step)) => step,
+            (None, None) => self.schedule.value_at(k),
+        }
     }
 }
 
@@ -97,65 +198,43 @@ mod tests {
             da.final_step_size()
         );
     }
-}
 
-/// The step size of a Metropolis sampler: a schedule, optionally replaced by dual averaging
-/// during warm-up and by its averaged result afterwards.
-#[derive(Debug, Clone)]
-pub(crate) struct StepSize {
-    schedule: ebm_core::schedule::Schedule,
-    target: Option<f64>,
-    adapting: Option<DualAveraging>,
-    adapted: Option<f64>,
-}
-
-impl StepSize {
-    pub(crate) fn new(schedule: ebm_core::schedule::Schedule, target: Option<f64>) -> Self {
-        Self {
-            schedule,
-            target,
-            adapting: None,
-            adapted: None,
+    #[test]
+    fn the_constants_are_used_and_checked() {
+        // A larger γ moves the step less from μ after the same feedback.
+        let feed = |config: DualAveragingConfig| {
+            let mut da = config.init(0.1, 0.65);
+            for _ in 0..20 {
+                da.update(1.0);
+            }
+            da.step_size()
+        };
+        let stan = feed(DualAveragingConfig::new());
+        let timid = feed(DualAveragingConfig::new().with_gamma(0.5));
+        assert!(stan > timid && timid > 0.1, "{stan} vs {timid}");
+        // κ = 1 averages uniformly; it changes ε̄ but not the iterates.
+        let mut uniform = DualAveragingConfig::new().with_kappa(1.0).init(0.1, 0.65);
+        let mut stan_da = DualAveraging::new(0.1, 0.65);
+        for rate in [0.9, 0.2, 0.7, 0.4] {
+            uniform.update(rate);
+            stan_da.update(rate);
         }
-    }
+        assert_eq!(uniform.step_size(), stan_da.step_size());
+        assert_ne!(uniform.final_step_size(), stan_da.final_step_size());
 
-    pub(crate) fn schedule(&self) -> &ebm_core::schedule::Schedule {
-        &self.schedule
-    }
-
-    pub(crate) fn target(&self) -> Option<f64> {
-        self.target
-    }
-
-    /// Restarts adaptation (if configured) at the start of a run.
-    pub(crate) fn begin(&mut self) {
-        self.adapted = None;
-        self.adapting = self
-            .target
-            .map(|t| DualAveraging::new(self.schedule.value_at(0), t));
-    }
-
-    pub(crate) fn adapts(&self) -> bool {
-        self.adapting.is_some()
-    }
-
-    pub(crate) fn update(&mut self, acceptance: f64) {
-        if let Some(da) = &mut self.adapting {
-            da.update(acceptance);
+        let config = DualAveragingConfig::new();
+        assert!(config.validate(0.65).is_ok());
+        for target in [0.0, 1.0, f64::NAN] {
+            assert!(config.validate(target).is_err(), "target {target}");
         }
-    }
-
-    pub(crate) fn end_warmup(&mut self) {
-        if let Some(da) = self.adapting.take() {
-            self.adapted = Some(da.final_step_size());
-        }
-    }
-
-    pub(crate) fn value(&self, k: usize) -> f64 {
-        match (&self.adapting, self.adapted) {
-            (Some(da), _) => da.step_size(),
-            (None, Some(step)) => step,
-            (None, None) => self.schedule.value_at(k),
+        let bad = [
+            DualAveragingConfig::new().with_gamma(0.0),
+            DualAveragingConfig::new().with_t0(-1.0),
+            DualAveragingConfig::new().with_kappa(0.5),
+            DualAveragingConfig::new().with_kappa(1.5),
+        ];
+        for config in bad {
+            assert!(config.validate(0.65).is_err(), "{config:?}");
         }
     }
 }

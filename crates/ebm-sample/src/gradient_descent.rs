@@ -1,13 +1,14 @@
 //! Gradient descent as a deterministic "sampler", for finding energy minima.
 
 use burn::config::Config;
+use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 use ebm_core::schedule::Schedule;
 use ebm_core::{Energy, Inner};
 
 use crate::error::{SampleError, check_positive_schedule};
 use crate::noise::Noise;
-use crate::transition::{ChainState, StepInfo, Transition};
+use crate::transition::{Step, StepInfo, Transition};
 
 /// Builds a [`GradientDescent`] sampler.
 #[derive(Config, Debug)]
@@ -41,25 +42,28 @@ pub struct GradientDescent {
 }
 
 impl<B: AutodiffBackend> Transition<B> for GradientDescent {
+    type State = Tensor<Inner<B>, 2>;
+
     fn validate(&self) -> Result<(), SampleError> {
         check_positive_schedule("step_size", &self.step_size)
     }
 
-    fn step<E: Energy<B> + ?Sized>(
-        &mut self,
-        energy: &E,
-        state: ChainState<Inner<B>>,
-        k: usize,
-        _noise: &mut Noise,
-    ) -> (ChainState<Inner<B>>, StepInfo<Inner<B>>) {
-        let grad = energy.grad_energy(state.x.clone());
-        (
-            ChainState::new(state.x - grad.mul_scalar(self.step_size.value_at(k))),
-            StepInfo::default(),
-        )
+    fn init_state(&self, x: Tensor<Inner<B>, 2>) -> Result<Self::State, SampleError> {
+        Ok(x)
     }
 
-    fn step_size(&self, k: usize) -> f64 {
-        self.step_size.value_at(k)
+    fn step<E: Energy<B> + ?Sized>(
+        &self,
+        energy: &E,
+        x: Self::State,
+        step: Step,
+        _noise: &mut Noise,
+    ) -> (Self::State, StepInfo<Inner<B>>) {
+        let grad = energy.grad_energy(x.clone());
+        (x - grad.mul_scalar(step.size), StepInfo::default())
+    }
+
+    fn step_size(&self) -> &Schedule {
+        &self.step_size
     }
 }

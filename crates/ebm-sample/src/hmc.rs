@@ -6,11 +6,11 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use ebm_core::schedule::Schedule;
 use ebm_core::{DeviceConstant, Energy, Inner};
 
-use crate::adaptation::StepSize;
+use crate::adaptation::{DualAveraging, DualAveragingConfig};
 use crate::error::{SampleError, check_positive_schedule, invalid};
-use crate::mala::check_target;
+use crate::mala::{acceptance_probability, check_adaptation};
 use crate::noise::Noise;
-use crate::transition::{ChainState, StepInfo, Transition};
+use crate::transition::{CachedGradient, Step, StepInfo, Transition};
 
 /// The mass matrix of [`Hmc`].
 #[derive(Config, Debug, PartialEq)]
@@ -46,6 +46,9 @@ pub struct HmcConfig {
     /// Adapt h by dual averaging during warm-up towards this acceptance rate (e.g. 0.65).
     #[config(default = "None")]
     pub target_acceptance: Option<f64>,
+    /// The constants of the adaptation (used with `target_acceptance`).
+    #[config(default = "DualAveragingConfig::new()")]
+    pub dual_averaging: DualAveragingConfig,
     /// A transition whose energy error `H₁ − H₀` exceeds this (or is not finite) is divergent.
     #[config(default = 1000.0)]
     pub divergence_threshold: f64,
@@ -64,7 +67,6 @@ impl HmcConfig {
         };
         let hmc = Hmc {
             config: self.clone(),
-            step: StepSize::new(self.step_size.clone(), self.target_acceptance),
             sqrt_mass: row(masses.iter().map(|v| v.sqrt()).collect()),
             inv_mass: row(masses.iter().map(|v| 1.0 / v).collect()),
         };
@@ -83,7 +85,6 @@ impl HmcConfig {
 #[derive(Debug, Clone)]
 pub struct Hmc {
     config: HmcConfig,
-    step: StepSize,
     /// `√m` as a `[1, D]` row (`[1, 1]` for a scalar mass), uploaded once per device.
     sqrt_mass: DeviceConstant,
     /// `1/m`, likewise.
@@ -92,8 +93,8 @@ pub struct Hmc {
 
 impl Hmc {
     fn check(&self) -> Result<(), SampleError> {
-        check_positive_schedule("step_size", self.step.schedule())?;
-        check_target(self.step.target())?;
+        check_positive_schedule("step_size", &self.config.step_size)?;
+        check_adaptation(self.config.target_acceptance, &self.config.dual_averaging)?;
         if self.config.n_leapfrog == 0 {
             return Err(invalid("n_leapfrog", 0.0, "must be >= 1"));
         }
@@ -158,32 +159,32 @@ pub(crate) fn kinetic<Bk: Backend>(p: &Tensor<Bk, 2>, inv_mass: &Tensor<Bk, 2>) 
 }
 
 impl<B: AutodiffBackend> Transition<B> for Hmc {
+    type State = CachedGradient<Inner<B>>;
+
     fn validate(&self) -> Result<(), SampleError> {
         self.check()
     }
 
-    fn begin(&mut self, state: &ChainState<Inner<B>>) -> Result<(), SampleError> {
-        self.step.begin();
+    fn init_state(&self, x: Tensor<Inner<B>, 2>) -> Result<Self::State, SampleError> {
         match &self.config.mass {
-            Mass::Diagonal(m) if m.len() != state.x.dims()[1] => {
+            Mass::Diagonal(m) if m.len() != x.dims()[1] => {
                 Err(SampleError::Input(ebm_core::EnergyError::LengthMismatch {
                     what: "HMC diagonal mass vs state dimension",
                     left: m.len(),
-                    right: state.x.dims()[1],
+                    right: x.dims()[1],
                 }))
             }
-            _ => Ok(()),
+            _ => Ok(CachedGradient::new(x)),
         }
     }
 
     fn step<E: Energy<B> + ?Sized>(
-        &mut self,
+        &self,
         energy: &E,
-        mut state: ChainState<Inner<B>>,
-        k: usize,
+        state: Self::State,
+        step: Step,
         noise: &mut Noise,
-    ) -> (ChainState<Inner<B>>, StepInfo<Inner<B>>) {
-        let h = self.step.value(k);
+    ) -> (Self::State, StepInfo<Inner<B>>) {
         let (e0, g0) = state.energy_and_grad(energy);
         let x0 = state.x;
         let [n, d] = x0.dims();
@@ -196,7 +197,7 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
             p: p1,
             energy: e1,
             grad: g1,
-        } = self.leapfrog::<B, E>(energy, x0.clone(), p0, g0.clone(), h, &inv_mass);
+        } = self.leapfrog::<B, E>(energy, x0.clone(), p0, g0.clone(), step.size, &inv_mass);
         let h1 = e1.clone() + kinetic(&p1, &inv_mass);
         let delta = h1 - h0; // H₁ − H₀; NaN or +∞ for a diverged chain
         let divergent = delta
@@ -205,12 +206,13 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
             .bool_not()
             .bool_or(delta.clone().greater_elem(self.config.divergence_threshold));
         // log α = min(0, −ΔH); comparisons with NaN are false, so diverged chains are rejected.
+        let log_alpha = delta.neg();
         let accept = noise
             .log_uniform(n, &x0)
-            .lower(delta.neg())
+            .lower(log_alpha.clone())
             .bool_and(divergent.clone().bool_not());
         let accept_rows = accept.clone().unsqueeze_dim::<2>(1).expand([n, d]);
-        let next = ChainState {
+        let next = CachedGradient {
             x: x0.mask_where(accept_rows.clone(), x1),
             cached: Some((
                 e0.mask_where(accept.clone(), e1),
@@ -221,25 +223,22 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
             next,
             StepInfo {
                 accepted: Some(accept.float()),
+                acceptance_probability: Some(acceptance_probability(log_alpha, divergent.clone())),
                 divergent: Some(divergent.float()),
             },
         )
     }
 
-    fn adapts(&self) -> bool {
-        self.step.adapts()
+    fn step_size(&self) -> &Schedule {
+        &self.config.step_size
     }
 
-    fn adapt(&mut self, mean_acceptance: f64) {
-        self.step.update(mean_acceptance);
-    }
-
-    fn end_warmup(&mut self) {
-        self.step.end_warmup();
-    }
-
-    fn step_size(&self, k: usize) -> f64 {
-        self.step.value(k)
+    fn adaptation(&self) -> Option<DualAveraging> {
+        self.config.target_acceptance.map(|target| {
+            self.config
+                .dual_averaging
+                .init(self.config.step_size.value_at(0), target)
+        })
     }
 }
 

@@ -1,13 +1,14 @@
 //! Unadjusted Langevin dynamics (Euler–Maruyama).
 
 use burn::config::Config;
+use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 use ebm_core::schedule::Schedule;
 use ebm_core::{Energy, Inner};
 
 use crate::error::{SampleError, check_positive_schedule, invalid};
 use crate::noise::Noise;
-use crate::transition::{ChainState, StepInfo, Transition};
+use crate::transition::{Step, StepInfo, Transition};
 
 /// Builds a [`Langevin`] sampler.
 #[derive(Config, Debug)]
@@ -69,9 +70,9 @@ fn check(config: &LangevinConfig) -> Result<(), SampleError> {
 /// use ebm_sample::{LangevinConfig, RunConfig, Sampler};
 ///
 /// type B = Autodiff<NdArray>;
-/// let mut langevin = LangevinConfig::new().step_size(0.05).init().unwrap();
+/// let langevin = LangevinConfig::new().step_size(0.05).init().unwrap();
 /// let run = RunConfig::new(200).with_seed(1);
-/// let out = Sampler::<B>::sample_from_noise(&mut langevin, &Harmonic::new(1.0).unwrap(), 500, 2, &Default::default(), &run).unwrap();
+/// let out = Sampler::<B>::sample_from_noise(&langevin, &Harmonic::new(1.0).unwrap(), 500, 2, &Default::default(), &run).unwrap();
 /// assert_eq!(out.final_state.dims(), [500, 2]);
 /// ```
 #[derive(Debug, Clone)]
@@ -80,30 +81,35 @@ pub struct Langevin {
 }
 
 impl<B: AutodiffBackend> Transition<B> for Langevin {
+    type State = Tensor<Inner<B>, 2>;
+
     fn validate(&self) -> Result<(), SampleError> {
         check(&self.config)
     }
 
+    fn init_state(&self, x: Tensor<Inner<B>, 2>) -> Result<Self::State, SampleError> {
+        Ok(x)
+    }
+
     fn step<E: Energy<B> + ?Sized>(
-        &mut self,
+        &self,
         energy: &E,
-        state: ChainState<Inner<B>>,
-        k: usize,
+        x: Self::State,
+        step: Step,
         noise: &mut Noise,
-    ) -> (ChainState<Inner<B>>, StepInfo<Inner<B>>) {
-        let eta = self.config.step_size.value_at(k);
-        let sigma = self.config.noise_scale.value_at(k);
-        let x = state.x;
+    ) -> (Self::State, StepInfo<Inner<B>>) {
+        let eta = step.size;
+        let sigma = self.config.noise_scale.value_at(step.index);
         let scaled_noise = noise.normal_scaled(x.dims(), sigma * (2.0 * eta).sqrt(), &x);
         let grad = energy.grad_energy(x.clone());
         let mut next = x - grad.mul_scalar(eta) + scaled_noise;
         if let Some((lo, hi)) = self.config.clamp {
             next = next.clamp(lo, hi);
         }
-        (ChainState::new(next), StepInfo::default())
+        (next, StepInfo::default())
     }
 
-    fn step_size(&self, k: usize) -> f64 {
-        self.config.step_size.value_at(k)
+    fn step_size(&self) -> &Schedule {
+        &self.config.step_size
     }
 }

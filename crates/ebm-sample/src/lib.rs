@@ -11,7 +11,8 @@
 //! | [`NoiseLadder`] | `noise_ladder.rs` | annealed Langevin down a geometric ladder of noise levels (score-based sampling) |
 //! | [`GradientDescent`], [`Nesterov`] | `gradient_descent.rs`, `nesterov.rs` | deterministic minimisers |
 //!
-//! Every sampler implements [`Transition`] (one step on a batch of chains); the [`Sampler`]
+//! Every sampler implements [`Transition`] (one step on a batch of chains, with `&self`: what a
+//! run changes lives in the transition's [`ChainState`]); the [`Sampler`]
 //! trait, implemented once for all of them, runs the chains with thinning, trajectories,
 //! diagnostics, NaN/Inf handling and warm-up adaptation. The exact semantics of a run are in
 //! [`run`]. Chains never build an autodiff graph: samplers call only the graph-free methods of
@@ -29,19 +30,23 @@ mod mala;
 mod nesterov;
 pub mod noise;
 mod noise_ladder;
+mod non_finite_guard;
 pub mod run;
+mod run_recorder;
 mod transition;
 
+pub use adaptation::{DualAveraging, DualAveragingConfig};
 pub use diagnostics::{Diagnostics, StepRecord};
 pub use error::SampleError;
 pub use gradient_descent::{GradientDescent, GradientDescentConfig};
 pub use hmc::{Hmc, HmcConfig, Mass};
 pub use langevin::{Langevin, LangevinConfig};
 pub use mala::{Mala, MalaConfig};
-pub use nesterov::{Nesterov, NesterovConfig};
+pub use nesterov::{MomentumState, Nesterov, NesterovConfig};
 pub use noise_ladder::{NoiseLadder, NoiseLadderConfig};
-pub use run::{NonFinitePolicy, RunConfig, Sampler, Samples, non_finite_chains};
-pub use transition::{ChainState, StepInfo, Transition};
+pub use non_finite_guard::non_finite_chains;
+pub use run::{NonFinitePolicy, RunConfig, Sampler, Samples};
+pub use transition::{CachedGradient, ChainState, Step, StepInfo, Transition};
 
 #[cfg(test)]
 mod tests {
@@ -55,6 +60,12 @@ mod tests {
         assert_round_trip(&HmcConfig::new());
         assert_round_trip(&LangevinConfig::new().with_clamp(Some((-1.0, 1.0))));
         assert_round_trip(&MalaConfig::new());
+        assert_round_trip(
+            &HmcConfig::new()
+                .with_target_acceptance(Some(0.8))
+                .with_dual_averaging(DualAveragingConfig::new().with_gamma(0.1)),
+        );
+        assert_round_trip(&DualAveragingConfig::new());
         assert_round_trip(&NesterovConfig::new());
         assert_round_trip(&NoiseLadderConfig::new());
     }

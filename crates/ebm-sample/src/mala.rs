@@ -1,15 +1,15 @@
 //! Metropolis-adjusted Langevin algorithm (MALA).
 
 use burn::config::Config;
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Bool, Tensor};
 use ebm_core::schedule::Schedule;
 use ebm_core::{Energy, Inner};
 
-use crate::adaptation::StepSize;
-use crate::error::{SampleError, check_positive_schedule, invalid};
+use crate::adaptation::{DualAveraging, DualAveragingConfig};
+use crate::error::{SampleError, check_positive_schedule};
 use crate::noise::Noise;
-use crate::transition::{ChainState, StepInfo, Transition};
+use crate::transition::{CachedGradient, Step, StepInfo, Transition};
 
 /// Builds a [`Mala`] sampler.
 #[derive(Config, Debug)]
@@ -21,6 +21,9 @@ pub struct MalaConfig {
     /// for MALA in high dimensions); `None` keeps the schedule.
     #[config(default = "None")]
     pub target_acceptance: Option<f64>,
+    /// The constants of the adaptation (used with `target_acceptance`).
+    #[config(default = "DualAveragingConfig::new()")]
+    pub dual_averaging: DualAveragingConfig,
 }
 
 ebm_core::json_config!(MalaConfig, required = [], template = MalaConfig::new());
@@ -30,20 +33,31 @@ impl MalaConfig {
     /// Builds the sampler, checking the parameters.
     pub fn init(&self) -> Result<Mala, SampleError> {
         let mala = Mala {
-            step: StepSize::new(self.step_size.clone(), self.target_acceptance),
+            config: self.clone(),
         };
         mala.check()?;
         Ok(mala)
     }
 }
 
-pub(crate) fn check_target(target: Option<f64>) -> Result<(), SampleError> {
+/// Checks a Metropolis sampler's step-size adaptation, if it has one.
+pub(crate) fn check_adaptation(
+    target: Option<f64>,
+    dual_averaging: &DualAveragingConfig,
+) -> Result<(), SampleError> {
     match target {
-        Some(t) if !(t > 0.0 && t < 1.0) => {
-            Err(invalid("target_acceptance", t, "must be in (0, 1)"))
-        }
-        _ => Ok(()),
+        Some(t) => dual_averaging.validate(t),
+        None => Ok(()),
     }
+}
+
+/// The Metropolis acceptance probability `min(1, exp(log α))` per chain, 0 where `log α` is not
+/// finite.
+pub(crate) fn acceptance_probability<Bk: Backend>(
+    log_alpha: Tensor<Bk, 1>,
+    non_finite: Tensor<Bk, 1, Bool>,
+) -> Tensor<Bk, 1> {
+    log_alpha.clamp_max(0.0).exp().mask_fill(non_finite, 0.0)
 }
 
 /// MALA: the Langevin proposal `y = x − η∇E(x) + √(2η)·ξ` accepted per chain with probability
@@ -52,7 +66,7 @@ pub(crate) fn check_target(target: Option<f64>) -> Result<(), SampleError> {
 /// rate is reported. A proposal with a non-finite energy is rejected.
 #[derive(Debug, Clone)]
 pub struct Mala {
-    step: StepSize,
+    config: MalaConfig,
 }
 
 /// `log q(to | from)` up to a constant, per chain.
@@ -69,29 +83,30 @@ fn log_proposal<Bk: Backend>(
 
 impl Mala {
     fn check(&self) -> Result<(), SampleError> {
-        check_positive_schedule("step_size", self.step.schedule())?;
-        check_target(self.step.target())
+        check_positive_schedule("step_size", &self.config.step_size)?;
+        check_adaptation(self.config.target_acceptance, &self.config.dual_averaging)
     }
 }
 
 impl<B: AutodiffBackend> Transition<B> for Mala {
+    type State = CachedGradient<Inner<B>>;
+
     fn validate(&self) -> Result<(), SampleError> {
         self.check()
     }
 
-    fn begin(&mut self, _state: &ChainState<Inner<B>>) -> Result<(), SampleError> {
-        self.step.begin();
-        Ok(())
+    fn init_state(&self, x: Tensor<Inner<B>, 2>) -> Result<Self::State, SampleError> {
+        Ok(CachedGradient::new(x))
     }
 
     fn step<E: Energy<B> + ?Sized>(
-        &mut self,
+        &self,
         energy: &E,
-        mut state: ChainState<Inner<B>>,
-        k: usize,
+        state: Self::State,
+        step: Step,
         noise: &mut Noise,
-    ) -> (ChainState<Inner<B>>, StepInfo<Inner<B>>) {
-        let eta = self.step.value(k);
+    ) -> (Self::State, StepInfo<Inner<B>>) {
+        let eta = step.size;
         let (e_x, g_x) = state.energy_and_grad(energy);
         let x = state.x;
         let [n, d] = x.dims();
@@ -103,9 +118,9 @@ impl<B: AutodiffBackend> Transition<B> for Mala {
         // NaN compares false, so a non-finite proposal is rejected; it is counted as divergent,
         // so that an energy that turns NaN shows in `Samples::divergences`.
         let divergent = log_alpha.clone().is_finite().bool_not();
-        let accept = noise.log_uniform(n, &x).lower(log_alpha);
+        let accept = noise.log_uniform(n, &x).lower(log_alpha.clone());
         let accept_rows = accept.clone().unsqueeze_dim::<2>(1).expand([n, d]);
-        let next = ChainState {
+        let next = CachedGradient {
             x: x.mask_where(accept_rows.clone(), y),
             cached: Some((
                 e_x.mask_where(accept.clone(), e_y),
@@ -116,24 +131,21 @@ impl<B: AutodiffBackend> Transition<B> for Mala {
             next,
             StepInfo {
                 accepted: Some(accept.float()),
+                acceptance_probability: Some(acceptance_probability(log_alpha, divergent.clone())),
                 divergent: Some(divergent.float()),
             },
         )
     }
 
-    fn adapts(&self) -> bool {
-        self.step.adapts()
+    fn step_size(&self) -> &Schedule {
+        &self.config.step_size
     }
 
-    fn adapt(&mut self, mean_acceptance: f64) {
-        self.step.update(mean_acceptance);
-    }
-
-    fn end_warmup(&mut self) {
-        self.step.end_warmup();
-    }
-
-    fn step_size(&self, k: usize) -> f64 {
-        self.step.value(k)
+    fn adaptation(&self) -> Option<DualAveraging> {
+        self.config.target_acceptance.map(|target| {
+            self.config
+                .dual_averaging
+                .init(self.config.step_size.value_at(0), target)
+        })
     }
 }

@@ -1,14 +1,14 @@
 //! Nesterov accelerated gradient as a deterministic "sampler", for finding energy minima.
 
 use burn::config::Config;
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Bool, Tensor};
 use ebm_core::schedule::Schedule;
 use ebm_core::{Energy, Inner};
 
 use crate::error::{SampleError, check_positive_schedule, invalid};
 use crate::noise::Noise;
-use crate::transition::{ChainState, StepInfo, Transition};
+use crate::transition::{ChainState, Step, StepInfo, Transition};
 
 /// Builds a [`Nesterov`] sampler.
 #[derive(Config, Debug)]
@@ -29,13 +29,11 @@ ebm_core::json_config!(
 ebm_core::schedule_setters!(NesterovConfig { step_size });
 
 impl NesterovConfig {
-    /// Builds the sampler for chains on backend `Bk` (the inner backend of the energy's autodiff
-    /// backend), checking the parameters.
-    pub fn init<Bk: Backend>(&self) -> Result<Nesterov<Bk>, SampleError> {
+    /// Builds the minimiser, checking the parameters.
+    pub fn init(&self) -> Result<Nesterov, SampleError> {
         let n = Nesterov {
             step_size: self.step_size.clone(),
             momentum: self.momentum,
-            velocity: None,
         };
         n.check()?;
         Ok(n)
@@ -44,13 +42,39 @@ impl NesterovConfig {
 
 /// `v ← μv − η∇E(x + μv)`, `x ← x + v`, from `v = 0` at the start of every run.
 #[derive(Debug, Clone)]
-pub struct Nesterov<Bk: Backend> {
+pub struct Nesterov {
     step_size: Schedule,
     momentum: f64,
-    velocity: Option<Tensor<Bk, 2>>,
 }
 
-impl<Bk: Backend> Nesterov<Bk> {
+/// Nesterov's chains: positions and velocities, both `[N, D]`.
+#[derive(Debug, Clone)]
+pub struct MomentumState<Bk: Backend> {
+    /// Positions.
+    pub x: Tensor<Bk, 2>,
+    /// Velocities (zero at the start of a run and for restarted chains).
+    pub velocity: Tensor<Bk, 2>,
+}
+
+impl<Bk: Backend> ChainState<Bk> for MomentumState<Bk> {
+    fn positions(&self) -> &Tensor<Bk, 2> {
+        &self.x
+    }
+
+    fn into_positions(self) -> Tensor<Bk, 2> {
+        self.x
+    }
+
+    fn restart(self, mask: Tensor<Bk, 2, Bool>, fresh: Tensor<Bk, 2>) -> Self {
+        let still = self.velocity.zeros_like();
+        Self {
+            x: self.x.mask_where(mask.clone(), fresh),
+            velocity: self.velocity.mask_where(mask, still),
+        }
+    }
+}
+
+impl Nesterov {
     fn check(&self) -> Result<(), SampleError> {
         check_positive_schedule("step_size", &self.step_size)?;
         if !(self.momentum >= 0.0 && self.momentum < 1.0) {
@@ -60,32 +84,63 @@ impl<Bk: Backend> Nesterov<Bk> {
     }
 }
 
-impl<B: AutodiffBackend> Transition<B> for Nesterov<Inner<B>> {
+impl<B: AutodiffBackend> Transition<B> for Nesterov {
+    type State = MomentumState<Inner<B>>;
+
     fn validate(&self) -> Result<(), SampleError> {
         self.check()
     }
 
-    fn begin(&mut self, state: &ChainState<Inner<B>>) -> Result<(), SampleError> {
-        self.velocity = Some(state.x.zeros_like());
-        Ok(())
+    fn init_state(&self, x: Tensor<Inner<B>, 2>) -> Result<Self::State, SampleError> {
+        Ok(MomentumState {
+            velocity: x.zeros_like(),
+            x,
+        })
     }
 
     fn step<E: Energy<B> + ?Sized>(
-        &mut self,
+        &self,
         energy: &E,
-        state: ChainState<Inner<B>>,
-        k: usize,
+        state: Self::State,
+        step: Step,
         _noise: &mut Noise,
-    ) -> (ChainState<Inner<B>>, StepInfo<Inner<B>>) {
-        let v = self.velocity.take().unwrap_or_else(|| state.x.zeros_like());
-        let lookahead = state.x.clone() + v.clone().mul_scalar(self.momentum);
+    ) -> (Self::State, StepInfo<Inner<B>>) {
+        let MomentumState { x, velocity } = state;
+        let lookahead = x.clone() + velocity.clone().mul_scalar(self.momentum);
         let grad = energy.grad_energy(lookahead);
-        let v = v.mul_scalar(self.momentum) - grad.mul_scalar(self.step_size.value_at(k));
-        self.velocity = Some(v.clone());
-        (ChainState::new(state.x + v), StepInfo::default())
+        let velocity = velocity.mul_scalar(self.momentum) - grad.mul_scalar(step.size);
+        (
+            MomentumState {
+                x: x + velocity.clone(),
+                velocity,
+            },
+            StepInfo::default(),
+        )
     }
 
-    fn step_size(&self, k: usize) -> f64 {
-        self.step_size.value_at(k)
+    fn step_size(&self) -> &Schedule {
+        &self.step_size
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebm_testing::TestInner;
+
+    #[test]
+    fn a_restarted_chain_starts_at_rest() {
+        let device = Default::default();
+        let state = MomentumState::<TestInner> {
+            x: Tensor::from_data([[1.0, 2.0], [3.0, 4.0]], &device),
+            velocity: Tensor::from_data([[0.5, 0.5], [0.7, 0.7]], &device),
+        };
+        let mask = Tensor::<TestInner, 2, Bool>::from_data([[false, false], [true, true]], &device);
+        let fresh = Tensor::from_data([[9.0, 9.0], [8.0, 8.0]], &device);
+        let restarted = state.restart(mask, fresh);
+        let x = restarted.x.into_data().to_vec::<f32>().unwrap();
+        let v = restarted.velocity.into_data().to_vec::<f32>().unwrap();
+        assert_eq!(x, [1.0, 2.0, 8.0, 8.0]);
+        assert_eq!(v, [0.5, 0.5, 0.0, 0.0]);
     }
 }

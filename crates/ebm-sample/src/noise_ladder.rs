@@ -215,17 +215,11 @@ mod tests {
         // Last level: step η = 0.04/(2σ_L) = 0.2 on κ = 1/c = 0.4, so ηκ = 0.08 and 100 steps
         // relax it by e⁻⁸.
         let (step_scale, steps) = (0.04, 100);
-        let mut langevin = ladder.annealed_langevin(steps, step_scale, None).unwrap();
+        let langevin = ladder.annealed_langevin(steps, step_scale, None).unwrap();
         let run = RunConfig::new(ladder.annealed_steps(steps)).with_seed(3);
-        let out = Sampler::<B>::sample_from_noise(
-            &mut langevin,
-            &target,
-            2000,
-            2,
-            &Default::default(),
-            &run,
-        )
-        .unwrap();
+        let out =
+            Sampler::<B>::sample_from_noise(&langevin, &target, 2000, 2, &Default::default(), &run)
+                .unwrap();
         let eta_kappa = step_scale / (2.0 * ladder.sigma_min()) / c;
         let want = s2 / (1.0 - eta_kappa / 2.0);
         let x = out.final_state.into_data().to_vec::<f32>().unwrap();

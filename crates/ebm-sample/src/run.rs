@@ -17,15 +17,18 @@
 //!   step size adapts.
 
 use burn::config::Config;
+use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Bool, Tensor};
 use ebm_core::random_stream::stream_seed;
 use ebm_core::{Energy, Inner};
 
-use crate::diagnostics::{Diagnostics, StepRecord, chain_statistics};
+use crate::adaptation::RunStepSize;
+use crate::diagnostics::Diagnostics;
 use crate::error::{SampleError, invalid};
 use crate::noise::Noise;
-use crate::transition::{ChainState, StepInfo, Transition};
+use crate::non_finite_guard::NonFiniteGuard;
+use crate::run_recorder::RunRecorder;
+use crate::transition::{ChainState, Step, StepInfo, Transition};
 
 /// What to do when a chain becomes NaN or infinite.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -139,7 +142,7 @@ fn read_count<Bk: Backend>(count: &Option<Tensor<Bk, 1>>) -> usize {
 pub trait Sampler<B: AutodiffBackend> {
     /// Runs from the given initial state `[n_chains, D]`.
     fn sample<E: Energy<B> + ?Sized>(
-        &mut self,
+        &self,
         energy: &E,
         init: Tensor<Inner<B>, 2>,
         run: &RunConfig,
@@ -147,7 +150,7 @@ pub trait Sampler<B: AutodiffBackend> {
 
     /// Runs from `n_chains` draws of N(0, I) in `dim` dimensions, seeded by `run.seed`.
     fn sample_from_noise<E: Energy<B> + ?Sized>(
-        &mut self,
+        &self,
         energy: &E,
         n_chains: usize,
         dim: usize,
@@ -174,7 +177,7 @@ pub trait Sampler<B: AutodiffBackend> {
 
 impl<B: AutodiffBackend, T: Transition<B>> Sampler<B> for T {
     fn sample<E: Energy<B> + ?Sized>(
-        &mut self,
+        &self,
         energy: &E,
         init: Tensor<Inner<B>, 2>,
         run: &RunConfig,
@@ -202,53 +205,39 @@ fn validate_run(run: &RunConfig) -> Result<(), SampleError> {
     Ok(())
 }
 
-/// Indices of the rows of `x` (`[chains, D]`) holding a NaN or an infinity. One scalar read
-/// when every row is finite, two when some are not.
-pub fn non_finite_chains<Bk: Backend>(x: &Tensor<Bk, 2>) -> Vec<usize> {
-    non_finite(x, None).0
+/// Sums over a run of what the steps report, kept on the device.
+#[derive(Default)]
+struct StepTotals<Bk: Backend> {
+    accepted: Option<Tensor<Bk, 1>>,
+    divergent: Option<Tensor<Bk, 1>>,
+    warmup_divergent: Option<Tensor<Bk, 1>>,
 }
 
-/// The chains whose position, or whose cached energy, is not finite: a chain stuck where the
-/// energy is NaN rejects every proposal and would otherwise look healthy.
-fn non_finite_chain_states<Bk: Backend>(
-    state: &ChainState<Bk>,
-) -> (Vec<usize>, Option<Tensor<Bk, 2, Bool>>) {
-    non_finite(&state.x, state.cached.as_ref().map(|(e, _)| e))
-}
-
-fn non_finite<Bk: Backend>(
-    x: &Tensor<Bk, 2>,
-    energy: Option<&Tensor<Bk, 1>>,
-) -> (Vec<usize>, Option<Tensor<Bk, 2, Bool>>) {
-    let mut total = x.clone().sum();
-    if let Some(e) = energy {
-        total = total + e.clone().sum();
+impl<Bk: Backend> StepTotals<Bk> {
+    fn add(&mut self, info: &StepInfo<Bk>, warming: bool) {
+        fn accumulate<Bk: Backend>(total: &mut Option<Tensor<Bk, 1>>, step: &Tensor<Bk, 1>) {
+            let s = step.clone().sum();
+            *total = Some(match total.take() {
+                Some(t) => t + s,
+                None => s,
+            });
+        }
+        if let Some(div) = &info.divergent {
+            let total = if warming {
+                &mut self.warmup_divergent
+            } else {
+                &mut self.divergent
+            };
+            accumulate(total, div);
+        }
+        if !warming && let Some(acc) = &info.accepted {
+            accumulate(&mut self.accepted, acc);
+        }
     }
-    let total: f64 = burn::tensor::ElementConversion::elem(total.into_scalar());
-    if total.is_finite() {
-        return (vec![], None);
-    }
-    let [n, d] = x.dims();
-    let mut bad_rows = x.clone().is_finite().bool_not().any_dim(1); // [N, 1]
-    if let Some(e) = energy {
-        bad_rows = bad_rows.bool_or(e.clone().is_finite().bool_not().unsqueeze_dim(1));
-    }
-    // Read as integers: backends store booleans differently (NdArray natively, WGPU as u32).
-    let flags = bad_rows.clone().int().into_data();
-    let rows = flags
-        .iter::<i64>()
-        .enumerate()
-        .filter_map(|(i, bad)| (bad != 0).then_some(i))
-        .collect::<Vec<usize>>();
-    // A finite batch whose sum overflowed has no bad row.
-    if rows.is_empty() {
-        return (rows, None);
-    }
-    (rows, Some(bad_rows.expand([n, d])))
 }
 
 fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Sized>(
-    kernel: &mut T,
+    kernel: &T,
     energy: &E,
     init: Tensor<Inner<B>, 2>,
     run: &RunConfig,
@@ -258,175 +247,50 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
     let [n, d] = init.dims();
     energy.check_input([n, d])?;
     let mut noise = Noise::new(stream_seed(run.seed, "sampler/noise", 0));
-    let mut state = ChainState::new(init);
-    kernel.begin(&state)?;
+    let mut state = kernel.init_state(init)?;
+    let mut step_size = RunStepSize::new(kernel.step_size(), kernel.adaptation());
+    let mut totals = StepTotals::default();
+    let mut guard = NonFiniteGuard::new(run);
+    let mut recorder = RunRecorder::new(run);
 
     let total_steps = run.n_warmup + run.n_steps;
-    let mut kept: Vec<Tensor<Inner<B>, 2>> = Vec::new();
-    let mut host_draws: Vec<Vec<f64>> = Vec::new(); // [recorded][chain·D + dim], for ESS/R̂
-    // Kept steps seen, and the spacing of those recorded (doubles under a record bound).
-    let (mut diagnostic_count, mut diagnostic_stride) = (0usize, 1usize);
-    let mut records = Vec::new();
-    let mut accepted_total: Option<Tensor<Inner<B>, 1>> = None;
-    let mut divergent_total: Option<Tensor<Inner<B>, 1>> = None;
-    let mut warmup_divergent_total: Option<Tensor<Inner<B>, 1>> = None;
-    let mut resets = 0;
-
     for k in 0..total_steps {
-        let (next, info) = kernel.step(energy, state, k, &mut noise);
-        state = next;
+        let step = Step {
+            index: k,
+            size: step_size.at(k),
+        };
+        let (next, info) = kernel.step(energy, state, step, &mut noise);
         let warming = k < run.n_warmup;
-        let StepInfo {
-            accepted,
-            divergent,
-        } = info;
-        if let Some(div) = divergent {
-            let s = div.sum();
-            let total = if warming {
-                &mut warmup_divergent_total
-            } else {
-                &mut divergent_total
-            };
-            *total = Some(match total.take() {
-                Some(t) => t + s,
-                None => s,
-            });
-        }
+        totals.add(&info, warming);
         if warming {
-            if kernel.adapts()
-                && let Some(acc) = &accepted
+            if step_size.adapts()
+                && let Some(p) = &info.acceptance_probability
             {
-                let rate: f64 =
-                    burn::tensor::ElementConversion::elem(acc.clone().mean().into_scalar());
-                kernel.adapt(rate);
+                step_size.update(burn::tensor::ElementConversion::elem(
+                    p.clone().mean().into_scalar(),
+                ));
             }
             if k + 1 == run.n_warmup {
-                kernel.end_warmup();
-            }
-        } else if let Some(acc) = &accepted {
-            let s = acc.clone().sum();
-            accepted_total = Some(match accepted_total {
-                Some(t) => t + s,
-                None => s,
-            });
-        }
-
-        let last = k + 1 == total_steps;
-        let due = (k + 1).is_multiple_of(run.check_every) || last;
-        if due && run.on_non_finite != NonFinitePolicy::Propagate {
-            let (bad, mask) = non_finite_chain_states(&state);
-            if let Some(mask) = mask {
-                if run.on_non_finite == NonFinitePolicy::Error {
-                    return Err(SampleError::NonFinite {
-                        step: k,
-                        chains: bad,
-                    });
-                }
-                resets += bad.len();
-                let fresh = noise.normal([n, d], &state.x);
-                state = ChainState::new(state.x.mask_where(mask, fresh));
+                step_size.end_warmup();
             }
         }
-
+        state = guard.after_step(k, next, &mut noise)?;
         if !warming {
             let i = k - run.n_warmup;
-            if (i + 1).is_multiple_of(run.thin) {
-                if run.keep_trajectory {
-                    kept.push(state.x.clone());
-                }
-                if run.diagnostics && diagnostic_count.is_multiple_of(diagnostic_stride) {
-                    records.push(step_record::<B, E>(
-                        energy,
-                        &mut state,
-                        k,
-                        accepted.as_ref(),
-                        &mut host_draws,
-                    ));
-                    if let Some(max) = run.max_diagnostic_records
-                        && records.len() >= 2 * max
-                    {
-                        records = records.into_iter().step_by(2).collect();
-                        host_draws = host_draws.into_iter().step_by(2).collect();
-                        diagnostic_stride *= 2;
-                    }
-                }
-                diagnostic_count += 1;
-            }
+            recorder.after_step::<B, E, T::State>(i, k, energy, &state, info.accepted.as_ref());
         }
     }
 
+    let (trajectory, diagnostics) = recorder.finish(n, d);
     let n_sampling = run.n_steps as f64 * n as f64;
-    let acceptance = accepted_total.map(|t| t.div_scalar(n_sampling));
-    let diagnostics = run.diagnostics.then(|| {
-        let (ess, rhat) = if host_draws.len() >= 4 {
-            // host_draws is [recorded][chain·D + dim]; the statistics want [chain][kept][dim].
-            let by_chain: Vec<Vec<Vec<f64>>> = (0..n)
-                .map(|c| {
-                    host_draws
-                        .iter()
-                        .map(|s| s[c * d..(c + 1) * d].to_vec())
-                        .collect()
-                })
-                .collect();
-            let (e, r) = chain_statistics(&by_chain);
-            (Some(e), Some(r))
-        } else {
-            (None, None)
-        };
-        Diagnostics {
-            steps: records,
-            ess,
-            split_rhat: rhat,
-        }
-    });
-    let trajectory = (run.keep_trajectory && !kept.is_empty()).then(|| Tensor::stack(kept, 1));
     Ok(Samples {
-        final_state: state.x,
+        final_state: state.into_positions(),
         trajectory,
         diagnostics,
-        acceptance,
-        divergent: divergent_total,
-        warmup_divergent: warmup_divergent_total,
-        resets,
-        final_step_size: kernel.step_size(total_steps.saturating_sub(1)),
+        acceptance: totals.accepted.map(|t| t.div_scalar(n_sampling)),
+        divergent: totals.divergent,
+        warmup_divergent: totals.warmup_divergent,
+        resets: guard.resets,
+        final_step_size: step_size.at(total_steps.saturating_sub(1)),
     })
-}
-
-fn step_record<B: AutodiffBackend, E: Energy<B> + ?Sized>(
-    energy: &E,
-    state: &mut ChainState<Inner<B>>,
-    k: usize,
-    accepted: Option<&Tensor<Inner<B>, 1>>,
-    host_draws: &mut Vec<Vec<f64>>,
-) -> StepRecord {
-    let [_, d] = state.x.dims();
-    let energies = match &state.cached {
-        Some((e, _)) => e.clone(),
-        None => energy.energy_value(state.x.clone()),
-    };
-    let e: Vec<f64> = energies
-        .into_data()
-        .convert::<f64>()
-        .to_vec()
-        .expect("float data");
-    let x: Vec<f64> = state
-        .x
-        .clone()
-        .into_data()
-        .convert::<f64>()
-        .to_vec()
-        .expect("float data");
-    let non_finite = x
-        .chunks(d)
-        .filter(|r| r.iter().any(|v| !v.is_finite()))
-        .count();
-    let finite: Vec<f64> = e.iter().copied().filter(|v| v.is_finite()).collect();
-    host_draws.push(x);
-    StepRecord {
-        step: k,
-        mean_energy: finite.iter().sum::<f64>() / finite.len().max(1) as f64,
-        acceptance_rate: accepted
-            .map(|a| burn::tensor::ElementConversion::elem::<f64>(a.clone().mean().into_scalar())),
-        non_finite,
-    }
 }

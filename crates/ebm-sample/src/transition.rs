@@ -1,40 +1,108 @@
-//! The [`Transition`] trait: one step of a Markov chain (or of an optimiser) on a batch of chains.
-//! Every sampler implements it; [`crate::Sampler`] is implemented once, for all of them, on top.
+//! The [`Transition`] trait: one step of a Markov chain (or of an optimiser) on a batch of chains,
+//! and the [`ChainState`] a transition carries from one step to the next. Every sampler implements
+//! `Transition`; [`crate::Sampler`] is implemented once, for all of them, on top.
+//!
+//! A transition steps with `&self`: everything that changes during a run (positions, cached
+//! energies and gradients, velocities) lives in its state, and the step size, scheduled or
+//! adapted, is handed to it by the run (the adaptation lives in [`crate::adaptation`]).
 
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Bool, Tensor};
+use ebm_core::schedule::Schedule;
 use ebm_core::{Energy, Inner};
 
 use crate::SampleError;
+use crate::adaptation::DualAveraging;
 use crate::noise::Noise;
 
-/// The state of a batch of chains `[N, D]`, with the energy and gradient at `x` when a sampler
-/// already knows them (MALA and HMC reuse them from the previous step).
+/// The state of a batch of chains between two steps: at least their positions `[N, D]`.
+pub trait ChainState<Bk: Backend>: Clone {
+    /// The positions `[N, D]`.
+    fn positions(&self) -> &Tensor<Bk, 2>;
+
+    /// The positions, consuming the state.
+    fn into_positions(self) -> Tensor<Bk, 2>;
+
+    /// `E(x)` per chain `[N]`, if the state knows it (the run's NaN/Inf check and diagnostics
+    /// use it rather than evaluating the energy again).
+    fn energies(&self) -> Option<&Tensor<Bk, 1>> {
+        None
+    }
+
+    /// Restarts the chains whose rows `mask` (`[N, D]`) marks at `fresh`, dropping whatever the
+    /// state derived from their old positions.
+    fn restart(self, mask: Tensor<Bk, 2, Bool>, fresh: Tensor<Bk, 2>) -> Self;
+}
+
+/// Samplers that carry nothing but positions (Langevin, gradient descent) use the tensor itself.
+impl<Bk: Backend> ChainState<Bk> for Tensor<Bk, 2> {
+    fn positions(&self) -> &Tensor<Bk, 2> {
+        self
+    }
+
+    fn into_positions(self) -> Tensor<Bk, 2> {
+        self
+    }
+
+    fn restart(self, mask: Tensor<Bk, 2, Bool>, fresh: Tensor<Bk, 2>) -> Self {
+        self.mask_where(mask, fresh)
+    }
+}
+
+/// Positions with the energy and gradient there, for samplers that reuse them from one step to
+/// the next (MALA and HMC: the accepted proposal's energy and gradient are the next step's).
 #[derive(Debug, Clone)]
-pub struct ChainState<Bk: Backend> {
+pub struct CachedGradient<Bk: Backend> {
     /// Positions `[N, D]`.
     pub x: Tensor<Bk, 2>,
     /// `(E(x), ∇E(x))` if known.
     pub cached: Option<(Tensor<Bk, 1>, Tensor<Bk, 2>)>,
 }
 
-impl<Bk: Backend> ChainState<Bk> {
+impl<Bk: Backend> CachedGradient<Bk> {
     /// A state with nothing cached.
     pub fn new(x: Tensor<Bk, 2>) -> Self {
         Self { x, cached: None }
     }
 
-    /// `(E(x), ∇E(x))`, from the cache or evaluated (and then cached).
-    pub fn energy_and_grad<B, E>(&mut self, energy: &E) -> (Tensor<Bk, 1>, Tensor<Bk, 2>)
+    /// `(E(x), ∇E(x))`, from the cache or evaluated.
+    pub fn energy_and_grad<B, E>(&self, energy: &E) -> (Tensor<Bk, 1>, Tensor<Bk, 2>)
     where
         B: AutodiffBackend<InnerBackend = Bk>,
         E: Energy<B> + ?Sized,
     {
-        if self.cached.is_none() {
-            self.cached = Some(energy.energy_and_grad(self.x.clone()));
+        match &self.cached {
+            Some(cached) => cached.clone(),
+            None => energy.energy_and_grad(self.x.clone()),
         }
-        self.cached.clone().expect("just filled")
     }
+}
+
+impl<Bk: Backend> ChainState<Bk> for CachedGradient<Bk> {
+    fn positions(&self) -> &Tensor<Bk, 2> {
+        &self.x
+    }
+
+    fn into_positions(self) -> Tensor<Bk, 2> {
+        self.x
+    }
+
+    fn energies(&self) -> Option<&Tensor<Bk, 1>> {
+        self.cached.as_ref().map(|(e, _)| e)
+    }
+
+    fn restart(self, mask: Tensor<Bk, 2, Bool>, fresh: Tensor<Bk, 2>) -> Self {
+        Self::new(self.x.mask_where(mask, fresh))
+    }
+}
+
+/// The index of a step and the step size it uses, as the run hands them to a transition.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// Step index from 0 (warm-up steps included), for the transition's other schedules.
+    pub index: usize,
+    /// The step size: the schedule's value at `index`, or the adaptation's.
+    pub size: f64,
 }
 
 /// What one step reports besides the new state.
@@ -42,42 +110,42 @@ impl<Bk: Backend> ChainState<Bk> {
 pub struct StepInfo<Bk: Backend> {
     /// Per chain, 1 if the proposal was accepted and 0 if not (Metropolis samplers only).
     pub accepted: Option<Tensor<Bk, 1>>,
-    /// Per chain, 1 if the transition diverged (HMC only).
+    /// Per chain, the Metropolis acceptance probability `min(1, α)` of the proposal (0 for a
+    /// non-finite one). Step-size adaptation averages these: their mean has the same expectation
+    /// as the 0/1 outcomes and less variance.
+    pub acceptance_probability: Option<Tensor<Bk, 1>>,
+    /// Per chain, 1 if the transition diverged (HMC, and MALA for a non-finite proposal).
     pub divergent: Option<Tensor<Bk, 1>>,
 }
 
 /// One transition of a sampler.
 pub trait Transition<B: AutodiffBackend> {
+    /// What the chains carry from one step to the next.
+    type State: ChainState<Inner<B>>;
+
     /// Checks the sampler's parameters.
     fn validate(&self) -> Result<(), SampleError>;
 
-    /// Called once at the start of a run, before the first step (reset momenta, adaptation,
-    /// checks that depend on the state's shape).
-    fn begin(&mut self, _state: &ChainState<Inner<B>>) -> Result<(), SampleError> {
-        Ok(())
-    }
+    /// The state at the start of a run, from positions `[N, D]`; checks the parameters that
+    /// depend on the state's shape (HMC's diagonal mass).
+    fn init_state(&self, x: Tensor<Inner<B>, 2>) -> Result<Self::State, SampleError>;
 
-    /// Advances every chain by one step; `k` is the step index from 0, for schedules.
+    /// Advances every chain by one step.
     fn step<E: Energy<B> + ?Sized>(
-        &mut self,
+        &self,
         energy: &E,
-        state: ChainState<Inner<B>>,
-        k: usize,
+        state: Self::State,
+        step: Step,
         noise: &mut Noise,
-    ) -> (ChainState<Inner<B>>, StepInfo<Inner<B>>);
+    ) -> (Self::State, StepInfo<Inner<B>>);
 
-    /// Whether this sampler adapts its step size during warm-up (it then gets [`Transition::adapt`]
-    /// calls with the mean acceptance of every warm-up step, which costs one host read per step).
-    fn adapts(&self) -> bool {
-        false
+    /// The step-size schedule (the starting value when adapting).
+    fn step_size(&self) -> &Schedule;
+
+    /// A fresh step-size adaptation for a run's warm-up, if configured, starting from the
+    /// schedule's first value. The run feeds it the mean acceptance probability of every warm-up
+    /// step (one host read per step) and then uses its averaged step size.
+    fn adaptation(&self) -> Option<DualAveraging> {
+        None
     }
-
-    /// Feeds the mean acceptance rate of a warm-up step to the step-size adaptation.
-    fn adapt(&mut self, _mean_acceptance: f64) {}
-
-    /// Ends warm-up: an adapting sampler fixes its final step size.
-    fn end_warmup(&mut self) {}
-
-    /// The step size that step `k` uses (after adaptation, if any), for reports.
-    fn step_size(&self, k: usize) -> f64;
 }

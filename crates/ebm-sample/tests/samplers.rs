@@ -71,14 +71,13 @@ fn langevin_mala_and_hmc_recover_a_correlated_gaussian() {
         .with_thin(50)
         .with_keep_trajectory(true)
         .with_seed(11);
-    let mut langevin = LangevinConfig::new().step_size(0.05).init().unwrap();
+    let langevin = LangevinConfig::new().step_size(0.05).init().unwrap();
     let out =
-        Sampler::<B>::sample_from_noise(&mut langevin, &target(), 4000, 2, &device, &run).unwrap();
+        Sampler::<B>::sample_from_noise(&langevin, &target(), 4000, 2, &device, &run).unwrap();
     assert_recovers("langevin", pooled(&out));
 
-    let mut mala = MalaConfig::new().step_size(0.3).init().unwrap();
-    let out =
-        Sampler::<B>::sample_from_noise(&mut mala, &target(), 4000, 2, &device, &run).unwrap();
+    let mala = MalaConfig::new().step_size(0.3).init().unwrap();
+    let out = Sampler::<B>::sample_from_noise(&mala, &target(), 4000, 2, &device, &run).unwrap();
     assert!(
         out.acceptance_rate().unwrap() > 0.5,
         "{:?}",
@@ -86,7 +85,7 @@ fn langevin_mala_and_hmc_recover_a_correlated_gaussian() {
     );
     assert_recovers("mala", pooled(&out));
 
-    let mut hmc = HmcConfig::new()
+    let hmc = HmcConfig::new()
         .step_size(0.2)
         .with_n_leapfrog(5)
         .init()
@@ -95,7 +94,7 @@ fn langevin_mala_and_hmc_recover_a_correlated_gaussian() {
         .with_thin(50)
         .with_keep_trajectory(true)
         .with_seed(12);
-    let out = Sampler::<B>::sample_from_noise(&mut hmc, &target(), 4000, 2, &device, &run).unwrap();
+    let out = Sampler::<B>::sample_from_noise(&hmc, &target(), 4000, 2, &device, &run).unwrap();
     assert!(
         out.acceptance_rate().unwrap() > 0.8,
         "{:?}",
@@ -123,7 +122,7 @@ struct Steps {
 fn langevin_reproduces_the_reference_steps_with_the_same_noise() {
     let file: Steps = serde_json::from_str(include_str!("data/sampler_steps.json")).unwrap();
     let r = file.langevin;
-    let mut langevin = LangevinConfig::new()
+    let langevin = LangevinConfig::new()
         .step_size(r.step_size)
         .noise_scale(r.noise_scale)
         .init()
@@ -138,12 +137,16 @@ fn langevin_reproduces_the_reference_steps_with_the_same_noise() {
         .map(|v| v as f32)
         .collect();
     let mut noise = Noise::replay(noise);
-    let mut state = ChainState::new(x0);
     let energy = DoubleWell::new(2.0, 1.0).unwrap();
+    let mut state = Transition::<B>::init_state(&langevin, x0).unwrap();
     for (k, expected) in r.trajectory.iter().enumerate().skip(1) {
-        let (next, _) = Transition::<B>::step(&mut langevin, &energy, state, k - 1, &mut noise);
+        let step = Step {
+            index: k - 1,
+            size: r.step_size,
+        };
+        let (next, _) = Transition::<B>::step(&langevin, &energy, state, step, &mut noise);
         state = next;
-        let ours = state.x.clone().into_data().to_vec::<f32>().unwrap();
+        let ours = state.clone().into_data().to_vec::<f32>().unwrap();
         for (o, e) in ours.iter().zip(flat(expected)) {
             assert!(
                 (*o as f64 - e).abs() < 1e-5 * (1.0 + e.abs()),
@@ -157,14 +160,14 @@ fn langevin_reproduces_the_reference_steps_with_the_same_noise() {
 fn hmc_visits_both_wells_of_a_double_well() {
     // Barrier h·b⁴ = 2 per coordinate; start every chain in the right well.
     let device = Default::default();
-    let mut hmc = HmcConfig::new()
+    let hmc = HmcConfig::new()
         .step_size(0.1)
         .with_n_leapfrog(10)
         .init()
         .unwrap();
     let init = Tensor::<Cpu, 2>::ones([500, 1], &device);
     let run = RunConfig::new(200).with_seed(3);
-    let out = Sampler::<B>::sample(&mut hmc, &DoubleWell::default(), init, &run).unwrap();
+    let out = Sampler::<B>::sample(&hmc, &DoubleWell::default(), init, &run).unwrap();
     let x = out.final_state.into_data().to_vec::<f32>().unwrap();
     let left = x.iter().filter(|&&v| v < 0.0).count() as f64 / x.len() as f64;
     // By symmetry half the mass is in each well.
@@ -180,10 +183,10 @@ fn mala_acceptance_rises_as_the_step_falls() {
     let rates: Vec<f64> = [1.0, 0.3, 0.05]
         .iter()
         .map(|&eta| {
-            let mut mala = MalaConfig::new().step_size(eta).init().unwrap();
+            let mala = MalaConfig::new().step_size(eta).init().unwrap();
             let run = RunConfig::new(50).with_seed(5);
             let out = Sampler::<B>::sample_from_noise(
-                &mut mala,
+                &mala,
                 &Rosenbrock::new(2, 1.0, 10.0).unwrap(),
                 500,
                 2,
@@ -200,14 +203,14 @@ fn mala_acceptance_rises_as_the_step_falls() {
 #[test]
 fn dual_averaging_reaches_the_target_acceptance() {
     let device = Default::default();
-    let mut hmc = HmcConfig::new()
+    let hmc = HmcConfig::new()
         .step_size(1.5)
         .with_n_leapfrog(5)
         .with_target_acceptance(Some(0.8))
         .init()
         .unwrap();
     let run = RunConfig::new(100).with_n_warmup(200).with_seed(8);
-    let out = Sampler::<B>::sample_from_noise(&mut hmc, &target(), 1000, 2, &device, &run).unwrap();
+    let out = Sampler::<B>::sample_from_noise(&hmc, &target(), 1000, 2, &device, &run).unwrap();
     let rate = out.acceptance_rate().unwrap();
     assert!(
         (rate - 0.8).abs() < 0.08,
@@ -215,19 +218,41 @@ fn dual_averaging_reaches_the_target_acceptance() {
         out.final_step_size
     );
     assert!(out.final_step_size < 1.5);
+
+    // MALA, towards its optimal 0.574 from a step far too small, with Stan's constants spelled
+    // out: the adaptation is fed acceptance probabilities, whose mean is the acceptance rate.
+    let mala = MalaConfig::new()
+        .step_size(0.01)
+        .with_target_acceptance(Some(0.574))
+        .with_dual_averaging(
+            ebm_sample::DualAveragingConfig::new()
+                .with_gamma(0.05)
+                .with_t0(10.0)
+                .with_kappa(0.75),
+        )
+        .init()
+        .unwrap();
+    let out = Sampler::<B>::sample_from_noise(&mala, &target(), 1000, 2, &device, &run).unwrap();
+    let rate = out.acceptance_rate().unwrap();
+    assert!(
+        (rate - 0.574).abs() < 0.08,
+        "MALA acceptance {rate} with step {}",
+        out.final_step_size
+    );
+    assert!(out.final_step_size > 0.1, "{}", out.final_step_size);
 }
 
 #[test]
 fn diagnostics_report_energy_ess_and_rhat() {
     let device = Default::default();
-    let mut mala = MalaConfig::new().step_size(0.5).init().unwrap();
+    let mala = MalaConfig::new().step_size(0.5).init().unwrap();
     let run = RunConfig::new(400)
         .with_n_warmup(100)
         .with_thin(2)
         .with_diagnostics(true)
         .with_keep_trajectory(true)
         .with_seed(9);
-    let out = Sampler::<B>::sample_from_noise(&mut mala, &target(), 64, 2, &device, &run).unwrap();
+    let out = Sampler::<B>::sample_from_noise(&mala, &target(), 64, 2, &device, &run).unwrap();
     let diag = out.diagnostics.unwrap();
     assert_eq!(diag.steps.len(), 200);
     assert_eq!(diag.steps[0].step, 101);
@@ -248,13 +273,24 @@ fn diagnostics_report_energy_ess_and_rhat() {
 
 #[test]
 fn same_seed_same_samples() {
+    // One sampler serves every run, and nothing of a run stays in it: the adaptation's state and
+    // the cached gradients live in the run, so a second run with the same seed repeats the first.
     let device = Default::default();
-    let run = RunConfig::new(20).with_seed(42);
+    let hmc = HmcConfig::new()
+        .with_target_acceptance(Some(0.7))
+        .init()
+        .unwrap();
+    let nesterov = NesterovConfig::new().step_size(0.05).init().unwrap();
+    let run = RunConfig::new(20).with_n_warmup(10).with_seed(42);
     let draw = |seed_run: &RunConfig| {
-        let mut hmc = HmcConfig::new().init().unwrap();
         let out =
-            Sampler::<B>::sample_from_noise(&mut hmc, &target(), 16, 2, &device, seed_run).unwrap();
-        out.final_state.into_data().to_vec::<f32>().unwrap()
+            Sampler::<B>::sample_from_noise(&hmc, &target(), 16, 2, &device, seed_run).unwrap();
+        let descent =
+            Sampler::<B>::sample_from_noise(&nesterov, &target(), 4, 2, &device, seed_run).unwrap();
+        let mut v = out.final_state.into_data().to_vec::<f32>().unwrap();
+        v.push(out.final_step_size as f32);
+        v.extend(descent.final_state.into_data().to_vec::<f32>().unwrap());
+        v
     };
     assert_eq!(draw(&run), draw(&run));
     assert_ne!(draw(&run), draw(&run.clone().with_seed(43)));
@@ -265,10 +301,10 @@ fn optimisers_find_the_minimum() {
     let device = Default::default();
     let run = RunConfig::new(2000);
     let init = Tensor::<Cpu, 2>::from_data([[0.5, 2.0], [-1.0, -1.0]], &device);
-    let mut gd = GradientDescentConfig::new().step_size(0.1).init().unwrap();
-    let out = Sampler::<B>::sample(&mut gd, &target(), init.clone(), &run).unwrap();
-    let mut nesterov = NesterovConfig::new().step_size(0.05).init().unwrap();
-    let out_n = Sampler::<B>::sample(&mut nesterov, &target(), init, &run).unwrap();
+    let gd = GradientDescentConfig::new().step_size(0.1).init().unwrap();
+    let out = Sampler::<B>::sample(&gd, &target(), init.clone(), &run).unwrap();
+    let nesterov = NesterovConfig::new().step_size(0.05).init().unwrap();
+    let out_n = Sampler::<B>::sample(&nesterov, &target(), init, &run).unwrap();
     for x in [out.final_state, out_n.final_state] {
         let v = x.into_data().to_vec::<f32>().unwrap();
         for r in v.chunks(2) {
@@ -285,7 +321,7 @@ fn scheduled_noise_follows_the_seeds_cosine_schedule() {
     // The seeds' Langevin: step 0.01, noise cosine 0.2 → 0.01 over 50 steps. After the schedule
     // ends, σ = 0.01, so chains concentrate near the mode: E[x] at σ → the minimum of a Gaussian.
     let device = Default::default();
-    let mut langevin = LangevinConfig::new()
+    let langevin = LangevinConfig::new()
         .step_size(0.1)
         .with_noise_scale(Schedule::Cosine {
             start: 0.2,
@@ -295,7 +331,7 @@ fn scheduled_noise_follows_the_seeds_cosine_schedule() {
         .init()
         .unwrap();
     let out = Sampler::<B>::sample_from_noise(
-        &mut langevin,
+        &langevin,
         &Harmonic::new(1.0).unwrap(),
         200,
         2,
@@ -320,9 +356,9 @@ fn blow_up() -> FromLogDensity<impl Fn(Tensor<B, 2>) -> Tensor<B, 1> + Send + Sy
 fn non_finite_chains_are_reported_or_reset() {
     let device = Default::default();
     let init = Tensor::<Cpu, 2>::from_data([[0.1], [5.0], [0.2]], &device);
-    let mut langevin = LangevinConfig::new().step_size(0.1).init().unwrap();
+    let langevin = LangevinConfig::new().step_size(0.1).init().unwrap();
     let run = RunConfig::new(100).with_check_every(1).with_seed(1);
-    match Sampler::<B>::sample(&mut langevin, &blow_up(), init.clone(), &run) {
+    match Sampler::<B>::sample(&langevin, &blow_up(), init.clone(), &run) {
         Err(SampleError::NonFinite { step, chains }) => {
             assert!(chains.contains(&1), "{chains:?}");
             assert!(step < 10, "{step}");
@@ -333,13 +369,13 @@ fn non_finite_chains_are_reported_or_reset() {
         .with_check_every(1)
         .with_seed(1)
         .with_on_non_finite(NonFinitePolicy::Reset);
-    let out = Sampler::<B>::sample(&mut langevin, &blow_up(), init.clone(), &run).unwrap();
+    let out = Sampler::<B>::sample(&langevin, &blow_up(), init.clone(), &run).unwrap();
     assert!(out.resets >= 1);
     let x = out.final_state.into_data().to_vec::<f32>().unwrap();
     assert!(x.iter().all(|v| v.is_finite()), "{x:?}");
     // Propagate: no check and no error; the bad chain arrives as it is.
     let run = run.with_on_non_finite(NonFinitePolicy::Propagate);
-    let out = Sampler::<B>::sample(&mut langevin, &blow_up(), init, &run).unwrap();
+    let out = Sampler::<B>::sample(&langevin, &blow_up(), init, &run).unwrap();
     assert_eq!(out.resets, 0);
     let x = out.final_state.into_data().to_vec::<f32>().unwrap();
     assert!(!x[1].is_finite(), "{x:?}");
@@ -358,18 +394,18 @@ fn nan_beyond_one() -> FromLogDensity<impl Fn(Tensor<B, 2>) -> Tensor<B, 1> + Se
 #[test]
 fn mala_reports_an_energy_that_turns_nan() {
     let device = Default::default();
-    let mut mala = MalaConfig::new().step_size(0.5).init().unwrap();
+    let mala = MalaConfig::new().step_size(0.5).init().unwrap();
     // Chains started where the energy is NaN would reject every proposal, frozen: an error.
     let init = Tensor::<Cpu, 2>::from_data([[0.1], [3.0], [-0.2]], &device);
     let run = RunConfig::new(20).with_seed(2);
-    match Sampler::<B>::sample(&mut mala, &nan_beyond_one(), init, &run) {
+    match Sampler::<B>::sample(&mala, &nan_beyond_one(), init, &run) {
         Err(SampleError::NonFinite { chains, .. }) => assert_eq!(chains, [1]),
         other => panic!("expected a NonFinite error, got {other:?}"),
     }
     // Chains inside: proposals beyond 1 are rejected and counted, the warm-up's apart.
     let init = Tensor::<Cpu, 2>::zeros([64, 1], &device);
     let run = RunConfig::new(50).with_n_warmup(50).with_seed(3);
-    let out = Sampler::<B>::sample(&mut mala, &nan_beyond_one(), init, &run).unwrap();
+    let out = Sampler::<B>::sample(&mala, &nan_beyond_one(), init, &run).unwrap();
     let x = out.final_state.clone().into_data().to_vec::<f32>().unwrap();
     assert!(x.iter().all(|v| v.abs() <= 1.0), "{x:?}");
     let (sampling, warmup) = (out.divergences(), out.warmup_divergences());
@@ -379,22 +415,22 @@ fn mala_reports_an_energy_that_turns_nan() {
     }
     // On a healthy energy, none.
     let init = Tensor::<Cpu, 2>::zeros([64, 1], &device);
-    let out = Sampler::<B>::sample(&mut mala, &Harmonic::new(1.0).unwrap(), init, &run).unwrap();
+    let out = Sampler::<B>::sample(&mala, &Harmonic::new(1.0).unwrap(), init, &run).unwrap();
     assert_eq!(out.divergences() + out.warmup_divergences(), 0);
 }
 
 #[test]
 fn bounded_diagnostics_keep_memory_flat() {
     let device = Default::default();
-    let mut langevin = LangevinConfig::new().step_size(0.1).init().unwrap();
+    let langevin = LangevinConfig::new().step_size(0.1).init().unwrap();
     let energy = Harmonic::new(1.0).unwrap();
-    let mut run = |steps: usize, max: Option<usize>| {
+    let run = |steps: usize, max: Option<usize>| {
         let init = Tensor::<Cpu, 2>::zeros([64, 2], &device);
         let run = RunConfig::new(steps)
             .with_diagnostics(true)
             .with_max_diagnostic_records(max)
             .with_seed(4);
-        let out = Sampler::<B>::sample(&mut langevin, &energy, init, &run).unwrap();
+        let out = Sampler::<B>::sample(&langevin, &energy, init, &run).unwrap();
         out.diagnostics.unwrap()
     };
     // Whatever the length, at most 2·max records, spread evenly over the whole run.
@@ -456,40 +492,40 @@ fn bad_input_gives_typed_errors() {
         Err(SampleError::InvalidParameter { name: "mass", .. })
     ));
     assert!(matches!(
-        NesterovConfig::new().with_momentum(1.0).init::<Cpu>(),
+        NesterovConfig::new().with_momentum(1.0).init(),
         Err(SampleError::InvalidParameter {
             name: "momentum",
             ..
         })
     ));
-    let mut langevin = LangevinConfig::new().init().unwrap();
+    let langevin = LangevinConfig::new().init().unwrap();
     let thin0 = RunConfig::new(10).with_thin(0);
     assert!(matches!(
-        Sampler::<B>::sample_from_noise(&mut langevin, &target(), 4, 2, &device, &thin0),
+        Sampler::<B>::sample_from_noise(&langevin, &target(), 4, 2, &device, &thin0),
         Err(SampleError::InvalidParameter { name: "thin", .. })
     ));
     let run = RunConfig::new(10);
     let wrong_width = Tensor::<Cpu, 2>::zeros([4, 3], &device);
     assert!(matches!(
-        Sampler::<B>::sample(&mut langevin, &target(), wrong_width, &run),
+        Sampler::<B>::sample(&langevin, &target(), wrong_width, &run),
         Err(SampleError::Input(EnergyError::Dimension {
             expected: 2,
             got: 3
         }))
     ));
     assert!(matches!(
-        Sampler::<B>::sample_from_noise(&mut langevin, &target(), 0, 2, &device, &run),
+        Sampler::<B>::sample_from_noise(&langevin, &target(), 0, 2, &device, &run),
         Err(SampleError::InvalidParameter {
             name: "n_chains",
             ..
         })
     ));
-    let mut hmc = HmcConfig::new()
+    let hmc = HmcConfig::new()
         .with_mass(Mass::Diagonal(vec![1.0, 2.0, 3.0]))
         .init()
         .unwrap();
     assert!(matches!(
-        Sampler::<B>::sample_from_noise(&mut hmc, &target(), 4, 2, &device, &run),
+        Sampler::<B>::sample_from_noise(&hmc, &target(), 4, 2, &device, &run),
         Err(SampleError::Input(EnergyError::LengthMismatch { .. }))
     ));
 }

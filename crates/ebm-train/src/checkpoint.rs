@@ -96,17 +96,45 @@ pub(crate) fn recorder() -> BinBytesRecorder<FullPrecisionSettings> {
     BinBytesRecorder::<FullPrecisionSettings>::default()
 }
 
-pub(crate) fn error(path: &Path, reason: impl std::fmt::Display) -> TrainError {
+/// [`TrainError::Checkpoint`] caused by `source`.
+pub(crate) fn error(
+    path: &Path,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> TrainError {
     TrainError::Checkpoint {
         path: path.display().to_string(),
-        reason: reason.to_string(),
+        reason: source.to_string(),
+        source: Some(Box::new(source)),
     }
 }
 
-pub(crate) fn corrupt(path: &Path, reason: impl std::fmt::Display) -> TrainError {
+/// [`TrainError::Checkpoint`] found by a check of ours.
+pub(crate) fn refused(path: &Path, reason: impl std::fmt::Display) -> TrainError {
+    TrainError::Checkpoint {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+        source: None,
+    }
+}
+
+/// [`TrainError::CheckpointCorrupt`] revealed by `source`.
+pub(crate) fn corrupt(
+    path: &Path,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> TrainError {
+    TrainError::CheckpointCorrupt {
+        path: path.display().to_string(),
+        reason: source.to_string(),
+        source: Some(Box::new(source)),
+    }
+}
+
+/// [`TrainError::CheckpointCorrupt`] found by a check of ours.
+pub(crate) fn damaged(path: &Path, reason: impl std::fmt::Display) -> TrainError {
     TrainError::CheckpointCorrupt {
         path: path.display().to_string(),
         reason: reason.to_string(),
+        source: None,
     }
 }
 
@@ -157,7 +185,7 @@ pub(crate) fn decode_module<B: AutodiffBackend, M: AutodiffModule<B>>(
     let record = decode::<B, M::Record>(bytes, file, device)?;
     let loaded = template.clone().load_record(record);
     if shapes(&loaded) != shapes(template) {
-        return Err(corrupt(file, "parameter shapes differ from the manifest's"));
+        return Err(damaged(file, "parameter shapes differ from the manifest's"));
     }
     Ok(loaded)
 }
@@ -169,7 +197,7 @@ pub(crate) fn tensor_bytes<Bk: Backend>(tensor: &Tensor<Bk, 2>) -> Result<Vec<u8
         .into_data()
         .convert::<f32>()
         .to_vec()
-        .map_err(|e| error(Path::new(OBJECTIVE), format!("{e:?}")))?;
+        .map_err(|e| refused(Path::new(OBJECTIVE), format!("{e:?}")))?;
     Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
 
@@ -183,9 +211,9 @@ pub(crate) fn tensor_from_bytes<Bk: Backend>(
     let expected = shape[0]
         .checked_mul(shape[1])
         .and_then(|n| n.checked_mul(4))
-        .ok_or_else(|| corrupt(file, format!("shape {shape:?} overflows")))?;
+        .ok_or_else(|| damaged(file, format!("shape {shape:?} overflows")))?;
     if bytes.len() != expected {
-        return Err(corrupt(
+        return Err(damaged(
             file,
             format!(
                 "{} bytes, expected {expected} for shape {shape:?}",
@@ -210,14 +238,14 @@ pub(crate) fn read_manifest(
     if let Some(want) = expected_digest
         && sha256_hex(&bytes) != want
     {
-        return Err(corrupt(
+        return Err(damaged(
             &file,
             "its SHA-256 differs from the one LATEST records",
         ));
     }
     let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| corrupt(&file, e))?;
     if manifest.format != FORMAT {
-        return Err(corrupt(
+        return Err(damaged(
             &file,
             format!(
                 "layout version {}, this build reads {FORMAT}",
@@ -239,7 +267,7 @@ pub(crate) fn read_files(
     let mut wanted_sorted = wanted.to_vec();
     wanted_sorted.sort_unstable();
     if listed != wanted_sorted {
-        return Err(corrupt(
+        return Err(damaged(
             &dir.join(MANIFEST),
             format!("lists files {listed:?}, expected {wanted_sorted:?}"),
         ));
@@ -249,7 +277,7 @@ pub(crate) fn read_files(
         let file = dir.join(name);
         let bytes = std::fs::read(&file).map_err(|e| corrupt(&file, e))?;
         if &sha256_hex(&bytes) != digest {
-            return Err(corrupt(&file, "its SHA-256 differs from the manifest's"));
+            return Err(damaged(&file, "its SHA-256 differs from the manifest's"));
         }
         out.insert(name.clone(), bytes);
     }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha2::{Digest, Sha256};
 
 use crate::TrainError;
-use crate::checkpoint::error;
+use crate::checkpoint::{damaged, error, refused};
 
 /// The file naming the current version.
 pub(crate) const LATEST: &str = "LATEST";
@@ -116,7 +116,7 @@ fn fault_point() {}
 fn prepare_root(root: &Path) -> Result<(), TrainError> {
     match fs::metadata(root) {
         Ok(m) if !m.is_dir() => {
-            return Err(error(
+            return Err(refused(
                 root,
                 "exists and is not a directory; a checkpoint is a directory",
             ));
@@ -132,7 +132,7 @@ fn prepare_root(root: &Path) -> Result<(), TrainError> {
                         let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
                     }
                 } else if name != LATEST && parse_version(&name).is_none() {
-                    return Err(error(
+                    return Err(refused(
                         root,
                         format!(
                             "holds `{name}`, which is not part of a checkpoint; refusing to write into it"
@@ -236,13 +236,10 @@ pub(crate) fn current_version(
         if root.is_dir() {
             error(&latest, e)
         } else {
-            error(root, "no checkpoint here")
+            refused(root, "no checkpoint here")
         }
     })?;
-    let corrupt = || TrainError::CheckpointCorrupt {
-        path: latest.display().to_string(),
-        reason: "expected `vNNNNNNNNNN <sha-256>`".into(),
-    };
+    let corrupt = || damaged(&latest, "expected `vNNNNNNNNNN <sha-256>`");
     let text = std::str::from_utf8(&text).map_err(|_| corrupt())?;
     let mut parts = text.trim_end_matches('\n').split(' ');
     let (Some(name), Some(digest), None) = (parts.next(), parts.next(), parts.next()) else {

@@ -40,7 +40,7 @@ pub fn contrastive_loss<B: AutodiffBackend, M: Energy<B>>(
 /// Runs `k` sampler steps from `start` and returns the contrastive loss output and the
 /// negatives (for persistent CD to write back).
 fn sample_and_contrast<B: AutodiffBackend, M: Energy<B>, S: Sampler<B>>(
-    sampler: &mut S,
+    sampler: &S,
     model: &M,
     batch: Tensor<B, 2>,
     start: Tensor<Inner<B>, 2>,
@@ -145,7 +145,7 @@ where
         };
         let cfg = &self.config;
         let (output, _) = sample_and_contrast(
-            &mut self.sampler,
+            &self.sampler,
             model,
             batch,
             start,
@@ -290,7 +290,7 @@ where
             start = start.slice_assign([0..n_restart, 0..d], fresh);
         }
         let (output, negatives) = sample_and_contrast(
-            &mut self.sampler,
+            &self.sampler,
             model,
             batch,
             start,

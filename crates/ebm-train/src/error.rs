@@ -4,6 +4,10 @@ use ebm_core::EnergyError;
 use ebm_sample::SampleError;
 use thiserror::Error;
 
+/// The underlying error of a checkpoint failure, kept so that callers can inspect it (an
+/// [`std::io::Error`]'s kind, say) through [`std::error::Error::source`].
+pub type ErrorSource = Box<dyn std::error::Error + Send + Sync>;
+
 /// Errors raised by objectives, the trainer and checkpoints.
 #[derive(Debug, Error)]
 pub enum TrainError {
@@ -58,8 +62,11 @@ pub enum TrainError {
     Checkpoint {
         /// The checkpoint path.
         path: String,
-        /// What went wrong.
+        /// What went wrong (the source's message, when there is a source).
         reason: String,
+        /// The error that caused it (an [`std::io::Error`], a recorder's or serde's), if any.
+        #[source]
+        source: Option<ErrorSource>,
     },
     /// A checkpoint file is damaged: its digest, its layout or its contents are not what was
     /// written. Nothing was loaded.
@@ -67,8 +74,11 @@ pub enum TrainError {
     CheckpointCorrupt {
         /// The damaged file.
         path: String,
-        /// What the check found.
+        /// What the check found (the source's message, when there is a source).
         reason: String,
+        /// The error that revealed the damage (a failed read or decode), if any.
+        #[source]
+        source: Option<ErrorSource>,
     },
     /// A sound checkpoint was written by a different model, objective or trainer config.
     /// Nothing was loaded.

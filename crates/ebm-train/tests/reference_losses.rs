@@ -1,17 +1,14 @@
 //! The loss functions of `ebm-train` against TorchEBM's float64 reference (the MLP energies of
-//! `ebm-core/tests/data/mlp_energy.json`): loss values and every parameter gradient, with the
+//! `ebm-reference/data/mlp_energy.json`): loss values and every parameter gradient, with the
 //! reference's own inputs (negatives, noise, projections). Tolerances as in `ebm-core`'s test:
 //! rtol 1e-5 first order, 1e-4 second order.
 
-#[path = "../../ebm-core/tests/support/mod.rs"]
-mod support;
-
 use ebm_core::Energy;
+use ebm_reference::mlp::*;
 use ebm_train::{
     contrastive_loss, denoising_score_matching_loss, exact_score_matching_loss,
     hutchinson_score_matching_loss, sliced_score_matching_loss,
 };
-use support::mlp_reference::*;
 
 #[test]
 fn contrastive_divergence_matches() {

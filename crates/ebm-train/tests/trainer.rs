@@ -205,6 +205,14 @@ fn a_checkpoint_directory_keeps_versions_and_refuses_foreign_paths() {
         fresh.load_checkpoint(&dir.join("nope")),
         Err(TrainError::Checkpoint { .. })
     ));
+    // An I/O failure keeps its cause: an empty directory has no LATEST to read.
+    let empty = scratch("empty-dir");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = fresh.load_checkpoint(&empty).unwrap_err();
+    let io = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .unwrap_or_else(|| panic!("no io::Error source in {err:?}"));
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     // Periodic checkpoints need both settings.
     for config in [
         trainer_config(1).with_checkpoint_every(Some(5)),

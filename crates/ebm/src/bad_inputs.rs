@@ -218,9 +218,9 @@ fn cases() -> Vec<Case> {
                     x.square().neg().mask_fill(outside, f32::NAN).reshape([n])
                 });
                 let init = Tensor::<Cpu, 2>::from_data([[0.0], [3.0]], &device);
-                let mut mala = MalaConfig::new().init().unwrap();
+                let mala = MalaConfig::new().init().unwrap();
                 err(Sampler::<B>::sample(
-                    &mut mala,
+                    &mala,
                     &nan_outside,
                     init,
                     &RunConfig::new(10),
@@ -250,9 +250,9 @@ fn cases() -> Vec<Case> {
             "2^62 chains from noise",
             Expect::Error("Input(TooLarge"),
             Box::new(move || {
-                let mut langevin = LangevinConfig::new().init().unwrap();
+                let langevin = LangevinConfig::new().init().unwrap();
                 err(Sampler::<B>::sample_from_noise(
-                    &mut langevin,
+                    &langevin,
                     &Gaussian::standard(2).unwrap(),
                     1 << 62,
                     2,
@@ -303,9 +303,9 @@ fn cases() -> Vec<Case> {
             "run with thin 0",
             Expect::Error("InvalidParameter"),
             Box::new(move || {
-                let mut langevin = LangevinConfig::new().init().unwrap();
+                let langevin = LangevinConfig::new().init().unwrap();
                 err(Sampler::<B>::sample(
-                    &mut langevin,
+                    &langevin,
                     &Gaussian::standard(1).unwrap(),
                     batch(2, 1),
                     &RunConfig::new(5).with_thin(0),
@@ -316,12 +316,12 @@ fn cases() -> Vec<Case> {
             "one diagnostic record",
             Expect::Error("InvalidParameter"),
             Box::new(move || {
-                let mut langevin = LangevinConfig::new().init().unwrap();
+                let langevin = LangevinConfig::new().init().unwrap();
                 let run = RunConfig::new(5)
                     .with_diagnostics(true)
                     .with_max_diagnostic_records(Some(1));
                 err(Sampler::<B>::sample(
-                    &mut langevin,
+                    &langevin,
                     &Gaussian::standard(1).unwrap(),
                     batch(2, 1),
                     &run,
@@ -367,12 +367,12 @@ fn cases() -> Vec<Case> {
             "HMC masses for 3 coordinates on a 2-D target",
             Expect::Error("Input"),
             Box::new(move || {
-                let mut hmc = ebm_sample::HmcConfig::new()
+                let hmc = ebm_sample::HmcConfig::new()
                     .with_mass(ebm_sample::Mass::Diagonal(vec![1.0, 1.0, 1.0]))
                     .init()
                     .unwrap();
                 err(Sampler::<B>::sample(
-                    &mut hmc,
+                    &hmc,
                     &Gaussian::standard(2).unwrap(),
                     batch(2, 2),
                     &RunConfig::new(2),

@@ -1,6 +1,5 @@
-//! Shared by the reference tests of `ebm-core` and `ebm-train`: the MLP reference file
-//! (`../data/mlp_energy.json`), an MLP built from its PyTorch parameters, and comparisons.
-#![allow(dead_code)] // each test crate uses a different subset
+//! The MLP reference file (`data/mlp_energy.json`), an MLP built from its PyTorch parameters,
+//! and the comparisons the reference tests make.
 
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
@@ -9,47 +8,73 @@ use ebm_testing::{TestBackend, TestInner};
 use serde::Deserialize;
 use std::collections::HashMap;
 
+/// The backend the reference tests run on.
 pub type B = TestBackend;
+/// Its gradients.
 pub type Grads = <B as AutodiffBackend>::Gradients;
 
 #[derive(Deserialize)]
+/// The whole file.
 pub struct File {
+    /// The inputs every model is evaluated on.
     pub inputs: Inputs,
+    /// The models (one per activation).
     pub models: Vec<Model>,
 }
 
 #[derive(Deserialize)]
+/// The fixed inputs of the reference: data, negatives, and the noise the losses drew.
 pub struct Inputs {
+    /// Data batch `[N, D]`.
     pub x: Vec<Vec<f64>>,
+    /// Negatives for contrastive divergence `[N, D]`.
     pub neg: Vec<Vec<f64>>,
+    /// Denoising score matching's noise `[N, D]`.
     pub dsm_eps: Vec<Vec<f64>>,
+    /// Denoising score matching's σ.
     pub dsm_sigma: f64,
+    /// Sliced score matching's projections `[P, N, D]`.
     pub ssm_v: Vec<Vec<Vec<f64>>>,
+    /// Hutchinson's Rademacher probes `[N, D]`.
     pub sm_approx_probe_z: Vec<Vec<f64>>,
 }
 
 #[derive(Deserialize)]
+/// One model: its PyTorch parameters and everything computed from them.
 pub struct Model {
+    /// Case name.
     pub name: String,
+    /// Activation (`silu` or `softplus`).
     pub activation: String,
+    /// `W1..W3` (`[out][in]`) and `b1..b3`.
     pub params: HashMap<String, serde_json::Value>,
+    /// `E(x)` per row.
     pub energy: Vec<f64>,
+    /// `∇E(x)` per row.
     pub grad_energy: Vec<Vec<f64>>,
+    /// `∇²E(x)` per row.
     pub hessian_energy: Vec<Vec<Vec<f64>>>,
+    /// `ΔE(x)` per row.
     pub laplacian_energy: Vec<f64>,
+    /// Loss cases by name ([`LossCase`]).
     pub losses: HashMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
+/// A loss value and its parameter gradients.
 pub struct LossCase {
+    /// The loss.
     pub loss: f64,
+    /// Its gradient with respect to each parameter, by name.
     pub param_grads: HashMap<String, serde_json::Value>,
 }
 
+/// The parsed reference file.
 pub fn file() -> File {
     serde_json::from_str(include_str!("../data/mlp_energy.json")).expect("reference parses")
 }
 
+/// A nested JSON array as flat values and a shape.
 pub fn flatten(v: &serde_json::Value) -> (Vec<f64>, Vec<usize>) {
     match v {
         serde_json::Value::Array(items) if items.first().is_some_and(|i| i.is_array()) => {
@@ -66,6 +91,7 @@ pub fn flatten(v: &serde_json::Value) -> (Vec<f64>, Vec<usize>) {
     }
 }
 
+/// Rows as a `[N, D]` tensor.
 pub fn batch(rows: &[Vec<f64>]) -> Tensor<B, 2> {
     let flat: Vec<f64> = rows.iter().flatten().copied().collect();
     Tensor::from_data(
@@ -97,6 +123,7 @@ pub fn mlp(model: &Model) -> Mlp<B> {
     Mlp::from_parameters(ws, bs, activation).unwrap()
 }
 
+/// Panics unless `ours` matches `reference` within `rtol` of each value plus the largest.
 pub fn assert_close(what: &str, ours: &[f32], reference: &[f64], rtol: f64) {
     assert_eq!(ours.len(), reference.len(), "{what}: length");
     let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -110,6 +137,7 @@ pub fn assert_close(what: &str, ours: &[f32], reference: &[f64], rtol: f64) {
     }
 }
 
+/// A tensor's values.
 pub fn values<const D: usize>(t: Tensor<TestInner, D>) -> Vec<f32> {
     t.into_data().to_vec::<f32>().unwrap()
 }
