@@ -70,8 +70,8 @@ fn run<B: AutodiffBackend>(args: &Args) {
                     "  step {:>4}  loss {:>8.4}  E(data) {:>8.3}  E(samples) {:>8.3}",
                     log.step,
                     log.loss,
-                    log.pos_energy,
-                    log.neg_energy.unwrap_or(f64::NAN)
+                    log.metric("pos_energy").unwrap_or(f64::NAN),
+                    log.metric("neg_energy").unwrap_or(f64::NAN)
                 );
             }
         });

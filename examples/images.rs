@@ -86,10 +86,12 @@ fn curves(path: &Path, title: &str, history: &[StepLog], negatives: bool) {
     };
     let mut series = vec![
         curve("loss", &|l| l.loss),
-        curve("E(data)", &|l| l.pos_energy),
+        curve("E(data)", &|l| l.metric("pos_energy").unwrap_or(f64::NAN)),
     ];
     if negatives {
-        series.push(curve("E(samples)", &|l| l.neg_energy.unwrap_or(f64::NAN)));
+        series.push(curve("E(samples)", &|l| {
+            l.metric("neg_energy").unwrap_or(f64::NAN)
+        }));
     }
     plot_curves(path, title, "step", &series, (900, 500)).expect("plot");
 }
@@ -175,8 +177,8 @@ fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) ->
                     "  PCD step {:>5}  loss {:>8.4}  E(data) {:>8.3}  E(samples) {:>8.3}",
                     log.step,
                     log.loss,
-                    log.pos_energy,
-                    log.neg_energy.unwrap_or(f64::NAN)
+                    log.metric("pos_energy").unwrap_or(f64::NAN),
+                    log.metric("neg_energy").unwrap_or(f64::NAN)
                 );
             }
         });

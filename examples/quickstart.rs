@@ -77,8 +77,8 @@ where
                     "  step {:>5}/{total_steps}  loss {:>8.4}  E(data) {:>8.3}  E(samples) {:>8.3}  |∇θ| {:.3}",
                     log.step,
                     log.loss,
-                    log.pos_energy,
-                    log.neg_energy.unwrap_or(f64::NAN),
+                    log.metric("pos_energy").unwrap_or(f64::NAN),
+                    log.metric("neg_energy").unwrap_or(f64::NAN),
                     log.grad_norm
                 );
             }
@@ -128,8 +128,10 @@ where
     };
     let curves = [
         curve("loss", &|l| l.loss),
-        curve("E(data)", &|l| l.pos_energy),
-        curve("E(samples)", &|l| l.neg_energy.unwrap_or(f64::NAN)),
+        curve("E(data)", &|l| l.metric("pos_energy").unwrap_or(f64::NAN)),
+        curve("E(samples)", &|l| {
+            l.metric("neg_energy").unwrap_or(f64::NAN)
+        }),
     ];
     plot_curves(
         out.join("loss.png"),

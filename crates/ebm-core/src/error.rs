@@ -2,6 +2,73 @@
 
 use thiserror::Error;
 
+/// The value given for a parameter: a real number, or a count (sizes, steps, levels), printed as
+/// the integer it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ParamValue {
+    /// A real-valued parameter (a step size, a rate, a bound).
+    Real(f64),
+    /// A count (a batch size, a number of steps or levels).
+    Count(usize),
+}
+
+impl std::fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamValue::Real(v) => write!(f, "{v}"),
+            ParamValue::Count(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl From<f64> for ParamValue {
+    fn from(v: f64) -> Self {
+        ParamValue::Real(v)
+    }
+}
+
+impl From<usize> for ParamValue {
+    fn from(n: usize) -> Self {
+        ParamValue::Count(n)
+    }
+}
+
+/// A parameter outside its valid range: the one parameter error of the workspace, which every
+/// crate's error wraps (`EnergyError::InvalidParameter`, `SampleError::InvalidParameter`, …).
+///
+/// ```
+/// use ebm_core::{InvalidParameter, ParamValue};
+///
+/// let e = InvalidParameter::new("batch_size", 0usize, "must be > 0");
+/// assert_eq!(e.value, ParamValue::Count(0));
+/// assert_eq!(e.to_string(), "invalid parameter `batch_size` = 0: must be > 0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("invalid parameter `{name}` = {value}: {requirement}")]
+pub struct InvalidParameter {
+    /// Parameter name (a config field's name where there is one).
+    pub name: &'static str,
+    /// The rejected value.
+    pub value: ParamValue,
+    /// The rule it broke.
+    pub requirement: &'static str,
+}
+
+impl InvalidParameter {
+    /// The error for `name` = `value` breaking `requirement`.
+    pub fn new(
+        name: &'static str,
+        value: impl Into<ParamValue>,
+        requirement: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            value: value.into(),
+            requirement,
+        }
+    }
+}
+
 /// Errors raised when an energy is built with bad parameters or called with bad input.
 ///
 /// Every variant names the offending quantity so that the message alone tells the user what to fix.
@@ -56,16 +123,9 @@ pub enum EnergyError {
         /// Second length.
         right: usize,
     },
-    /// A scalar parameter is outside its valid range.
-    #[error("invalid parameter `{name}` = {value}: {requirement}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The rejected value.
-        value: f64,
-        /// The rule it broke.
-        requirement: &'static str,
-    },
+    /// A parameter is outside its valid range.
+    #[error(transparent)]
+    InvalidParameter(#[from] InvalidParameter),
     /// The energy needs at least `min` dimensions.
     #[error("{energy} needs at least {min} dimensions, got {got}")]
     TooFewDimensions {
@@ -121,15 +181,20 @@ pub fn require_size(what: &'static str, dims: &[usize], limit: u128) -> Result<u
 /// Shorthand for results whose error is [`EnergyError`].
 pub type Result<T, E = EnergyError> = std::result::Result<T, E>;
 
+/// [`EnergyError::InvalidParameter`] for `name` = `value` breaking `requirement`.
+pub(crate) fn invalid(
+    name: &'static str,
+    value: impl Into<ParamValue>,
+    requirement: &'static str,
+) -> EnergyError {
+    EnergyError::InvalidParameter(InvalidParameter::new(name, value, requirement))
+}
+
 pub(crate) fn require_positive(name: &'static str, value: f64) -> Result<()> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(EnergyError::InvalidParameter {
-            name,
-            value,
-            requirement: "must be finite and > 0",
-        })
+        Err(invalid(name, value, "must be finite and > 0"))
     }
 }
 
@@ -137,11 +202,7 @@ pub(crate) fn require_finite(name: &'static str, value: f64) -> Result<()> {
     if value.is_finite() {
         Ok(())
     } else {
-        Err(EnergyError::InvalidParameter {
-            name,
-            value,
-            requirement: "must be finite",
-        })
+        Err(invalid(name, value, "must be finite"))
     }
 }
 

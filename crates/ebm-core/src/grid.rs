@@ -56,18 +56,18 @@ pub fn energy_grid<B: AutodiffBackend, E: Energy<B> + ?Sized>(
     }
     let axis = |name: &'static str, (lo, hi): (f64, f64), n: usize| -> Result<Vec<f64>> {
         if n < 2 {
-            return Err(EnergyError::InvalidParameter {
-                name: "grid resolution",
-                value: n as f64,
-                requirement: "at least 2 points per axis",
-            });
+            return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
+                "grid resolution",
+                n,
+                "at least 2 points per axis",
+            )));
         }
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-            return Err(EnergyError::InvalidParameter {
+            return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
                 name,
-                value: lo,
-                requirement: "range must be finite with low < high",
-            });
+                lo,
+                "range must be finite with low < high",
+            )));
         }
         Ok((0..n)
             .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
@@ -136,7 +136,9 @@ mod tests {
                 [4, 4],
                 &Default::default()
             ),
-            Err(EnergyError::InvalidParameter { .. })
+            Err(EnergyError::InvalidParameter(
+                crate::InvalidParameter { .. }
+            ))
         ));
     }
 }

@@ -41,4 +41,6 @@ pub use energy::{
     Energy, Inner, SecondOrderEnergy, assert_batch, assert_probes, autodiff_energy_and_grad,
     batch_from_data, check_batch,
 };
-pub use error::{EnergyError, MAX_TENSOR_ELEMENTS, Result, require_size};
+pub use error::{
+    EnergyError, InvalidParameter, MAX_TENSOR_ELEMENTS, ParamValue, Result, require_size,
+};

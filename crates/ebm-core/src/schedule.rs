@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EnergyError, Result, require_finite, require_positive};
+use crate::error::ParamValue;
 
 /// A value as a function of the step index `k` (from 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,30 +174,31 @@ impl Schedule {
 
     /// Checks the parameters; `positive` additionally requires every value to be `> 0` (step
     /// sizes, noise scales, σ), which holds for all `k` when it holds at the ends.
-    pub fn validate(&self, positive: bool) -> Result<()> {
-        let check = |name: &'static str, v: f64| {
-            if positive {
-                require_positive(name, v)
+    pub fn validate(&self, positive: bool) -> Result<(), ScheduleError> {
+        let bad = |part: &'static str, value: ParamValue, requirement: &'static str| {
+            Err(ScheduleError {
+                part,
+                value,
+                requirement,
+            })
+        };
+        let check = |part: &'static str, v: f64| {
+            if positive && !(v.is_finite() && v > 0.0) {
+                bad(part, v.into(), "must be finite and > 0")
+            } else if !v.is_finite() {
+                bad(part, v.into(), "must be finite")
             } else {
-                require_finite(name, v)
+                Ok(())
             }
         };
         match self {
-            Schedule::Constant { value } => check("schedule value", *value),
+            Schedule::Constant { value } => check("value", *value),
             Schedule::ExponentialDecay { start, rate, min } => {
-                check("schedule start", *start)?;
+                check("start", *start)?;
                 if !(rate.is_finite() && *rate > 0.0 && *rate <= 1.0) {
-                    return Err(EnergyError::InvalidParameter {
-                        name: "decay rate",
-                        value: *rate,
-                        requirement: "must be in (0, 1]",
-                    });
+                    return bad("rate", (*rate).into(), "must be in (0, 1]");
                 }
-                if positive {
-                    require_positive("schedule min", *min)
-                } else {
-                    require_finite("schedule min", *min)
-                }
+                check("min", *min)
             }
             Schedule::Linear {
                 start,
@@ -209,14 +210,10 @@ impl Schedule {
                 end,
                 n_steps,
             } => {
-                check("schedule start", *start)?;
-                check("schedule end", *end)?;
+                check("start", *start)?;
+                check("end", *end)?;
                 if *n_steps == 0 {
-                    return Err(EnergyError::InvalidParameter {
-                        name: "n_steps",
-                        value: 0.0,
-                        requirement: "must be > 0",
-                    });
+                    return bad("n_steps", 0usize.into(), "must be > 0");
                 }
                 Ok(())
             }
@@ -225,14 +222,16 @@ impl Schedule {
                 milestones,
                 gamma,
             } => {
-                check("schedule start", *start)?;
+                check("start", *start)?;
                 check("gamma", *gamma)?;
-                if milestones.first() == Some(&0) || milestones.windows(2).any(|w| w[0] >= w[1]) {
-                    return Err(EnergyError::InvalidParameter {
-                        name: "milestones",
-                        value: milestones.first().copied().unwrap_or(0) as f64,
-                        requirement: "must be strictly increasing and > 0",
-                    });
+                if let Some(i) = (0..milestones.len())
+                    .find(|&i| milestones[i] == 0 || (i > 0 && milestones[i - 1] >= milestones[i]))
+                {
+                    return bad(
+                        "milestones",
+                        milestones[i].into(),
+                        "must be strictly increasing and > 0",
+                    );
                 }
                 Ok(())
             }
@@ -243,24 +242,33 @@ impl Schedule {
             } => {
                 inner.validate(positive)?;
                 if *warmup_steps == 0 {
-                    return Err(EnergyError::InvalidParameter {
-                        name: "warmup_steps",
-                        value: 0.0,
-                        requirement: "must be > 0",
-                    });
+                    return bad("warmup_steps", 0usize.into(), "must be > 0");
                 }
                 let lowest = if positive { f64::MIN_POSITIVE } else { 0.0 };
                 if !(init_factor.is_finite() && *init_factor >= lowest && *init_factor <= 1.0) {
-                    return Err(EnergyError::InvalidParameter {
-                        name: "init_factor",
-                        value: *init_factor,
-                        requirement: "must be in [0, 1] (and > 0 for a positive schedule)",
-                    });
+                    return bad(
+                        "init_factor",
+                        (*init_factor).into(),
+                        "must be in [0, 1] (and > 0 for a positive schedule)",
+                    );
                 }
                 Ok(())
             }
         }
     }
+}
+
+/// A schedule that cannot be used: which of its parameters is wrong, and why. The config that
+/// holds the schedule adds the field's name (`SampleError::Schedule`, `TrainError::Schedule`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("schedule `{part}` = {value}: {requirement}")]
+pub struct ScheduleError {
+    /// The schedule's parameter (`start`, `end`, `rate`, `n_steps`, …).
+    pub part: &'static str,
+    /// The rejected value.
+    pub value: ParamValue,
+    /// The rule it broke.
+    pub requirement: &'static str,
 }
 
 impl From<f64> for Schedule {
@@ -456,12 +464,27 @@ mod tests {
                 init_factor: 0.1,
             },
         ];
-        for s in bad {
-            assert!(
-                matches!(s.validate(true), Err(EnergyError::InvalidParameter { .. })),
-                "{s:?}"
-            );
+        // The part each one names, and its value: counts as counts.
+        let expected = [
+            ("value", ParamValue::Real(0.0)),
+            ("rate", ParamValue::Real(1.5)),
+            ("n_steps", ParamValue::Count(0)),
+            ("end", ParamValue::Real(-0.1)),
+            ("milestones", ParamValue::Count(5)),
+            ("warmup_steps", ParamValue::Count(0)),
+        ];
+        assert_eq!(bad.len(), expected.len());
+        for (s, (part, value)) in bad.iter().zip(expected) {
+            let e = s.validate(true).unwrap_err();
+            assert_eq!((e.part, e.value), (part, value), "{s:?}");
         }
+        assert_eq!(
+            Schedule::constant(0.0)
+                .validate(true)
+                .unwrap_err()
+                .to_string(),
+            "schedule `value` = 0: must be finite and > 0"
+        );
         assert!(
             Schedule::Linear {
                 start: 1.0,

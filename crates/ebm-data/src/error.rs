@@ -6,15 +6,8 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum DataError {
     /// A generator or transform parameter is out of range.
-    #[error("invalid dataset parameter `{name}` = {value}: {requirement}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The rejected value.
-        value: f64,
-        /// The rule it broke.
-        requirement: &'static str,
-    },
+    #[error(transparent)]
+    InvalidParameter(#[from] ebm_core::InvalidParameter),
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -33,12 +26,12 @@ pub enum DataError {
     },
 }
 
-pub(crate) fn invalid(name: &'static str, value: f64, requirement: &'static str) -> DataError {
-    DataError::InvalidParameter {
-        name,
-        value,
-        requirement,
-    }
+pub(crate) fn invalid(
+    name: &'static str,
+    value: impl Into<ebm_core::ParamValue>,
+    requirement: &'static str,
+) -> DataError {
+    DataError::InvalidParameter(ebm_core::InvalidParameter::new(name, value, requirement))
 }
 
 /// The most points a generator draws: 2³¹ (a larger request is a typo, and would abort).
@@ -46,9 +39,9 @@ pub const MAX_SAMPLES: usize = 1 << 31;
 
 pub(crate) fn positive_count(name: &'static str, value: usize) -> Result<(), DataError> {
     if value == 0 {
-        Err(invalid(name, 0.0, "must be > 0"))
+        Err(invalid(name, 0usize, "must be > 0"))
     } else if value > MAX_SAMPLES {
-        Err(invalid(name, value as f64, "must be <= 2^31"))
+        Err(invalid(name, value, "must be <= 2^31"))
     } else {
         Ok(())
     }

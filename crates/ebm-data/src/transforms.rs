@@ -40,7 +40,7 @@ pub fn flip_horizontal<Bk: Backend>(
     if c * h * w != f {
         return Err(crate::error::invalid(
             "image_shape",
-            (c * h * w) as f64,
+            c * h * w,
             "must multiply to the number of features",
         ));
     }
@@ -60,12 +60,12 @@ pub fn resize<Bk: Backend>(
     if c * h * w != f || c * h * w == 0 {
         return Err(crate::error::invalid(
             "image_shape",
-            (c * h * w) as f64,
+            c * h * w,
             "must be positive and multiply to the number of features",
         ));
     }
     if size.contains(&0) {
-        return Err(crate::error::invalid("size", 0.0, "must be positive"));
+        return Err(crate::error::invalid("size", 0usize, "must be positive"));
     }
     let options = InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(true);
     let resized = interpolate(x.reshape([n, c, h, w]), size, options);
@@ -108,11 +108,15 @@ mod tests {
         assert!((v[0] - 0.5 / 17.0).abs() < 1e-6 && (v[1] - 16.5 / 17.0).abs() < 1e-6);
         assert!(matches!(
             flip_horizontal(x.clone(), [1, 3, 3]),
-            Err(DataError::InvalidParameter { .. })
+            Err(DataError::InvalidParameter(
+                ebm_core::InvalidParameter { .. }
+            ))
         ));
         assert!(matches!(
             dequantize(x.clone(), x.clone(), 0.0),
-            Err(DataError::InvalidParameter { .. })
+            Err(DataError::InvalidParameter(
+                ebm_core::InvalidParameter { .. }
+            ))
         ));
         // 2×2 → 3×3 with corners aligned: the corners stay, the centre is the mean.
         let big = resize(x.clone(), [1, 2, 2], [3, 3]).unwrap();
@@ -123,11 +127,15 @@ mod tests {
         }
         assert!(matches!(
             resize(x.clone(), [1, 3, 3], [28, 28]),
-            Err(DataError::InvalidParameter { .. })
+            Err(DataError::InvalidParameter(
+                ebm_core::InvalidParameter { .. }
+            ))
         ));
         assert!(matches!(
             resize(x, [1, 2, 2], [0, 28]),
-            Err(DataError::InvalidParameter { .. })
+            Err(DataError::InvalidParameter(
+                ebm_core::InvalidParameter { .. }
+            ))
         ));
     }
 }

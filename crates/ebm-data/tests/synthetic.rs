@@ -210,26 +210,35 @@ fn same_seed_same_data_and_bad_parameters_are_errors() {
     assert_ne!(a, c);
     assert!(matches!(
         GaussianMixtureConfig::new().with_n_samples(0).generate(),
-        Err(DataError::InvalidParameter {
+        Err(DataError::InvalidParameter(ebm_core::InvalidParameter {
             name: "n_samples",
             ..
-        })
+        }))
     ));
     assert!(matches!(
         GaussianMixtureConfig::new().with_std(-1.0).generate(),
-        Err(DataError::InvalidParameter { name: "std", .. })
+        Err(DataError::InvalidParameter(ebm_core::InvalidParameter {
+            name: "std",
+            ..
+        }))
     ));
     assert!(matches!(
         PinwheelConfig::new().with_n_classes(0).generate(),
-        Err(DataError::InvalidParameter { .. })
+        Err(DataError::InvalidParameter(
+            ebm_core::InvalidParameter { .. }
+        ))
     ));
     assert!(matches!(
         GridConfig::new().with_n_samples_per_dim(1).generate(),
-        Err(DataError::InvalidParameter { .. })
+        Err(DataError::InvalidParameter(
+            ebm_core::InvalidParameter { .. }
+        ))
     ));
     assert!(matches!(
         CheckerboardConfig::new().with_range_limit(0.5).generate(),
-        Err(DataError::InvalidParameter { .. })
+        Err(DataError::InvalidParameter(
+            ebm_core::InvalidParameter { .. }
+        ))
     ));
 }
 

@@ -32,10 +32,9 @@ pub fn kernel_stein_discrepancy<B: AutodiffBackend, E: Energy<B> + ?Sized>(
     crate::require_finite_rows("score", scores.chunks(d))?;
     let h = bandwidth.unwrap_or_else(|| crate::median_bandwidth(samples, &[]));
     if !(h.is_finite() && h > 0.0) {
-        return Err(EvalError::InvalidParameter {
-            name: "bandwidth",
-            value: h,
-        });
+        return Err(EvalError::InvalidParameter(
+            ebm_core::InvalidParameter::new("bandwidth", h, "must be finite and > 0"),
+        ));
     }
     let h2 = h * h;
     let mut total = 0.0;

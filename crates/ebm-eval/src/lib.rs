@@ -59,13 +59,8 @@ pub enum EvalError {
     #[error("no probability mass in the range: every energy on the grid is +inf")]
     NoMass,
     /// A parameter is out of range.
-    #[error("invalid parameter `{name}` = {value}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The rejected value.
-        value: f64,
-    },
+    #[error(transparent)]
+    InvalidParameter(#[from] ebm_core::InvalidParameter),
 }
 
 /// Squared Euclidean distance.

@@ -47,10 +47,9 @@ pub fn mmd_squared(
     }
     let bandwidth = bandwidth.unwrap_or_else(|| median_bandwidth(x, y));
     if !(bandwidth.is_finite() && bandwidth > 0.0) {
-        return Err(EvalError::InvalidParameter {
-            name: "bandwidth",
-            value: bandwidth,
-        });
+        return Err(EvalError::InvalidParameter(
+            ebm_core::InvalidParameter::new("bandwidth", bandwidth, "must be finite and > 0"),
+        ));
     }
     let gamma = 1.0 / (2.0 * bandwidth * bandwidth);
     let k = |a: &[f64], b: &[f64]| (-gamma * sq_dist(a, b)).exp();

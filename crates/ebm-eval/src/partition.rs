@@ -17,17 +17,19 @@ pub fn log_partition_2d<B: AutodiffBackend, E: Energy<B> + ?Sized>(
     device: &burn::tensor::Device<Inner<B>>,
 ) -> Result<f64, EvalError> {
     if resolution < 2 {
-        return Err(EvalError::InvalidParameter {
-            name: "resolution",
-            value: resolution as f64,
-        });
+        return Err(EvalError::InvalidParameter(
+            ebm_core::InvalidParameter::new("resolution", resolution, "must be >= 2"),
+        ));
     }
     for (name, (lo, hi)) in [("x_range", x_range), ("y_range", y_range)] {
         if !(lo.is_finite() && hi.is_finite() && lo < hi && (hi - lo).is_finite()) {
-            return Err(EvalError::InvalidParameter {
-                name,
-                value: hi - lo,
-            });
+            return Err(EvalError::InvalidParameter(
+                ebm_core::InvalidParameter::new(
+                    name,
+                    hi - lo,
+                    "the range must be finite with low < high",
+                ),
+            ));
         }
     }
     // Cell centres: shift the grid by half a cell inwards.
@@ -88,10 +90,9 @@ pub fn negative_log_likelihood_2d<B: AutodiffBackend, E: Energy<B> + ?Sized>(
         .expect("float data");
     crate::require_finite_rows("energy", e.chunks(1))?;
     if !log_z.is_finite() {
-        return Err(EvalError::InvalidParameter {
-            name: "log_z",
-            value: log_z,
-        });
+        return Err(EvalError::InvalidParameter(
+            ebm_core::InvalidParameter::new("log_z", log_z, "must be finite"),
+        ));
     }
     Ok(e.iter().sum::<f64>() / e.len() as f64 + log_z)
 }
@@ -120,7 +121,9 @@ mod tests {
         assert!((nll - exact).abs() < 1e-4);
         assert!(matches!(
             log_partition_2d::<B, _>(&g, (0.0, 1.0), (0.0, 1.0), 1, &Default::default()),
-            Err(EvalError::InvalidParameter { .. })
+            Err(EvalError::InvalidParameter(
+                ebm_core::InvalidParameter { .. }
+            ))
         ));
     }
 }

@@ -11,14 +11,15 @@ pub enum SampleError {
     #[error("initial state: {0}")]
     Input(#[from] EnergyError),
     /// A sampler or run parameter is out of range.
-    #[error("invalid sampler parameter `{name}` = {value}: {requirement}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The rejected value.
-        value: f64,
-        /// The rule it broke.
-        requirement: &'static str,
+    #[error(transparent)]
+    InvalidParameter(#[from] ebm_core::InvalidParameter),
+    /// A schedule (a step size, a noise scale) cannot be used.
+    #[error("`{field}`: {source}")]
+    Schedule {
+        /// The config field that holds the schedule.
+        field: &'static str,
+        /// What is wrong with it.
+        source: ebm_core::schedule::ScheduleError,
     },
     /// Chains became NaN or infinite (and the run was configured to stop).
     #[error("non-finite state detected at step {step} in chains {chains:?}")]
@@ -30,12 +31,12 @@ pub enum SampleError {
     },
 }
 
-pub(crate) fn invalid(name: &'static str, value: f64, requirement: &'static str) -> SampleError {
-    SampleError::InvalidParameter {
-        name,
-        value,
-        requirement,
-    }
+pub(crate) fn invalid(
+    name: &'static str,
+    value: impl Into<ebm_core::ParamValue>,
+    requirement: &'static str,
+) -> SampleError {
+    SampleError::InvalidParameter(ebm_core::InvalidParameter::new(name, value, requirement))
 }
 
 /// Checks a schedule of positive values (step sizes, noise scales), naming `field` in the error.
@@ -43,10 +44,7 @@ pub(crate) fn check_positive_schedule(
     field: &'static str,
     schedule: &ebm_core::schedule::Schedule,
 ) -> Result<(), SampleError> {
-    schedule.validate(true).map_err(|e| match e {
-        EnergyError::InvalidParameter {
-            value, requirement, ..
-        } => invalid(field, value, requirement),
-        other => SampleError::Input(other),
-    })
+    schedule
+        .validate(true)
+        .map_err(|source| SampleError::Schedule { field, source })
 }

@@ -96,7 +96,7 @@ impl Hmc {
         check_positive_schedule("step_size", &self.config.step_size)?;
         check_adaptation(self.config.target_acceptance, &self.config.dual_averaging)?;
         if self.config.n_leapfrog == 0 {
-            return Err(invalid("n_leapfrog", 0.0, "must be >= 1"));
+            return Err(invalid("n_leapfrog", 0usize, "must be >= 1"));
         }
         if self.config.divergence_threshold.is_nan() || self.config.divergence_threshold <= 0.0 {
             return Err(invalid(
@@ -107,7 +107,7 @@ impl Hmc {
         }
         let masses = self.config.mass.values();
         if masses.is_empty() {
-            return Err(invalid("mass", 0.0, "the diagonal must not be empty"));
+            return Err(invalid("mass", 0usize, "the diagonal must not be empty"));
         }
         if let Some(&m) = masses.iter().find(|m| !(m.is_finite() && **m > 0.0)) {
             return Err(invalid("mass", m, "every mass must be finite and > 0"));

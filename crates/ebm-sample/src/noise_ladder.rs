@@ -62,7 +62,7 @@ impl NoiseLadderConfig {
             return Err(invalid("sigma_min", self.sigma_min, "must be < sigma_max"));
         }
         if self.levels < 2 {
-            return Err(invalid("levels", self.levels as f64, "must be >= 2"));
+            return Err(invalid("levels", self.levels, "must be >= 2"));
         }
         let ratio = (self.sigma_min / self.sigma_max).powf(1.0 / (self.levels - 1) as f64);
         let sigmas = (0..self.levels)
@@ -109,7 +109,7 @@ impl NoiseLadder {
         clamp: Option<(f64, f64)>,
     ) -> Result<Langevin, SampleError> {
         if steps_per_level == 0 {
-            return Err(invalid("steps_per_level", 0.0, "must be >= 1"));
+            return Err(invalid("steps_per_level", 0usize, "must be >= 1"));
         }
         if !(step_scale.is_finite() && step_scale > 0.0) {
             return Err(invalid("step_scale", step_scale, "must be finite and > 0"));
@@ -183,7 +183,9 @@ mod tests {
             (NoiseLadderConfig::new().with_sigma_min(0.0), "sigma_min"),
         ] {
             match config.init() {
-                Err(SampleError::InvalidParameter { name: n, .. }) => assert_eq!(n, name),
+                Err(SampleError::InvalidParameter(ebm_core::InvalidParameter {
+                    name: n, ..
+                })) => assert_eq!(n, name),
                 other => panic!("{config:?}: {other:?}"),
             }
         }
@@ -192,7 +194,9 @@ mod tests {
             (ladder.annealed_langevin(5, 0.0, None), "step_scale"),
         ] {
             match result {
-                Err(SampleError::InvalidParameter { name: n, .. }) => assert_eq!(n, name),
+                Err(SampleError::InvalidParameter(ebm_core::InvalidParameter {
+                    name: n, ..
+                })) => assert_eq!(n, name),
                 other => panic!("{name}: {other:?}"),
             }
         }

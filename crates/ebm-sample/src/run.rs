@@ -158,10 +158,10 @@ pub trait Sampler<B: AutodiffBackend> {
         run: &RunConfig,
     ) -> Result<Samples<B>, SampleError> {
         if n_chains == 0 {
-            return Err(invalid("n_chains", 0.0, "must be > 0"));
+            return Err(invalid("n_chains", 0usize, "must be > 0"));
         }
         if dim == 0 {
-            return Err(invalid("dim", 0.0, "must be > 0"));
+            return Err(invalid("dim", 0usize, "must be > 0"));
         }
         ebm_core::require_size(
             "initial chains",
@@ -188,17 +188,17 @@ impl<B: AutodiffBackend, T: Transition<B>> Sampler<B> for T {
 
 fn validate_run(run: &RunConfig) -> Result<(), SampleError> {
     if run.thin == 0 {
-        return Err(invalid("thin", 0.0, "must be >= 1"));
+        return Err(invalid("thin", 0usize, "must be >= 1"));
     }
     if run.check_every == 0 {
-        return Err(invalid("check_every", 0.0, "must be >= 1"));
+        return Err(invalid("check_every", 0usize, "must be >= 1"));
     }
     if let Some(max) = run.max_diagnostic_records
         && max < 2
     {
         return Err(invalid(
             "max_diagnostic_records",
-            max as f64,
+            max,
             "must be >= 2 (ESS and split-R̂ need 4 draws)",
         ));
     }

@@ -463,46 +463,55 @@ fn bad_input_gives_typed_errors() {
     let zero_step = LangevinConfig::new().step_size(0.0).init();
     assert!(matches!(
         zero_step,
-        Err(SampleError::InvalidParameter {
-            name: "step_size",
+        Err(SampleError::Schedule {
+            field: "step_size",
             ..
         })
     ));
     let negative_noise = LangevinConfig::new().noise_scale(-1.0).init();
     assert!(matches!(
         negative_noise,
-        Err(SampleError::InvalidParameter {
-            name: "noise_scale",
+        Err(SampleError::Schedule {
+            field: "noise_scale",
             ..
         })
     ));
     assert!(matches!(
         MalaConfig::new().step_size(-0.1).init(),
-        Err(SampleError::InvalidParameter { .. })
+        Err(SampleError::Schedule {
+            field: "step_size",
+            ..
+        })
     ));
     assert!(matches!(
         HmcConfig::new().with_n_leapfrog(0).init(),
-        Err(SampleError::InvalidParameter {
+        Err(SampleError::InvalidParameter(ebm_core::InvalidParameter {
             name: "n_leapfrog",
             ..
-        })
+        }))
     ));
     assert!(matches!(
         HmcConfig::new().with_mass(Mass::Scalar(0.0)).init(),
-        Err(SampleError::InvalidParameter { name: "mass", .. })
+        Err(SampleError::InvalidParameter(ebm_core::InvalidParameter {
+            name: "mass",
+            ..
+        }))
     ));
     assert!(matches!(
         NesterovConfig::new().with_momentum(1.0).init(),
-        Err(SampleError::InvalidParameter {
+        Err(SampleError::InvalidParameter(ebm_core::InvalidParameter {
             name: "momentum",
             ..
-        })
+        }))
     ));
     let langevin = LangevinConfig::new().init().unwrap();
     let thin0 = RunConfig::new(10).with_thin(0);
     assert!(matches!(
         Sampler::<B>::sample_from_noise(&langevin, &target(), 4, 2, &device, &thin0),
-        Err(SampleError::InvalidParameter { name: "thin", .. })
+        Err(SampleError::InvalidParameter(ebm_core::InvalidParameter {
+            name: "thin",
+            ..
+        }))
     ));
     let run = RunConfig::new(10);
     let wrong_width = Tensor::<Cpu, 2>::zeros([4, 3], &device);
@@ -515,10 +524,10 @@ fn bad_input_gives_typed_errors() {
     ));
     assert!(matches!(
         Sampler::<B>::sample_from_noise(&langevin, &target(), 0, 2, &device, &run),
-        Err(SampleError::InvalidParameter {
+        Err(SampleError::InvalidParameter(ebm_core::InvalidParameter {
             name: "n_chains",
             ..
-        })
+        }))
     ));
     let hmc = HmcConfig::new()
         .with_mass(Mass::Diagonal(vec![1.0, 2.0, 3.0]))

@@ -9,6 +9,7 @@ use ebm_sample::{NonFinitePolicy, RunConfig, Sampler};
 
 use crate::TrainError;
 use crate::error::invalid;
+use crate::metrics::{Metrics, names};
 use crate::objective::{LossOutput, Objective, mean_inner};
 use crate::replay_buffer::ReplayBuffer;
 use ebm_core::random_stream::stream_seed;
@@ -58,9 +59,10 @@ fn sample_and_contrast<B: AutodiffBackend, M: Energy<B>, S: Sampler<B>>(
     let (loss, pos, neg) = contrastive_loss(model, batch, samples.final_state.clone(), reg_weight);
     let output = LossOutput {
         loss,
-        pos_energy: Some(pos),
-        neg_energy: Some(neg),
-        acceptance_rate: samples.acceptance.clone(),
+        metrics: Metrics::new()
+            .with(names::POS_ENERGY, pos)
+            .with(names::NEG_ENERGY, neg)
+            .with_some(names::ACCEPTANCE_RATE, samples.acceptance.clone()),
         negatives: Some(samples.final_state.clone()),
     };
     Ok((output, samples.final_state))
@@ -68,7 +70,11 @@ fn sample_and_contrast<B: AutodiffBackend, M: Energy<B>, S: Sampler<B>>(
 
 fn check_common(k: usize, reg_weight: f64) -> Result<(), TrainError> {
     if k == 0 {
-        return Err(invalid("k", 0.0, "the sampler must take at least one step"));
+        return Err(invalid(
+            "k",
+            0usize,
+            "the sampler must take at least one step",
+        ));
     }
     if !(reg_weight.is_finite() && reg_weight >= 0.0) {
         return Err(invalid(
@@ -214,7 +220,7 @@ impl PersistentContrastiveDivergenceConfig {
             ));
         }
         if self.buffer_size == 0 {
-            return Err(invalid("buffer_size", 0.0, "must be > 0"));
+            return Err(invalid("buffer_size", 0usize, "must be > 0"));
         }
         Ok(PersistentContrastiveDivergence {
             config: self.clone(),

@@ -18,14 +18,15 @@ pub enum TrainError {
     #[error("sampler: {0}")]
     Sample(#[from] SampleError),
     /// A learner or trainer parameter is out of range.
-    #[error("invalid training parameter `{name}` = {value}: {requirement}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The rejected value.
-        value: f64,
-        /// The rule it broke.
-        requirement: &'static str,
+    #[error(transparent)]
+    InvalidParameter(#[from] ebm_core::InvalidParameter),
+    /// A schedule (the learning rate, DSM's σ) cannot be used.
+    #[error("`{field}`: {source}")]
+    Schedule {
+        /// The config field that holds the schedule.
+        field: &'static str,
+        /// What is wrong with it.
+        source: ebm_core::schedule::ScheduleError,
     },
     /// The dataset holds no samples.
     #[error("the dataset is empty")]
@@ -108,12 +109,12 @@ fn non_finite_chains(chains: &[usize]) -> String {
     }
 }
 
-pub(crate) fn invalid(name: &'static str, value: f64, requirement: &'static str) -> TrainError {
-    TrainError::InvalidParameter {
-        name,
-        value,
-        requirement,
-    }
+pub(crate) fn invalid(
+    name: &'static str,
+    value: impl Into<ebm_core::ParamValue>,
+    requirement: &'static str,
+) -> TrainError {
+    TrainError::InvalidParameter(ebm_core::InvalidParameter::new(name, value, requirement))
 }
 
 /// Checks a schedule of positive values (learning rates, σ), naming `field` in the error.
@@ -121,10 +122,7 @@ pub(crate) fn check_positive_schedule(
     field: &'static str,
     schedule: &ebm_core::schedule::Schedule,
 ) -> Result<(), TrainError> {
-    schedule.validate(true).map_err(|e| match e {
-        ebm_core::EnergyError::InvalidParameter {
-            value, requirement, ..
-        } => invalid(field, value, requirement),
-        other => TrainError::Energy(other),
-    })
+    schedule
+        .validate(true)
+        .map_err(|source| TrainError::Schedule { field, source })
 }

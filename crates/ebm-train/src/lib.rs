@@ -20,6 +20,7 @@ mod contrastive_divergence;
 mod ema;
 mod error;
 mod grad_norm;
+pub mod metrics;
 mod objective;
 mod replay_buffer;
 mod score_matching;
@@ -31,6 +32,7 @@ pub use contrastive_divergence::{
     PersistentContrastiveDivergence, PersistentContrastiveDivergenceConfig, contrastive_loss,
 };
 pub use error::TrainError;
+pub use metrics::Metrics;
 pub use objective::{LossOutput, Objective};
 pub use replay_buffer::ReplayBuffer;
 pub use score_matching::{

@@ -5,6 +5,7 @@ use burn::tensor::backend::AutodiffBackend;
 use ebm_core::Inner;
 
 use crate::TrainError;
+use crate::metrics::Metrics;
 
 /// A loss and what practitioners watch while it trains. Metric tensors stay on the device; the
 /// trainer reads them once per logging interval.
@@ -12,13 +13,10 @@ use crate::TrainError;
 pub struct LossOutput<B: AutodiffBackend> {
     /// Scalar loss (shape `[1]`), differentiable in the energy's parameters.
     pub loss: Tensor<B, 1>,
-    /// Mean energy of the data batch, when the loss computed it anyway. `None` (score matching,
-    /// which never evaluates `E` itself) lets the trainer evaluate it at logged steps only.
-    pub pos_energy: Option<Tensor<Inner<B>, 1>>,
-    /// Mean energy of the negatives (contrastive objectives).
-    pub neg_energy: Option<Tensor<Inner<B>, 1>>,
-    /// Acceptance rate of the sampler that drew the negatives, `[1]`, when it reports one.
-    pub acceptance_rate: Option<Tensor<Inner<B>, 1>>,
+    /// The metrics the loss computed anyway (the data and negative energies of contrastive
+    /// divergence, the sampler's acceptance rate), by name ([`crate::metrics::names`]). Metrics
+    /// that cost extra work belong in [`Objective::log_metrics`].
+    pub metrics: Metrics<Inner<B>>,
     /// The negative chains' final states `[chains, D]` (contrastive objectives): read only when
     /// the loss is not finite, to name the chains that diverged in
     /// [`TrainError::NonFiniteLoss`].
@@ -41,6 +39,18 @@ pub trait Objective<B: AutodiffBackend, M>: Clone {
         batch: Tensor<B, 2>,
         step: usize,
     ) -> Result<LossOutput<B>, TrainError>;
+
+    /// Metrics worth computing only at logged steps (an extra forward pass, say), for the step
+    /// whose batch and output are given. The trainer calls this at logged steps only, and adds
+    /// the result to [`LossOutput::metrics`].
+    fn log_metrics(
+        &self,
+        _model: &M,
+        _batch: &Tensor<B, 2>,
+        _output: &LossOutput<B>,
+    ) -> Metrics<Inner<B>> {
+        Metrics::new()
+    }
 
     /// State that must survive a checkpoint (the replay buffer of persistent CD), if any.
     fn state(&self) -> Option<Tensor<Inner<B>, 2>> {

@@ -29,7 +29,7 @@ impl<Bk: Backend> ReplayBuffer<Bk> {
         device: &Bk::Device,
     ) -> Result<Self, TrainError> {
         if capacity == 0 {
-            return Err(invalid("buffer_size", 0.0, "must be > 0"));
+            return Err(invalid("buffer_size", 0usize, "must be > 0"));
         }
         let like = Tensor::<Bk, 2>::zeros([1, 1], device);
         let states = ebm_sample::noise::Noise::new(seed)
@@ -58,7 +58,7 @@ impl<Bk: Backend> ReplayBuffer<Bk> {
         if batch > self.capacity() {
             return Err(invalid(
                 "batch size",
-                batch as f64,
+                batch,
                 "must not exceed the replay buffer size",
             ));
         }
@@ -147,17 +147,17 @@ mod tests {
         let buffer = ReplayBuffer::<TestInner>::new(8, 2, 1.0, 0, &Default::default()).unwrap();
         assert!(matches!(
             buffer.draw_slots(9, 0),
-            Err(TrainError::InvalidParameter {
+            Err(TrainError::InvalidParameter(ebm_core::InvalidParameter {
                 name: "batch size",
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             ReplayBuffer::<TestInner>::new(0, 2, 1.0, 0, &Default::default()),
-            Err(TrainError::InvalidParameter {
+            Err(TrainError::InvalidParameter(ebm_core::InvalidParameter {
                 name: "buffer_size",
                 ..
-            })
+            }))
         ));
     }
 }

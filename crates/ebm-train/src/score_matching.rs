@@ -16,6 +16,7 @@ use ebm_sample::{NoiseLadder, NoiseLadderConfig};
 
 use crate::TrainError;
 use crate::error::invalid;
+use crate::metrics::Metrics;
 use crate::objective::{LossOutput, Objective};
 use ebm_core::random_stream::stream_seed;
 
@@ -87,7 +88,7 @@ impl ScoreMatchingConfig {
     /// Builds the objective.
     pub fn init(&self) -> Result<ScoreMatching, TrainError> {
         if let TraceMethod::Hutchinson { probes: 0, .. } = self.trace {
-            return Err(invalid("probes", 0.0, "must be >= 1"));
+            return Err(invalid("probes", 0usize, "must be >= 1"));
         }
         Ok(ScoreMatching {
             config: self.clone(),
@@ -119,9 +120,7 @@ fn row_dot<B: AutodiffBackend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 1>
 fn score_output<B: AutodiffBackend>(loss: Tensor<B, 1>) -> LossOutput<B> {
     LossOutput {
         loss,
-        pos_energy: None,
-        neg_energy: None,
-        acceptance_rate: None,
+        metrics: Metrics::new(),
         negatives: None,
     }
 }
@@ -231,7 +230,7 @@ impl SlicedScoreMatchingConfig {
     /// Builds the objective.
     pub fn init(&self) -> Result<SlicedScoreMatching, TrainError> {
         if self.projections == 0 {
-            return Err(invalid("projections", 0.0, "must be >= 1"));
+            return Err(invalid("projections", 0usize, "must be >= 1"));
         }
         Ok(SlicedScoreMatching {
             config: self.clone(),
@@ -354,11 +353,7 @@ impl MultiscaleDenoisingScoreMatchingConfig {
     /// Builds the objective.
     pub fn init(&self) -> Result<MultiscaleDenoisingScoreMatching, TrainError> {
         let ladder = self.ladder.init().map_err(|e| match e {
-            ebm_sample::SampleError::InvalidParameter {
-                name,
-                value,
-                requirement,
-            } => invalid(name, value, requirement),
+            ebm_sample::SampleError::InvalidParameter(p) => TrainError::InvalidParameter(p),
             other => TrainError::Sample(other),
         })?;
         Ok(MultiscaleDenoisingScoreMatching {
@@ -450,7 +445,9 @@ mod tests {
         let config = MultiscaleDenoisingScoreMatchingConfig::new()
             .with_ladder(NoiseLadderConfig::new().with_levels(1));
         match config.init() {
-            Err(TrainError::InvalidParameter { name, .. }) => assert_eq!(name, "levels"),
+            Err(TrainError::InvalidParameter(ebm_core::InvalidParameter { name, .. })) => {
+                assert_eq!(name, "levels")
+            }
             other => panic!("{other:?}"),
         }
     }

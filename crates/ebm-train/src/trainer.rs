@@ -1,5 +1,6 @@
 //! The training loop.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -21,6 +22,7 @@ use crate::checkpoint_store;
 use crate::ema::update_ema;
 use crate::error::invalid;
 use crate::grad_norm::{clip_to_norm, gradient_norm};
+use crate::metrics::{Metrics, names};
 use crate::objective::{LossOutput, Objective};
 
 /// What to do when a step's loss or parameter gradient is NaN or infinite.
@@ -121,16 +123,21 @@ pub struct StepLog {
     pub epoch: usize,
     /// Loss.
     pub loss: f64,
-    /// Mean energy of the data batch.
-    pub pos_energy: f64,
-    /// Mean energy of the negatives (contrastive objectives).
-    pub neg_energy: Option<f64>,
     /// Global parameter-gradient norm before clipping.
     pub grad_norm: f64,
-    /// Acceptance rate of the sampler (Metropolis samplers).
-    pub acceptance_rate: Option<f64>,
     /// Learning rate used.
     pub learning_rate: f64,
+    /// The objective's metrics by name ([`crate::metrics::names`] for the built-in ones). The
+    /// mean data energy, `pos_energy`, is always there: when the objective does not compute it,
+    /// the trainer evaluates it at the logged step.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl StepLog {
+    /// The metric `name`, if the step reported it.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics.get(name).copied()
+    }
 }
 
 /// A function called with every logged step.
@@ -198,10 +205,8 @@ struct PendingLog<B: AutodiffBackend> {
     step: usize,
     epoch: usize,
     loss: Tensor<Inner<B>, 1>,
-    pos_energy: Tensor<Inner<B>, 1>,
-    neg_energy: Option<Tensor<Inner<B>, 1>>,
     grad_norm: Option<Tensor<Inner<B>, 1>>,
-    acceptance_rate: Option<Tensor<Inner<B>, 1>>,
+    metrics: Metrics<Inner<B>>,
     learning_rate: f64,
 }
 
@@ -252,10 +257,10 @@ where
         config: TrainerConfig,
     ) -> Result<Self, TrainError> {
         if config.batch_size == 0 {
-            return Err(invalid("batch_size", 0.0, "must be > 0"));
+            return Err(invalid("batch_size", 0usize, "must be > 0"));
         }
         if config.log_every == 0 {
-            return Err(invalid("log_every", 0.0, "must be > 0"));
+            return Err(invalid("log_every", 0usize, "must be > 0"));
         }
         crate::error::check_positive_schedule("learning_rate", &config.learning_rate)?;
         if let Some(c) = config.grad_clip_norm
@@ -269,16 +274,16 @@ where
             return Err(invalid("ema_decay", d, "must be in [0, 1)"));
         }
         if config.max_consecutive_skips == 0 {
-            return Err(invalid("max_consecutive_skips", 0.0, "must be > 0"));
+            return Err(invalid("max_consecutive_skips", 0usize, "must be > 0"));
         }
         if config.checkpoint_every == Some(0) {
-            return Err(invalid("checkpoint_every", 0.0, "must be > 0"));
+            return Err(invalid("checkpoint_every", 0usize, "must be > 0"));
         }
         match (&config.checkpoint_every, &config.checkpoint_dir) {
             (Some(every), None) => {
                 return Err(invalid(
                     "checkpoint_every",
-                    *every as f64,
+                    *every,
                     "needs checkpoint_dir: periodic checkpoints need a place",
                 ));
             }
@@ -292,7 +297,7 @@ where
             _ => {}
         }
         if config.checkpoint_keep == 0 {
-            return Err(invalid("checkpoint_keep", 0.0, "must be > 0"));
+            return Err(invalid("checkpoint_keep", 0usize, "must be > 0"));
         }
         let ema = config.ema_decay.map(|_| model.clone());
         let state = TrainerState {
@@ -336,8 +341,8 @@ where
     ///         println!("epoch {}: loss {:.4}", e.epoch + 1, e.mean_loss().unwrap_or(f64::NAN));
     ///     }
     /// };
-    /// # let logs = [StepLog { step: 0, epoch: 9, loss: 0.5, pos_energy: 0.0, neg_energy: None,
-    /// #     grad_norm: 1.0, acceptance_rate: None, learning_rate: 1e-3 }];
+    /// # let logs = [StepLog { step: 0, epoch: 9, loss: 0.5, grad_norm: 1.0, learning_rate: 1e-3,
+    /// #     metrics: Default::default() }];
     /// # print(&EpochLog { epoch: 9, step: 1, logs: &logs });
     /// ```
     pub fn with_epoch_callback(mut self, callback: impl FnMut(&EpochLog<'_>) + 'static) -> Self {
@@ -526,13 +531,12 @@ where
         {
             let rate =
                 (self.state.step - started.1) as f64 / started.0.elapsed().as_secs_f64().max(1e-9);
-            progress.set_message(format!(
-                "loss {:.4} E+ {:.3} E- {} {:.1} steps/s",
-                last.loss,
-                last.pos_energy,
-                last.neg_energy.map_or("-".into(), |v| format!("{v:.3}")),
-                rate
-            ));
+            let metrics: String = last
+                .metrics
+                .iter()
+                .map(|(name, v)| format!(" {name} {v:.3}"))
+                .collect();
+            progress.set_message(format!("loss {:.4}{metrics} {rate:.1} steps/s", last.loss));
         }
         if checkpoint_due && let Some(dir) = &self.config.checkpoint_dir {
             self.save_checkpoint(Path::new(dir))?;
@@ -590,17 +594,18 @@ where
         }
         let lr = self.learning_rate();
         if step.is_multiple_of(self.config.log_every) {
-            let pos_energy = output
-                .pos_energy
-                .unwrap_or_else(|| self.model.energy_value(batch.detach().inner()).mean());
+            let mut metrics = output.metrics.clone();
+            metrics.extend(self.objective.log_metrics(&self.model, &batch, &output));
+            if metrics.get(names::POS_ENERGY).is_none() {
+                let e = self.model.energy_value(batch.detach().inner()).mean();
+                metrics.insert(names::POS_ENERGY, e);
+            }
             self.pending_log = Some(PendingLog {
                 step,
                 epoch: self.state.epoch,
                 loss: output.loss.detach().inner(),
-                pos_energy,
-                neg_energy: output.neg_energy,
                 grad_norm: norm,
-                acceptance_rate: output.acceptance_rate,
+                metrics,
                 learning_rate: lr,
             });
         }
@@ -689,11 +694,14 @@ where
             step: pending.step,
             epoch: pending.epoch,
             loss: read(pending.loss),
-            pos_energy: read(pending.pos_energy),
-            neg_energy: pending.neg_energy.map(read),
             grad_norm: pending.grad_norm.map(read).unwrap_or(0.0),
-            acceptance_rate: pending.acceptance_rate.map(read),
             learning_rate: pending.learning_rate,
+            metrics: pending
+                .metrics
+                .read()
+                .into_iter()
+                .map(|(name, v)| (name.to_string(), v))
+                .collect(),
         };
         for callback in &mut self.callbacks {
             callback(&log);

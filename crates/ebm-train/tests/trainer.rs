@@ -222,7 +222,9 @@ fn a_checkpoint_directory_keeps_versions_and_refuses_foreign_paths() {
         let pcd = pcd_config().init::<B, _>(langevin()).unwrap();
         assert!(matches!(
             Trainer::new(mlp(8), AdamConfig::new().init(), pcd, config),
-            Err(TrainError::InvalidParameter { .. })
+            Err(TrainError::InvalidParameter(
+                ebm_core::InvalidParameter { .. }
+            ))
         ));
     }
     for path in [dir, file, other] {
@@ -514,9 +516,7 @@ impl Objective<B, Mlp<B>> for NanAt {
         };
         Ok(LossOutput {
             loss,
-            pos_energy: Some(pos),
-            neg_energy: None,
-            acceptance_rate: None,
+            metrics: Metrics::new().with(metrics::names::POS_ENERGY, pos),
             negatives: None,
         })
     }
@@ -626,10 +626,10 @@ fn bad_input_gives_typed_errors() {
             cd(),
             config.clone().with_max_consecutive_skips(0)
         ),
-        Err(TrainError::InvalidParameter {
+        Err(TrainError::InvalidParameter(ebm_core::InvalidParameter {
             name: "max_consecutive_skips",
             ..
-        })
+        }))
     ));
     // Empty dataset.
     let mut trainer = Trainer::new(mlp(4), AdamConfig::new().init(), cd(), config.clone()).unwrap();
@@ -658,28 +658,34 @@ fn bad_input_gives_typed_errors() {
     .unwrap();
     assert!(matches!(
         trainer.fit(&data(100)),
-        Err(TrainError::InvalidParameter {
+        Err(TrainError::InvalidParameter(ebm_core::InvalidParameter {
             name: "batch size",
             ..
-        })
+        }))
     ));
     // k = 0.
     assert!(matches!(
         ContrastiveDivergenceConfig::new()
             .with_k(0)
             .init(langevin()),
-        Err(TrainError::InvalidParameter { name: "k", .. })
+        Err(TrainError::InvalidParameter(ebm_core::InvalidParameter {
+            name: "k",
+            ..
+        }))
     ));
     assert!(matches!(
         PersistentContrastiveDivergenceConfig::new()
             .with_k(0)
             .init::<B, _>(langevin()),
-        Err(TrainError::InvalidParameter { name: "k", .. })
+        Err(TrainError::InvalidParameter(ebm_core::InvalidParameter {
+            name: "k",
+            ..
+        }))
     ));
     // σ ≤ 0.
     assert!(matches!(
         DenoisingScoreMatchingConfig::new().sigma(0.0).init(),
-        Err(TrainError::InvalidParameter { name: "sigma", .. })
+        Err(TrainError::Schedule { field: "sigma", .. })
     ));
     assert!(matches!(
         DenoisingScoreMatchingConfig::new()
@@ -689,7 +695,7 @@ fn bad_input_gives_typed_errors() {
                 n_steps: 5
             })
             .init(),
-        Err(TrainError::InvalidParameter { name: "sigma", .. })
+        Err(TrainError::Schedule { field: "sigma", .. })
     ));
     // Trainer parameters.
     assert!(matches!(
@@ -699,17 +705,19 @@ fn bad_input_gives_typed_errors() {
             cd(),
             config.clone().with_batch_size(0)
         ),
-        Err(TrainError::InvalidParameter {
+        // A count is reported as the count it is.
+        Err(TrainError::InvalidParameter(ebm_core::InvalidParameter {
             name: "batch_size",
+            value: ebm_core::ParamValue::Count(0),
             ..
-        })
+        }))
     ));
     assert!(matches!(
         SlicedScoreMatchingConfig::new().with_projections(0).init(),
-        Err(TrainError::InvalidParameter {
+        Err(TrainError::InvalidParameter(ebm_core::InvalidParameter {
             name: "projections",
             ..
-        })
+        }))
     ));
 }
 
@@ -729,9 +737,13 @@ fn configs_describe_a_run_in_json() {
     assert_eq!(back.restart_fraction, 0.1);
 }
 
-/// Records the number of rows of every batch it sees.
+/// Records the number of rows of every batch it sees, and logs it as a metric that it computes
+/// only when asked (counting the calls).
 #[derive(Clone)]
-struct BatchSizes(std::rc::Rc<std::cell::RefCell<Vec<usize>>>);
+struct BatchSizes(
+    std::rc::Rc<std::cell::RefCell<Vec<usize>>>,
+    std::rc::Rc<std::cell::Cell<usize>>,
+);
 
 impl Objective<B, Mlp<B>> for BatchSizes {
     fn loss(
@@ -744,11 +756,20 @@ impl Objective<B, Mlp<B>> for BatchSizes {
         self.0.borrow_mut().push(batch.dims()[0]);
         Ok(LossOutput {
             loss: model.energy(batch).mean(),
-            pos_energy: None,
-            neg_energy: None,
-            acceptance_rate: None,
+            metrics: Metrics::new(),
             negatives: None,
         })
+    }
+
+    fn log_metrics(
+        &self,
+        _model: &Mlp<B>,
+        batch: &Tensor<B, 2>,
+        _output: &LossOutput<B>,
+    ) -> Metrics<Cpu> {
+        self.1.set(self.1.get() + 1);
+        let rows = batch.dims()[0] as f32;
+        Metrics::new().with("rows", Tensor::from_floats([rows], &Default::default()))
     }
 }
 
@@ -759,18 +780,30 @@ fn the_last_batch_is_filled_to_the_batch_size_unless_asked_otherwise() {
         (LastBatch::Fill, vec![128, 128, 128]),
         (LastBatch::Keep, vec![128, 128, 44]),
     ] {
-        let sizes = BatchSizes(Default::default());
+        let sizes = BatchSizes(Default::default(), Default::default());
         let config = TrainerConfig::new(2)
             .with_batch_size(128)
             .with_last_batch(last)
+            .with_log_every(2)
             .with_quiet(true);
         let mut trainer =
             Trainer::new(mlp(4), AdamConfig::new().init(), sizes.clone(), config).unwrap();
         trainer.fit(&data).unwrap();
         let seen = sizes.0.borrow().clone();
         assert_eq!(seen, [want.clone(), want].concat(), "{last:?}");
+        // Logged-step metrics are computed at the logged steps (0, 2, 4 of 6) and nowhere else.
+        let history = trainer.history();
+        assert_eq!(sizes.1.get(), 3);
+        let logged: Vec<f64> = history.iter().filter_map(|l| l.metric("rows")).collect();
+        let every_other: Vec<f64> = seen.iter().step_by(2).map(|&n| n as f64).collect();
+        assert_eq!(logged, every_other);
         // Score-matching-like objectives leave the data energy to the trainer's log steps.
-        assert!(trainer.history().iter().all(|l| l.pos_energy.is_finite()));
+        assert!(
+            trainer
+                .history()
+                .iter()
+                .all(|l| l.metric("pos_energy").is_some_and(f64::is_finite))
+        );
     }
 }
 

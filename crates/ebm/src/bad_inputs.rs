@@ -296,7 +296,7 @@ fn cases() -> Vec<Case> {
         // Parameters.
         (
             "Langevin step size 0",
-            Expect::Error("InvalidParameter"),
+            Expect::Error("Schedule"),
             Box::new(|| err(LangevinConfig::new().step_size(0.0).init())),
         ),
         (
@@ -381,7 +381,7 @@ fn cases() -> Vec<Case> {
         ),
         (
             "a cosine schedule over 0 steps",
-            Expect::Error("InvalidParameter"),
+            Expect::Error("Schedule"),
             Box::new(|| {
                 let s = ebm_core::schedule::Schedule::Cosine {
                     start: 0.1,
@@ -398,7 +398,7 @@ fn cases() -> Vec<Case> {
         ),
         (
             "DSM with σ = NaN",
-            Expect::Error("InvalidParameter"),
+            Expect::Error("Schedule"),
             Box::new(|| {
                 err(ebm_train::DenoisingScoreMatchingConfig::new()
                     .sigma(f64::NAN)

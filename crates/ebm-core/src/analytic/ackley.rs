@@ -94,7 +94,10 @@ mod tests {
     fn rejects_bad_parameters() {
         assert!(matches!(
             Ackley::new(20.0, 0.0, 1.0),
-            Err(EnergyError::InvalidParameter { name: "b", .. })
+            Err(EnergyError::InvalidParameter(crate::InvalidParameter {
+                name: "b",
+                ..
+            }))
         ));
     }
 }

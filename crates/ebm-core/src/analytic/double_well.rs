@@ -126,17 +126,17 @@ mod tests {
     fn rejects_bad_parameters() {
         assert!(matches!(
             DoubleWell::new(0.0, 1.0),
-            Err(EnergyError::InvalidParameter {
+            Err(EnergyError::InvalidParameter(crate::InvalidParameter {
                 name: "barrier_height",
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             DoubleWell::new(1.0, f64::NAN),
-            Err(EnergyError::InvalidParameter {
+            Err(EnergyError::InvalidParameter(crate::InvalidParameter {
                 name: "well_position",
                 ..
-            })
+            }))
         ));
     }
 }

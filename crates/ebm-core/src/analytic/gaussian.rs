@@ -104,19 +104,19 @@ impl Gaussian {
     /// to the covariance so that it stays positive definite.
     pub fn from_samples<Bk: Backend>(samples: Tensor<Bk, 2>, regularization: f64) -> Result<Self> {
         if !(regularization.is_finite() && regularization >= 0.0) {
-            return Err(EnergyError::InvalidParameter {
-                name: "regularization",
-                value: regularization,
-                requirement: "must be finite and >= 0",
-            });
+            return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
+                "regularization",
+                regularization,
+                "must be finite and >= 0",
+            )));
         }
         let [n, d] = samples.dims();
         if n < 2 {
-            return Err(EnergyError::InvalidParameter {
-                name: "number of samples",
-                value: n as f64,
-                requirement: "at least 2 samples are needed for a covariance",
-            });
+            return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
+                "number of samples",
+                n,
+                "at least 2 samples are needed for a covariance",
+            )));
         }
         let data: Vec<f64> = samples
             .into_data()
@@ -268,11 +268,11 @@ fn check_representable(covariance: &[Vec<f64>], precision: &[f64]) -> Result<()>
     let f32_range =
         |v: f64| v == 0.0 || (v.abs() <= f32::MAX as f64 && v.abs() >= f32::MIN_POSITIVE as f64);
     if let Some(&p) = precision.iter().find(|&&p| !f32_range(p)) {
-        return Err(EnergyError::InvalidParameter {
-            name: "covariance",
-            value: p,
-            requirement: "its inverse must be representable in f32",
-        });
+        return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
+            "covariance",
+            p,
+            "its inverse must be representable in f32",
+        )));
     }
     // κ(R) = λmax(R)·λmax(R⁻¹) for the correlation R = D^-½ Σ D^-½, whose inverse is
     // D^½ P D^½; both by power iteration in f64.
@@ -285,11 +285,11 @@ fn check_representable(covariance: &[Vec<f64>], precision: &[f64]) -> Result<()>
         .collect();
     let condition = largest_eigenvalue(&corr, d) * largest_eigenvalue(&corr_inv, d);
     if condition.is_nan() || condition > MAX_CORRELATION_CONDITION {
-        return Err(EnergyError::InvalidParameter {
-            name: "covariance correlation condition number",
-            value: condition,
-            requirement: "must be <= 1e5: f32 cannot evaluate a Gaussian this correlated",
-        });
+        return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
+            "covariance correlation condition number",
+            condition,
+            "must be <= 1e5: f32 cannot evaluate a Gaussian this correlated",
+        )));
     }
     Ok(())
 }
@@ -425,7 +425,9 @@ mod tests {
         let one = Tensor::<TestInner, 2>::from_data([[1.0, 2.0]], &Default::default());
         assert!(matches!(
             Gaussian::from_samples(one, 0.0),
-            Err(EnergyError::InvalidParameter { .. })
+            Err(EnergyError::InvalidParameter(
+                crate::InvalidParameter { .. }
+            ))
         ));
     }
 }

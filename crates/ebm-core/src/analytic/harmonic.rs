@@ -65,7 +65,10 @@ mod tests {
     fn rejects_non_positive_stiffness() {
         assert!(matches!(
             Harmonic::new(-1.0),
-            Err(EnergyError::InvalidParameter { name: "k", .. })
+            Err(EnergyError::InvalidParameter(crate::InvalidParameter {
+                name: "k",
+                ..
+            }))
         ));
     }
 }

@@ -76,7 +76,10 @@ mod tests {
     fn rejects_bad_amplitude() {
         assert!(matches!(
             Rastrigin::new(f64::INFINITY),
-            Err(EnergyError::InvalidParameter { name: "a", .. })
+            Err(EnergyError::InvalidParameter(crate::InvalidParameter {
+                name: "a",
+                ..
+            }))
         ));
     }
 }

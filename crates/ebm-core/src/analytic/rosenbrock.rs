@@ -88,7 +88,10 @@ mod tests {
         ));
         assert!(matches!(
             Rosenbrock::new(3, 1.0, -1.0),
-            Err(EnergyError::InvalidParameter { name: "b", .. })
+            Err(EnergyError::InvalidParameter(crate::InvalidParameter {
+                name: "b",
+                ..
+            }))
         ));
     }
 }

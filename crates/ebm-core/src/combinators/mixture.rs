@@ -26,11 +26,11 @@ impl<B: AutodiffBackend> Mixture<B> {
     pub fn new(parts: Vec<BoxedEnergy<B>>, weights: Vec<f64>) -> Result<Self> {
         check_weights(&weights, parts.len())?;
         if let Some(&w) = weights.iter().find(|&&w| w <= 0.0) {
-            return Err(EnergyError::InvalidParameter {
-                name: "mixture weight",
-                value: w,
-                requirement: "must be > 0",
-            });
+            return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
+                "mixture weight",
+                w,
+                "must be > 0",
+            )));
         }
         let dim = common_dim(&parts)?;
         // Scaled by the largest first, so that weights near f64::MAX do not overflow the sum.
@@ -169,10 +169,10 @@ mod tests {
     fn non_positive_weights_are_rejected() {
         assert!(matches!(
             Mixture::new(components(), vec![1.0, 0.0]),
-            Err(EnergyError::InvalidParameter {
+            Err(EnergyError::InvalidParameter(crate::InvalidParameter {
                 name: "mixture weight",
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             Mixture::new(components(), vec![]),

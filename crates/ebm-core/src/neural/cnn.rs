@@ -91,11 +91,11 @@ impl CnnConfig {
             ("head_hidden", self.head_hidden),
         ] {
             if v == 0 {
-                return Err(EnergyError::InvalidParameter {
+                return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
                     name,
-                    value: 0.0,
-                    requirement: "must be > 0",
-                });
+                    0usize,
+                    "must be > 0",
+                )));
             }
         }
         if self.layers.is_empty() {
@@ -106,11 +106,11 @@ impl CnnConfig {
             .iter()
             .find(|l| l.channels == 0 || l.stride == 0)
         {
-            return Err(EnergyError::InvalidParameter {
-                name: "conv layer channels/stride",
-                value: l.channels.min(l.stride) as f64,
-                requirement: "must be > 0",
-            });
+            return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
+                "conv layer channels/stride",
+                l.channels.min(l.stride),
+                "must be > 0",
+            )));
         }
         self.activation.validate()?;
         require_size(
@@ -468,11 +468,11 @@ impl<B: Backend> Cnn<B> {
             dimension(3, kw)?;
             dimension(c_out, conv.bias.dims()[0])?;
             if conv.stride == 0 {
-                return Err(EnergyError::InvalidParameter {
-                    name: "conv stride",
-                    value: 0.0,
-                    requirement: "must be > 0",
-                });
+                return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
+                    "conv stride",
+                    0usize,
+                    "must be > 0",
+                )));
             }
             let mut layer = Conv2dConfig::new([c_in, c_out], [3, 3])
                 .with_stride([conv.stride; 2])
@@ -854,10 +854,10 @@ mod tests {
         );
         assert!(matches!(
             build([1, 4, 4], vec![conv(2, 1, 0)], linear(8, 5), linear(5, 1)).unwrap_err(),
-            EnergyError::InvalidParameter {
+            EnergyError::InvalidParameter(crate::InvalidParameter {
                 name: "conv stride",
                 ..
-            }
+            })
         ));
         assert_eq!(
             build([1, 4, 4], vec![conv(2, 1, 2)], linear(32, 5), linear(5, 1)).unwrap_err(),

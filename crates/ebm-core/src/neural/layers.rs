@@ -389,11 +389,11 @@ fn burn_default_initializer() -> Initializer {
 /// A typed error naming the first of `values` that is zero.
 fn positive(values: &[(&'static str, usize)]) -> Result<()> {
     match values.iter().find(|(_, v)| *v == 0) {
-        Some(&(name, _)) => Err(EnergyError::InvalidParameter {
+        Some(&(name, _)) => Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
             name,
-            value: 0.0,
-            requirement: "must be > 0",
-        }),
+            0usize,
+            "must be > 0",
+        ))),
         None => Ok(()),
     }
 }
@@ -557,7 +557,7 @@ mod tests {
     #[test]
     fn bad_layer_parameters_are_typed_errors() {
         let device = Default::default();
-        let invalid = |name| move |e: EnergyError| matches!(e, EnergyError::InvalidParameter { name: n, .. } if n == name);
+        let invalid = |name| move |e: EnergyError| matches!(e, EnergyError::InvalidParameter(crate::InvalidParameter { name: n, .. }) if n == name);
         let dense = DenseConfig::new(0, 3).init::<B>(&device).unwrap_err();
         assert!(invalid("d_in")(dense));
         let conv = Conv3x3Config::new([1, 4, 4], 2)

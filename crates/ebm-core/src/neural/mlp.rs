@@ -88,11 +88,11 @@ impl MlpConfig {
             });
         }
         if let Some(&w) = self.hidden.iter().find(|&&w| w == 0) {
-            return Err(EnergyError::InvalidParameter {
-                name: "hidden width",
-                value: w as f64,
-                requirement: "every hidden layer needs at least one unit",
-            });
+            return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
+                "hidden width",
+                w,
+                "every hidden layer needs at least one unit",
+            )));
         }
         self.activation.validate()?;
         let mut widths = vec![self.input_dim];
@@ -550,10 +550,10 @@ mod tests {
         ));
         assert!(matches!(
             MlpConfig::new(2, vec![4, 0]).init::<B>(&device),
-            Err(EnergyError::InvalidParameter {
+            Err(EnergyError::InvalidParameter(crate::InvalidParameter {
                 name: "hidden width",
                 ..
-            })
+            }))
         ));
         let w = vec![
             Tensor::<B, 2>::zeros([2, 3], &device),

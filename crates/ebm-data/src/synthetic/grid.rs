@@ -33,7 +33,7 @@ impl GridConfig {
         if m < 2 {
             return Err(crate::error::invalid(
                 "n_samples_per_dim",
-                m as f64,
+                m,
                 "must be >= 2",
             ));
         }

@@ -38,7 +38,7 @@ impl SwissRollConfig {
         if self.n_samples < 2 {
             return Err(crate::error::invalid(
                 "n_samples",
-                self.n_samples as f64,
+                self.n_samples,
                 "must be >= 2 to standardise",
             ));
         }
