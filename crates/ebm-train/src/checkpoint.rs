@@ -2,7 +2,7 @@
 //!
 //! A version directory (see `checkpoint_store.rs` for how versions are switched atomically)
 //! holds `model.bin`, `optimizer.bin` and `ema.bin` (if any) from Burn's full-precision binary
-//! recorder, `objective.bin` (the objective's state as raw little-endian f32, if any), and
+//! recorder, `objective.bin` (the objective's record, from the same recorder), and
 //! `manifest.json`: the SHA-256 of each of those files, the trainer's counters, the trainer's
 //! config, the model's structure and parameter shapes, and the objective's config. Loading
 //! verifies every digest before it decodes a byte, and compares the configs before it touches
@@ -13,8 +13,8 @@ use std::path::Path;
 
 use burn::module::{AutodiffModule, Module, ModuleDisplay, ModuleVisitor, Param};
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -22,7 +22,7 @@ use crate::TrainError;
 use crate::checkpoint_store::sha256_hex;
 
 /// Version of the checkpoint layout.
-pub(crate) const FORMAT: u32 = 2;
+pub(crate) const FORMAT: u32 = 3;
 /// The manifest's file name inside a version directory.
 pub(crate) const MANIFEST: &str = "manifest.json";
 pub(crate) const MODEL: &str = "model.bin";
@@ -55,8 +55,6 @@ pub struct TrainerState {
     pub skipped_steps: usize,
     /// Skipped steps in a row, up to the last step.
     pub consecutive_skips: usize,
-    /// Shape of the objective state in `objective.bin`, if any.
-    pub objective_state_shape: Option<[usize; 2]>,
 }
 
 /// The model's identity: what a checkpoint must match before its parameters are decoded.
@@ -190,44 +188,6 @@ pub(crate) fn decode_module<B: AutodiffBackend, M: AutodiffModule<B>>(
     Ok(loaded)
 }
 
-/// A `[rows, cols]` f32 tensor as raw little-endian bytes.
-pub(crate) fn tensor_bytes<Bk: Backend>(tensor: &Tensor<Bk, 2>) -> Result<Vec<u8>, TrainError> {
-    let values: Vec<f32> = tensor
-        .clone()
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .map_err(|e| refused(Path::new(OBJECTIVE), format!("{e:?}")))?;
-    Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect())
-}
-
-/// The inverse of [`tensor_bytes`], checking the length against `shape`.
-pub(crate) fn tensor_from_bytes<Bk: Backend>(
-    bytes: &[u8],
-    shape: [usize; 2],
-    file: &Path,
-    device: &Bk::Device,
-) -> Result<Tensor<Bk, 2>, TrainError> {
-    let expected = shape[0]
-        .checked_mul(shape[1])
-        .and_then(|n| n.checked_mul(4))
-        .ok_or_else(|| damaged(file, format!("shape {shape:?} overflows")))?;
-    if bytes.len() != expected {
-        return Err(damaged(
-            file,
-            format!(
-                "{} bytes, expected {expected} for shape {shape:?}",
-                bytes.len()
-            ),
-        ));
-    }
-    let values: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    Ok(Tensor::from_data(TensorData::new(values, shape), device))
-}
-
 /// Reads a version's manifest, checks its digest (when `LATEST` gave one) and its format.
 pub(crate) fn read_manifest(
     dir: &Path,
@@ -350,16 +310,5 @@ mod tests {
             first_difference(&saved, &extra, "t", &[]).map(|d| d.0),
             Some("t.z".into())
         );
-    }
-
-    #[test]
-    fn an_overflowing_shape_is_a_typed_error() {
-        let r = tensor_from_bytes::<burn::backend::NdArray>(
-            &[0; 8],
-            [1 << 62, 1],
-            Path::new("objective.bin"),
-            &Default::default(),
-        );
-        assert!(matches!(r, Err(TrainError::CheckpointCorrupt { .. })));
     }
 }

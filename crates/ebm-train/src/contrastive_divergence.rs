@@ -134,6 +134,8 @@ where
     M: Energy<B>,
     S: Sampler<B> + Clone,
 {
+    type Record = ();
+
     fn loss(
         &mut self,
         model: &M,
@@ -258,6 +260,9 @@ where
     M: Energy<B>,
     S: Sampler<B> + Clone,
 {
+    /// The replay buffer's chains `[buffer_size, D]`, once the first step has filled it.
+    type Record = Option<Tensor<Inner<B>, 2>>;
+
     fn loss(
         &mut self,
         model: &M,
@@ -308,12 +313,12 @@ where
         Ok(output)
     }
 
-    fn state(&self) -> Option<Tensor<Inner<B>, 2>> {
+    fn to_record(&self) -> Self::Record {
         self.buffer.as_ref().map(|b| b.states().clone())
     }
 
-    fn restore(&mut self, state: Tensor<Inner<B>, 2>) {
-        self.buffer = Some(ReplayBuffer::from_states(state));
+    fn load_record(&mut self, record: Self::Record) {
+        self.buffer = record.map(ReplayBuffer::from_states);
     }
 
     fn describe(&self) -> serde_json::Value {

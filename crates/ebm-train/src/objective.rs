@@ -1,5 +1,6 @@
 //! The [`Objective`] trait shared by every learner.
 
+use burn::record::Record;
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 use ebm_core::Inner;
@@ -32,6 +33,10 @@ pub struct LossOutput<B: AutodiffBackend> {
 /// roll back to if a later step was not finite. Device tensors are reference-counted, so a copy
 /// of a replay buffer costs nothing until one of the two is written.
 pub trait Objective<B: AutodiffBackend, M>: Clone {
+    /// The state that must survive a checkpoint, as a Burn record (persistent CD: its replay
+    /// buffer), saved by the same recorder as the model. `()` for a stateless objective.
+    type Record: Record<Inner<B>> + Default;
+
     /// The loss on a data batch `[N, D]`.
     fn loss(
         &mut self,
@@ -52,13 +57,13 @@ pub trait Objective<B: AutodiffBackend, M>: Clone {
         Metrics::new()
     }
 
-    /// State that must survive a checkpoint (the replay buffer of persistent CD), if any.
-    fn state(&self) -> Option<Tensor<Inner<B>, 2>> {
-        None
+    /// The state to checkpoint (the default record for a stateless objective).
+    fn to_record(&self) -> Self::Record {
+        Self::Record::default()
     }
 
-    /// Restores what [`Objective::state`] returned.
-    fn restore(&mut self, _state: Tensor<Inner<B>, 2>) {}
+    /// Restores what [`Objective::to_record`] returned.
+    fn load_record(&mut self, _record: Self::Record) {}
 
     /// The objective's configuration, recorded in checkpoints: loading a checkpoint whose
     /// objective was configured otherwise is a [`TrainError::CheckpointMismatch`] naming the

@@ -177,6 +177,8 @@ pub fn denoising_score_matching_loss<B: AutodiffBackend, M: SecondOrderEnergy<B>
 }
 
 impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for ScoreMatching {
+    type Record = ();
+
     fn loss(
         &mut self,
         model: &M,
@@ -246,6 +248,8 @@ pub struct SlicedScoreMatching {
 }
 
 impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for SlicedScoreMatching {
+    type Record = ();
+
     fn loss(
         &mut self,
         model: &M,
@@ -311,6 +315,8 @@ pub struct DenoisingScoreMatching {
 }
 
 impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for DenoisingScoreMatching {
+    type Record = ();
+
     fn loss(
         &mut self,
         model: &M,
@@ -402,6 +408,8 @@ pub fn multiscale_denoising_score_matching_loss<B: AutodiffBackend, M: SecondOrd
 impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
     for MultiscaleDenoisingScoreMatching
 {
+    type Record = ();
+
     fn loss(
         &mut self,
         model: &M,

@@ -306,7 +306,6 @@ where
             batch_in_epoch: 0,
             skipped_steps: 0,
             consecutive_skips: 0,
-            objective_state_shape: None,
         };
         Ok(Self {
             model,
@@ -738,14 +737,14 @@ where
                     checkpoint::encode::<B, _>(ema.clone().into_record(), checkpoint::EMA)?,
                 ));
             }
-            let mut state = self.state.clone();
-            state.objective_state_shape = match self.objective.state() {
-                Some(t) => {
-                    files.push((checkpoint::OBJECTIVE, checkpoint::tensor_bytes(&t)?));
-                    Some(t.dims())
-                }
-                None => None,
-            };
+            files.push((
+                checkpoint::OBJECTIVE,
+                checkpoint::encode::<Inner<B>, _>(
+                    self.objective.to_record(),
+                    checkpoint::OBJECTIVE,
+                )?,
+            ));
+            let state = self.state.clone();
             let mut digests = std::collections::BTreeMap::new();
             for (name, bytes) in &files {
                 checkpoint::write_file(&dir.join(name), bytes)?;
@@ -815,12 +814,13 @@ where
         ) {
             return Err(mismatch(field, saved, current));
         }
-        let mut wanted = vec![checkpoint::MODEL, checkpoint::OPTIMIZER];
+        let mut wanted = vec![
+            checkpoint::MODEL,
+            checkpoint::OPTIMIZER,
+            checkpoint::OBJECTIVE,
+        ];
         if self.ema.is_some() {
             wanted.push(checkpoint::EMA);
-        }
-        if manifest.state.objective_state_shape.is_some() {
-            wanted.push(checkpoint::OBJECTIVE);
         }
         let mut files = checkpoint::read_files(&dir, &manifest, &wanted)?;
         let mut take = |name: &str| files.remove(name).expect("read_files checked the names");
@@ -844,21 +844,15 @@ where
             )?),
             None => None,
         };
-        let objective_state = match manifest.state.objective_state_shape {
-            Some(shape) => Some(checkpoint::tensor_from_bytes::<Inner<B>>(
-                &take(checkpoint::OBJECTIVE),
-                shape,
-                &dir.join(checkpoint::OBJECTIVE),
-                &device,
-            )?),
-            None => None,
-        };
+        let objective = checkpoint::decode::<Inner<B>, L::Record>(
+            take(checkpoint::OBJECTIVE),
+            &dir.join(checkpoint::OBJECTIVE),
+            &device,
+        )?;
         self.model = model;
         self.optimizer = self.optimizer.clone().load_record(record);
         self.ema = ema;
-        if let Some(s) = objective_state {
-            self.objective.restore(s);
-        }
+        self.objective.load_record(objective);
         self.state = manifest.state;
         self.window = None;
         self.pending_log = None;

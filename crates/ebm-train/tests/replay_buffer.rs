@@ -31,7 +31,7 @@ fn a_replay_buffer_on_a_fixed_gaussian_keeps_its_moments() {
     for step in 0..300 {
         Objective::<B, Gaussian>::loss(&mut pcd, &target, batch.clone(), step).unwrap();
     }
-    let states = Objective::<B, Gaussian>::state(&pcd).unwrap();
+    let states = Objective::<B, Gaussian>::to_record(&pcd).unwrap();
     let x = states.into_data().to_vec::<f32>().unwrap();
     let n = (x.len() / 2) as f64;
     let sq = x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / n;
