@@ -50,7 +50,6 @@ fn run<B: AutodiffBackend>(args: &Args) {
         .with_buffer_size(2000)
         .with_init_scale(0.5)
         .with_energy_reg_weight(1.0)
-        .with_seed(2)
         .init::<B, _>(sampler.clone())
         .expect("valid objective");
     // NdArray's convolutions are direct loops (its input-gradient conv_transpose2d dominates a

@@ -164,7 +164,6 @@ fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) ->
         .with_buffer_size(if args.quick { 64 } else { 4096 })
         .with_init_scale(0.5)
         .with_energy_reg_weight(1.0)
-        .with_seed(2)
         .init::<B, _>(sampler.clone())
         .expect("valid objective");
     let config = trainer_config(args, 30, 1e-4, 3);
@@ -230,7 +229,6 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
         .with_levels(levels);
     let dsm = MultiscaleDenoisingScoreMatchingConfig::new()
         .with_ladder(ladder)
-        .with_seed(4)
         .init()
         .expect("valid objective");
     let ladder = dsm.ladder().clone();

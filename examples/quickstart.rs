@@ -55,7 +55,6 @@ where
         .with_k(20)
         .with_buffer_size(5000)
         .with_energy_reg_weight(0.1)
-        .with_seed(2)
         .init::<B, _>(sampler)
         .expect("valid objective");
     let epochs = if args.quick { 10 } else { 250 };

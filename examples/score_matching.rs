@@ -90,13 +90,11 @@ where
 {
     let dsm = DenoisingScoreMatchingConfig::new()
         .sigma(0.05)
-        .with_seed(1)
         .init()
         .expect("valid");
     train_and_report::<B, _>("dsm", dsm, args);
     let ssm = SlicedScoreMatchingConfig::new()
         .with_projections(4)
-        .with_seed(1)
         .init()
         .expect("valid");
     train_and_report::<B, _>("ssm", ssm, args);

@@ -181,13 +181,15 @@ pub fn require_size(what: &'static str, dims: &[usize], limit: u128) -> Result<u
 /// Shorthand for results whose error is [`EnergyError`].
 pub type Result<T, E = EnergyError> = std::result::Result<T, E>;
 
-/// [`EnergyError::InvalidParameter`] for `name` = `value` breaking `requirement`.
-pub(crate) fn invalid(
+/// The error of `name` = `value` breaking `requirement`, as any error that wraps
+/// [`InvalidParameter`] (`EnergyError`, `SampleError`, `TrainError`, …): the one constructor
+/// every crate uses.
+pub fn invalid<E: From<InvalidParameter>>(
     name: &'static str,
     value: impl Into<ParamValue>,
     requirement: &'static str,
-) -> EnergyError {
-    EnergyError::InvalidParameter(InvalidParameter::new(name, value, requirement))
+) -> E {
+    E::from(InvalidParameter::new(name, value, requirement))
 }
 
 pub(crate) fn require_positive(name: &'static str, value: f64) -> Result<()> {

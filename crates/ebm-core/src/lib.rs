@@ -27,7 +27,7 @@ mod device_constant;
 pub mod energy;
 pub mod error;
 pub mod grid;
-#[cfg(feature = "ndarray")]
+#[cfg(any(feature = "ndarray", feature = "flex"))]
 mod host_tensor;
 pub mod json_config;
 pub mod neural;

@@ -172,6 +172,13 @@ impl Schedule {
         }
     }
 
+    /// Checks a schedule of positive values (step sizes, noise scales, learning rates, σ),
+    /// naming the config `field` that holds it.
+    pub fn check_positive(&self, field: &'static str) -> Result<(), InvalidSchedule> {
+        self.validate(true)
+            .map_err(|source| InvalidSchedule { field, source })
+    }
+
     /// Checks the parameters; `positive` additionally requires every value to be `> 0` (step
     /// sizes, noise scales, σ), which holds for all `k` when it holds at the ends.
     pub fn validate(&self, positive: bool) -> Result<(), ScheduleError> {
@@ -258,8 +265,18 @@ impl Schedule {
     }
 }
 
-/// A schedule that cannot be used: which of its parameters is wrong, and why. The config that
-/// holds the schedule adds the field's name (`SampleError::Schedule`, `TrainError::Schedule`).
+/// A schedule that a config field holds and that cannot be used: the field, and what is wrong.
+/// `SampleError::Schedule` and `TrainError::Schedule` wrap it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`{field}`: {source}")]
+pub struct InvalidSchedule {
+    /// The config field that holds the schedule (`step_size`, `learning_rate`, `sigma`).
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub source: ScheduleError,
+}
+
+/// A schedule that cannot be used: which of its parameters is wrong, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("schedule `{part}` = {value}: {requirement}")]
 pub struct ScheduleError {

@@ -26,13 +26,7 @@ pub enum DataError {
     },
 }
 
-pub(crate) fn invalid(
-    name: &'static str,
-    value: impl Into<ebm_core::ParamValue>,
-    requirement: &'static str,
-) -> DataError {
-    DataError::InvalidParameter(ebm_core::InvalidParameter::new(name, value, requirement))
-}
+pub(crate) use ebm_core::error::invalid;
 
 /// The most points a generator draws: 2³¹ (a larger request is a typo, and would abort).
 pub const MAX_SAMPLES: usize = 1 << 31;

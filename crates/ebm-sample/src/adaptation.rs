@@ -50,6 +50,12 @@ impl DualAveragingConfig {
         Ok(())
     }
 
+    /// An adaptation towards `target` (none without one), from the schedule's first value: what
+    /// a Metropolis sampler hands its run.
+    pub fn start(&self, target: Option<f64>, schedule: &Schedule) -> Option<DualAveraging> {
+        target.map(|target| self.init(schedule.value_at(0), target))
+    }
+
     /// Starts an adaptation from `initial_step` towards the mean acceptance probability `target`.
     pub fn init(&self, initial_step: f64, target: f64) -> DualAveraging {
         DualAveraging {

@@ -14,13 +14,8 @@ pub enum SampleError {
     #[error(transparent)]
     InvalidParameter(#[from] ebm_core::InvalidParameter),
     /// A schedule (a step size, a noise scale) cannot be used.
-    #[error("`{field}`: {source}")]
-    Schedule {
-        /// The config field that holds the schedule.
-        field: &'static str,
-        /// What is wrong with it.
-        source: ebm_core::schedule::ScheduleError,
-    },
+    #[error(transparent)]
+    Schedule(#[from] ebm_core::schedule::InvalidSchedule),
     /// Chains became NaN or infinite (and the run was configured to stop).
     #[error("non-finite state detected at step {step} in chains {chains:?}")]
     NonFinite {
@@ -31,20 +26,4 @@ pub enum SampleError {
     },
 }
 
-pub(crate) fn invalid(
-    name: &'static str,
-    value: impl Into<ebm_core::ParamValue>,
-    requirement: &'static str,
-) -> SampleError {
-    SampleError::InvalidParameter(ebm_core::InvalidParameter::new(name, value, requirement))
-}
-
-/// Checks a schedule of positive values (step sizes, noise scales), naming `field` in the error.
-pub(crate) fn check_positive_schedule(
-    field: &'static str,
-    schedule: &ebm_core::schedule::Schedule,
-) -> Result<(), SampleError> {
-    schedule
-        .validate(true)
-        .map_err(|source| SampleError::Schedule { field, source })
-}
+pub(crate) use ebm_core::error::invalid;

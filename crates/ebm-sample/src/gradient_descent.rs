@@ -6,7 +6,7 @@ use burn::tensor::backend::AutodiffBackend;
 use ebm_core::schedule::Schedule;
 use ebm_core::{Energy, Inner};
 
-use crate::error::{SampleError, check_positive_schedule};
+use crate::error::SampleError;
 use crate::noise::Noise;
 use crate::transition::{Step, StepInfo, Transition};
 
@@ -28,7 +28,7 @@ ebm_core::schedule_setters!(GradientDescentConfig { step_size });
 impl GradientDescentConfig {
     /// Builds the sampler, checking the parameters.
     pub fn init(&self) -> Result<GradientDescent, SampleError> {
-        check_positive_schedule("step_size", &self.step_size)?;
+        self.step_size.check_positive("step_size")?;
         Ok(GradientDescent {
             step_size: self.step_size.clone(),
         })
@@ -45,7 +45,7 @@ impl<B: AutodiffBackend> Transition<B> for GradientDescent {
     type State = Tensor<Inner<B>, 2>;
 
     fn validate(&self) -> Result<(), SampleError> {
-        check_positive_schedule("step_size", &self.step_size)
+        Ok(self.step_size.check_positive("step_size")?)
     }
 
     fn init_state(&self, x: Tensor<Inner<B>, 2>) -> Result<Self::State, SampleError> {

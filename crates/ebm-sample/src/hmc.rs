@@ -7,7 +7,7 @@ use ebm_core::schedule::Schedule;
 use ebm_core::{DeviceConstant, Energy, Inner};
 
 use crate::adaptation::{DualAveraging, DualAveragingConfig};
-use crate::error::{SampleError, check_positive_schedule, invalid};
+use crate::error::{SampleError, invalid};
 use crate::mala::{acceptance_probability, check_adaptation};
 use crate::noise::Noise;
 use crate::transition::{CachedGradient, Step, StepInfo, Transition};
@@ -93,7 +93,7 @@ pub struct Hmc {
 
 impl Hmc {
     fn check(&self) -> Result<(), SampleError> {
-        check_positive_schedule("step_size", &self.config.step_size)?;
+        self.config.step_size.check_positive("step_size")?;
         check_adaptation(self.config.target_acceptance, &self.config.dual_averaging)?;
         if self.config.n_leapfrog == 0 {
             return Err(invalid("n_leapfrog", 0usize, "must be >= 1"));
@@ -234,11 +234,8 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
     }
 
     fn adaptation(&self) -> Option<DualAveraging> {
-        self.config.target_acceptance.map(|target| {
-            self.config
-                .dual_averaging
-                .init(self.config.step_size.value_at(0), target)
-        })
+        let config = &self.config;
+        (config.dual_averaging).start(config.target_acceptance, &config.step_size)
     }
 }
 

@@ -6,7 +6,7 @@ use burn::tensor::backend::AutodiffBackend;
 use ebm_core::schedule::Schedule;
 use ebm_core::{Energy, Inner};
 
-use crate::error::{SampleError, check_positive_schedule, invalid};
+use crate::error::{SampleError, invalid};
 use crate::noise::Noise;
 use crate::transition::{Step, StepInfo, Transition};
 
@@ -46,8 +46,8 @@ impl LangevinConfig {
 }
 
 fn check(config: &LangevinConfig) -> Result<(), SampleError> {
-    check_positive_schedule("step_size", &config.step_size)?;
-    check_positive_schedule("noise_scale", &config.noise_scale)?;
+    config.step_size.check_positive("step_size")?;
+    config.noise_scale.check_positive("noise_scale")?;
     if let Some((lo, hi)) = config.clamp
         && !(lo.is_finite() && hi.is_finite() && lo < hi)
     {

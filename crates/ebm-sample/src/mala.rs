@@ -7,7 +7,7 @@ use ebm_core::schedule::Schedule;
 use ebm_core::{Energy, Inner};
 
 use crate::adaptation::{DualAveraging, DualAveragingConfig};
-use crate::error::{SampleError, check_positive_schedule};
+use crate::error::SampleError;
 use crate::noise::Noise;
 use crate::transition::{CachedGradient, Step, StepInfo, Transition};
 
@@ -83,7 +83,7 @@ fn log_proposal<Bk: Backend>(
 
 impl Mala {
     fn check(&self) -> Result<(), SampleError> {
-        check_positive_schedule("step_size", &self.config.step_size)?;
+        self.config.step_size.check_positive("step_size")?;
         check_adaptation(self.config.target_acceptance, &self.config.dual_averaging)
     }
 }
@@ -142,10 +142,7 @@ impl<B: AutodiffBackend> Transition<B> for Mala {
     }
 
     fn adaptation(&self) -> Option<DualAveraging> {
-        self.config.target_acceptance.map(|target| {
-            self.config
-                .dual_averaging
-                .init(self.config.step_size.value_at(0), target)
-        })
+        let config = &self.config;
+        (config.dual_averaging).start(config.target_acceptance, &config.step_size)
     }
 }

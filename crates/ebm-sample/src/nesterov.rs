@@ -6,7 +6,7 @@ use burn::tensor::{Bool, Tensor};
 use ebm_core::schedule::Schedule;
 use ebm_core::{Energy, Inner};
 
-use crate::error::{SampleError, check_positive_schedule, invalid};
+use crate::error::{SampleError, invalid};
 use crate::noise::Noise;
 use crate::transition::{ChainState, Step, StepInfo, Transition};
 
@@ -76,7 +76,7 @@ impl<Bk: Backend> ChainState<Bk> for MomentumState<Bk> {
 
 impl Nesterov {
     fn check(&self) -> Result<(), SampleError> {
-        check_positive_schedule("step_size", &self.step_size)?;
+        self.step_size.check_positive("step_size")?;
         if !(self.momentum >= 0.0 && self.momentum < 1.0) {
             return Err(invalid("momentum", self.momentum, "must be in [0, 1)"));
         }

@@ -49,7 +49,7 @@ impl NoiseLadderConfig {
     /// assert!((s[0] - 1.0).abs() < 1e-12 && (s[1] - 0.1).abs() < 1e-12 && (s[2] - 0.01).abs() < 1e-12);
     /// ```
     pub fn init(&self) -> Result<NoiseLadder, SampleError> {
-        let positive = |name, v: f64| {
+        let positive = |name, v: f64| -> Result<(), SampleError> {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::TrainError;
 use crate::checkpoint_store::sha256_hex;
+use crate::error::ErrorSource;
 
 /// Version of the checkpoint layout.
 pub(crate) const FORMAT: u32 = 3;
@@ -94,46 +95,47 @@ pub(crate) fn recorder() -> BinBytesRecorder<FullPrecisionSettings> {
     BinBytesRecorder::<FullPrecisionSettings>::default()
 }
 
-/// [`TrainError::Checkpoint`] caused by `source`.
-pub(crate) fn error(
-    path: &Path,
-    source: impl std::error::Error + Send + Sync + 'static,
-) -> TrainError {
-    TrainError::Checkpoint {
-        path: path.display().to_string(),
-        reason: source.to_string(),
-        source: Some(Box::new(source)),
+/// An error a checkpoint failure keeps as its source (an I/O, serde or recorder error).
+pub(crate) trait Cause: std::error::Error + Send + Sync + 'static {}
+impl<E: std::error::Error + Send + Sync + 'static> Cause for E {}
+
+/// A checkpoint error at `path`: `reason`, the error that caused it if any, and whether it is
+/// damage ([`TrainError::CheckpointCorrupt`]) rather than a failure to read or write.
+fn at(path: &Path, reason: String, source: Option<ErrorSource>, damage: bool) -> TrainError {
+    let path = path.display().to_string();
+    if damage {
+        TrainError::CheckpointCorrupt {
+            path,
+            reason,
+            source,
+        }
+    } else {
+        TrainError::Checkpoint {
+            path,
+            reason,
+            source,
+        }
     }
+}
+
+/// [`TrainError::Checkpoint`] caused by `source`.
+pub(crate) fn error(path: &Path, source: impl Cause) -> TrainError {
+    at(path, source.to_string(), Some(Box::new(source)), false)
 }
 
 /// [`TrainError::Checkpoint`] found by a check of ours.
 pub(crate) fn refused(path: &Path, reason: impl std::fmt::Display) -> TrainError {
-    TrainError::Checkpoint {
-        path: path.display().to_string(),
-        reason: reason.to_string(),
-        source: None,
-    }
+    at(path, reason.to_string(), None, false)
 }
 
 /// [`TrainError::CheckpointCorrupt`] revealed by `source`.
-pub(crate) fn corrupt(
-    path: &Path,
-    source: impl std::error::Error + Send + Sync + 'static,
-) -> TrainError {
-    TrainError::CheckpointCorrupt {
-        path: path.display().to_string(),
-        reason: source.to_string(),
-        source: Some(Box::new(source)),
-    }
+pub(crate) fn corrupt(path: &Path, source: impl Cause) -> TrainError {
+    at(path, source.to_string(), Some(Box::new(source)), true)
 }
 
 /// [`TrainError::CheckpointCorrupt`] found by a check of ours.
 pub(crate) fn damaged(path: &Path, reason: impl std::fmt::Display) -> TrainError {
-    TrainError::CheckpointCorrupt {
-        path: path.display().to_string(),
-        reason: reason.to_string(),
-        source: None,
-    }
+    at(path, reason.to_string(), None, true)
 }
 
 /// The shapes of a module's float parameters, in visiting order.

@@ -10,7 +10,7 @@ use ebm_sample::{NonFinitePolicy, RunConfig, Sampler};
 use crate::TrainError;
 use crate::error::invalid;
 use crate::metrics::{Metrics, names};
-use crate::objective::{LossOutput, Objective, mean_inner};
+use crate::objective::{LossOutput, Objective, TrainStep, mean_inner};
 use crate::replay_buffer::ReplayBuffer;
 use ebm_core::random_stream::stream_seed;
 
@@ -98,9 +98,6 @@ pub struct ContrastiveDivergenceConfig {
     /// Where the chains start.
     #[config(default = "ChainStart::Data")]
     pub start: ChainStart,
-    /// Seed of the sampler noise (combined with the step).
-    #[config(default = 0)]
-    pub seed: u64,
 }
 
 ebm_core::json_config!(
@@ -140,15 +137,14 @@ where
         &mut self,
         model: &M,
         batch: Tensor<B, 2>,
-        step: usize,
+        step: TrainStep,
     ) -> Result<LossOutput<B>, TrainError> {
         model.check_input(batch.dims())?;
-        let (seed, step) = (self.config.seed, step as u64);
         let start = match self.config.start {
             ChainStart::Data => batch.clone().detach().inner(),
             ChainStart::Noise => {
                 let x = batch.clone().detach().inner();
-                Noise::new(stream_seed(seed, "cd/start", step)).normal(x.dims(), &x)
+                Noise::new(step.stream("cd/start")).normal(x.dims(), &x)
             }
         };
         let cfg = &self.config;
@@ -158,7 +154,7 @@ where
             batch,
             start,
             cfg.k,
-            stream_seed(seed, "cd/sampler", step),
+            step.stream("cd/sampler"),
             cfg.energy_reg_weight,
         )?;
         Ok(output)
@@ -187,9 +183,6 @@ pub struct PersistentContrastiveDivergenceConfig {
     /// λ of the energy regulariser.
     #[config(default = 0.001)]
     pub energy_reg_weight: f64,
-    /// Seed of the buffer, the slot draws, the restarts and the sampler noise.
-    #[config(default = 0)]
-    pub seed: u64,
 }
 
 ebm_core::json_config!(
@@ -267,7 +260,7 @@ where
         &mut self,
         model: &M,
         batch: Tensor<B, 2>,
-        step: usize,
+        step: TrainStep,
     ) -> Result<LossOutput<B>, TrainError> {
         let [n, d] = batch.dims();
         model.check_input([n, d])?;
@@ -278,7 +271,7 @@ where
                 cfg.buffer_size,
                 d,
                 cfg.init_scale,
-                stream_seed(cfg.seed, "pcd/buffer", 0),
+                stream_seed(step.seed, "pcd/buffer", 0),
                 &batch.device(),
             )?,
         };
@@ -289,13 +282,12 @@ where
                 got: d,
             }));
         }
-        let (seed, step) = (cfg.seed, step as u64);
-        let slots = buffer.draw_slots(n, stream_seed(seed, "pcd/slots", step))?;
+        let slots = buffer.draw_slots(n, step.stream("pcd/slots"))?;
         let index = buffer.slot_index(&slots);
         let mut start = buffer.gather(&index);
         let n_restart = (cfg.restart_fraction * n as f64).round() as usize;
         if n_restart > 0 {
-            let fresh = Noise::new(stream_seed(seed, "pcd/restarts", step))
+            let fresh = Noise::new(step.stream("pcd/restarts"))
                 .normal([n_restart, d], &start)
                 .mul_scalar(cfg.init_scale);
             start = start.slice_assign([0..n_restart, 0..d], fresh);
@@ -306,7 +298,7 @@ where
             batch,
             start,
             cfg.k,
-            stream_seed(seed, "pcd/sampler", step),
+            step.stream("pcd/sampler"),
             cfg.energy_reg_weight,
         )?;
         buffer.write(&index, negatives);

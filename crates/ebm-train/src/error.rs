@@ -21,13 +21,8 @@ pub enum TrainError {
     #[error(transparent)]
     InvalidParameter(#[from] ebm_core::InvalidParameter),
     /// A schedule (the learning rate, DSM's σ) cannot be used.
-    #[error("`{field}`: {source}")]
-    Schedule {
-        /// The config field that holds the schedule.
-        field: &'static str,
-        /// What is wrong with it.
-        source: ebm_core::schedule::ScheduleError,
-    },
+    #[error(transparent)]
+    Schedule(#[from] ebm_core::schedule::InvalidSchedule),
     /// The dataset holds no samples.
     #[error("the dataset is empty")]
     EmptyDataset,
@@ -109,20 +104,4 @@ fn non_finite_chains(chains: &[usize]) -> String {
     }
 }
 
-pub(crate) fn invalid(
-    name: &'static str,
-    value: impl Into<ebm_core::ParamValue>,
-    requirement: &'static str,
-) -> TrainError {
-    TrainError::InvalidParameter(ebm_core::InvalidParameter::new(name, value, requirement))
-}
-
-/// Checks a schedule of positive values (learning rates, σ), naming `field` in the error.
-pub(crate) fn check_positive_schedule(
-    field: &'static str,
-    schedule: &ebm_core::schedule::Schedule,
-) -> Result<(), TrainError> {
-    schedule
-        .validate(true)
-        .map_err(|source| TrainError::Schedule { field, source })
-}
+pub(crate) use ebm_core::error::invalid;

@@ -31,9 +31,9 @@ pub use contrastive_divergence::{
     ChainStart, ContrastiveDivergence, ContrastiveDivergenceConfig,
     PersistentContrastiveDivergence, PersistentContrastiveDivergenceConfig, contrastive_loss,
 };
-pub use error::TrainError;
+pub use error::{ErrorSource, TrainError};
 pub use metrics::Metrics;
-pub use objective::{LossOutput, Objective};
+pub use objective::{LossOutput, Objective, TrainStep};
 pub use replay_buffer::ReplayBuffer;
 pub use score_matching::{
     DenoisingScoreMatching, DenoisingScoreMatchingConfig, MultiscaleDenoisingScoreMatching,

@@ -4,6 +4,7 @@ use burn::record::Record;
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 use ebm_core::Inner;
+use ebm_core::random_stream::stream_seed;
 
 use crate::TrainError;
 use crate::metrics::Metrics;
@@ -24,10 +25,32 @@ pub struct LossOutput<B: AutodiffBackend> {
     pub negatives: Option<Tensor<Inner<B>, 2>>,
 }
 
-/// A training objective for an energy model `M`.
+/// The step an objective computes its loss for: the optimiser step (from 0) and the run's seed.
 ///
-/// `step` is the optimiser step (from 0). Objectives derive all their randomness from their
-/// seed and `step` (through [`ebm_core::random_stream::stream_seed`], one stream per use), so a run resumed from a checkpoint draws the same numbers as a straight one.
+/// An objective draws every random number from named streams of it ([`TrainStep::stream`]), so
+/// one seed, the trainer's, decides a whole run, and a run resumed from a checkpoint draws the
+/// same numbers as a straight one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrainStep {
+    /// The optimiser step, from 0.
+    pub index: usize,
+    /// The run's seed ([`crate::TrainerConfig::seed`] under the trainer).
+    pub seed: u64,
+}
+
+impl TrainStep {
+    /// Step `index` of a run seeded with `seed`.
+    pub fn new(index: usize, seed: u64) -> Self {
+        Self { index, seed }
+    }
+
+    /// The seed of the stream `name` at this step.
+    pub fn stream(&self, name: &str) -> u64 {
+        stream_seed(self.seed, name, self.index as u64)
+    }
+}
+
+/// A training objective for an energy model `M`.
 ///
 /// Objectives are `Clone`: the trainer keeps the copy it held at its last check of the loss, to
 /// roll back to if a later step was not finite. Device tensors are reference-counted, so a copy
@@ -42,7 +65,7 @@ pub trait Objective<B: AutodiffBackend, M>: Clone {
         &mut self,
         model: &M,
         batch: Tensor<B, 2>,
-        step: usize,
+        step: TrainStep,
     ) -> Result<LossOutput<B>, TrainError>;
 
     /// Metrics worth computing only at logged steps (an extra forward pass, say), for the step

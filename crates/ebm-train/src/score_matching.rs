@@ -17,8 +17,7 @@ use ebm_sample::{NoiseLadder, NoiseLadderConfig};
 use crate::TrainError;
 use crate::error::invalid;
 use crate::metrics::Metrics;
-use crate::objective::{LossOutput, Objective};
-use ebm_core::random_stream::stream_seed;
+use crate::objective::{LossOutput, Objective, TrainStep};
 
 /// Distribution of the probe vectors `v` of Hutchinson's trace estimator and of sliced score
 /// matching. All have `E[vvᵀ] = I`.
@@ -45,7 +44,8 @@ impl Probe {
             // sign(0) = 0 has probability zero for continuous draws.
             Probe::Rademacher => z.sign(),
             Probe::Sphere => {
-                let norm = z.clone().square().sum_dim(1).sqrt();
+                // A zero draw (probability 2⁻³² in one dimension) gives a zero probe, not NaN.
+                let norm = z.clone().square().sum_dim(1).sqrt().clamp_min(1e-30);
                 (z / norm).mul_scalar((shape[1] as f64).sqrt())
             }
         }
@@ -73,9 +73,6 @@ pub struct ScoreMatchingConfig {
     /// How the Hessian trace is computed.
     #[config(default = "TraceMethod::Exact")]
     pub trace: TraceMethod,
-    /// Seed of the probes (combined with the step).
-    #[config(default = 0)]
-    pub seed: u64,
 }
 
 ebm_core::json_config!(
@@ -183,7 +180,7 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for ScoreMatch
         &mut self,
         model: &M,
         batch: Tensor<B, 2>,
-        step: usize,
+        step: TrainStep,
     ) -> Result<LossOutput<B>, TrainError> {
         let [n, d] = batch.dims();
         model.check_input([n, d])?;
@@ -194,7 +191,7 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for ScoreMatch
                 probes,
                 distribution,
             } => {
-                let seed = stream_seed(self.config.seed, "score_matching/probes", step as u64);
+                let seed = step.stream("score_matching/probes");
                 let mut noise = Noise::new(seed);
                 let v = distribution.draw(&mut noise, [n * probes, d], &x);
                 hutchinson_score_matching_loss(model, x, v)
@@ -217,9 +214,6 @@ pub struct SlicedScoreMatchingConfig {
     /// Their distribution.
     #[config(default = "Probe::Rademacher")]
     pub projection: Probe,
-    /// Seed of the projections (combined with the step).
-    #[config(default = 0)]
-    pub seed: u64,
 }
 
 ebm_core::json_config!(
@@ -254,17 +248,13 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for SlicedScor
         &mut self,
         model: &M,
         batch: Tensor<B, 2>,
-        step: usize,
+        step: TrainStep,
     ) -> Result<LossOutput<B>, TrainError> {
         let [n, d] = batch.dims();
         model.check_input([n, d])?;
         let p = self.config.projections;
         let x = batch.detach();
-        let seed = stream_seed(
-            self.config.seed,
-            "sliced_score_matching/projections",
-            step as u64,
-        );
+        let seed = step.stream("sliced_score_matching/projections");
         let mut noise = Noise::new(seed);
         let v = self.config.projection.draw(&mut noise, [n * p, d], &x);
         let loss = sliced_score_matching_loss(model, x, v);
@@ -282,9 +272,6 @@ pub struct DenoisingScoreMatchingConfig {
     /// Noise level σ (constant or scheduled over optimiser steps; every value > 0).
     #[config(default = "Schedule::constant(0.1)")]
     pub sigma: Schedule,
-    /// Seed of the noise (combined with the step).
-    #[config(default = 0)]
-    pub seed: u64,
 }
 
 ebm_core::json_config!(
@@ -297,7 +284,7 @@ ebm_core::schedule_setters!(DenoisingScoreMatchingConfig { sigma });
 impl DenoisingScoreMatchingConfig {
     /// Builds the objective.
     pub fn init(&self) -> Result<DenoisingScoreMatching, TrainError> {
-        crate::error::check_positive_schedule("sigma", &self.sigma)?;
+        self.sigma.check_positive("sigma")?;
         Ok(DenoisingScoreMatching {
             config: self.clone(),
         })
@@ -321,13 +308,13 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for DenoisingS
         &mut self,
         model: &M,
         batch: Tensor<B, 2>,
-        step: usize,
+        step: TrainStep,
     ) -> Result<LossOutput<B>, TrainError> {
         let [n, d] = batch.dims();
         model.check_input([n, d])?;
-        let sigma = self.config.sigma.value_at(step);
+        let sigma = self.config.sigma.value_at(step.index);
         let x = batch.detach();
-        let seed = stream_seed(self.config.seed, "denoising/noise", step as u64);
+        let seed = step.stream("denoising/noise");
         let eps = Noise::new(seed).normal([n, d], &x);
         let loss = denoising_score_matching_loss(model, x, eps, sigma);
         Ok(score_output(loss))
@@ -344,9 +331,6 @@ pub struct MultiscaleDenoisingScoreMatchingConfig {
     /// The noise levels; each sample of a batch draws one uniformly.
     #[config(default = "NoiseLadderConfig::new()")]
     pub ladder: NoiseLadderConfig,
-    /// Seed of the levels and the noise (combined with the step).
-    #[config(default = 0)]
-    pub seed: u64,
 }
 
 ebm_core::json_config!(
@@ -414,16 +398,12 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
         &mut self,
         model: &M,
         batch: Tensor<B, 2>,
-        step: usize,
+        step: TrainStep,
     ) -> Result<LossOutput<B>, TrainError> {
         let [n, d] = batch.dims();
         model.check_input([n, d])?;
         let x = batch.detach();
-        let mut noise = Noise::new(stream_seed(
-            self.config.seed,
-            "multiscale_denoising/noise",
-            step as u64,
-        ));
+        let mut noise = Noise::new(step.stream("multiscale_denoising/noise"));
         let sigmas = self.ladder.sigmas();
         let levels: Vec<f32> = noise
             .indices(n, sigmas.len())

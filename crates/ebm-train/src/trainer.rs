@@ -23,7 +23,7 @@ use crate::ema::update_ema;
 use crate::error::invalid;
 use crate::grad_norm::{clip_to_norm, gradient_norm};
 use crate::metrics::{Metrics, names};
-use crate::objective::{LossOutput, Objective};
+use crate::objective::{LossOutput, Objective, TrainStep};
 
 /// What to do when a step's loss or parameter gradient is NaN or infinite.
 ///
@@ -262,7 +262,7 @@ where
         if config.log_every == 0 {
             return Err(invalid("log_every", 0usize, "must be > 0"));
         }
-        crate::error::check_positive_schedule("learning_rate", &config.learning_rate)?;
+        config.learning_rate.check_positive("learning_rate")?;
         if let Some(c) = config.grad_clip_norm
             && !(c.is_finite() && c > 0.0)
         {
@@ -564,9 +564,11 @@ where
 
     /// The loss and parameter gradients of the next step on `batch`; nothing is updated yet.
     fn prepare(&mut self, batch: Tensor<B, 2>) -> Result<Prepared<B>, TrainError> {
-        let output = self
-            .objective
-            .loss(&self.model, batch.clone(), self.state.step)?;
+        let output = self.objective.loss(
+            &self.model,
+            batch.clone(),
+            TrainStep::new(self.state.step, self.config.seed),
+        )?;
         let grads = output.loss.backward();
         let grads = GradientsParams::from_grads(grads, &self.model);
         let norm = gradient_norm::<B, M>(&self.model, &grads);

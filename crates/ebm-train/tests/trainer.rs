@@ -51,7 +51,6 @@ fn pcd_config() -> PersistentContrastiveDivergenceConfig {
     PersistentContrastiveDivergenceConfig::new()
         .with_k(5)
         .with_buffer_size(500)
-        .with_seed(4)
 }
 
 fn trainer_config(epochs: usize) -> TrainerConfig {
@@ -157,6 +156,30 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+#[test]
+fn the_trainers_seed_decides_the_whole_run() {
+    // The objective has no seed of its own: its replay buffer, slots, restarts and sampler
+    // noise are streams of the trainer's seed, as is the data order.
+    let data = fixed_data();
+    let run = |seed: u64| {
+        let mut t = pcd_trainer_with(mlp(8), pcd_config(), trainer_config(1).with_seed(seed));
+        t.fit(&data).unwrap();
+        (params(t.model()), buffer(&t))
+    };
+    let (params_a, buffer_a) = run(5);
+    assert_eq!(run(5), (params_a.clone(), buffer_a.clone()));
+    let (params_b, buffer_b) = run(6);
+    assert_ne!(params_a, params_b);
+    assert_ne!(buffer_a, buffer_b);
+    // The step's streams are the run seed's named streams at that step.
+    let step = TrainStep::new(7, 5);
+    assert_eq!(
+        step.stream("pcd/slots"),
+        ebm_core::random_stream::stream_seed(5, "pcd/slots", 7)
+    );
+    assert_ne!(step.stream("pcd/slots"), step.stream("pcd/sampler"));
 }
 
 #[test]
@@ -500,10 +523,11 @@ impl Objective<B, Mlp<B>> for NanAt {
         &mut self,
         model: &Mlp<B>,
         batch: Tensor<B, 2>,
-        step: usize,
+        step: TrainStep,
     ) -> Result<LossOutput<B>, TrainError> {
         use ebm_core::Energy;
         self.seen += 1;
+        let step = step.index;
         let e = model.energy(batch);
         let pos = e.clone().detach().inner().mean();
         let loss = match (self.bad.contains(&step), self.gradient_only) {
@@ -691,7 +715,10 @@ fn bad_input_gives_typed_errors() {
     // σ ≤ 0.
     assert!(matches!(
         DenoisingScoreMatchingConfig::new().sigma(0.0).init(),
-        Err(TrainError::Schedule { field: "sigma", .. })
+        Err(TrainError::Schedule(ebm_core::schedule::InvalidSchedule {
+            field: "sigma",
+            ..
+        }))
     ));
     assert!(matches!(
         DenoisingScoreMatchingConfig::new()
@@ -701,7 +728,10 @@ fn bad_input_gives_typed_errors() {
                 n_steps: 5
             })
             .init(),
-        Err(TrainError::Schedule { field: "sigma", .. })
+        Err(TrainError::Schedule(ebm_core::schedule::InvalidSchedule {
+            field: "sigma",
+            ..
+        }))
     ));
     // Trainer parameters.
     assert!(matches!(
@@ -758,7 +788,7 @@ impl Objective<B, Mlp<B>> for BatchSizes {
         &mut self,
         model: &Mlp<B>,
         batch: Tensor<B, 2>,
-        _step: usize,
+        _step: TrainStep,
     ) -> Result<LossOutput<B>, TrainError> {
         use ebm_core::Energy;
         self.0.borrow_mut().push(batch.dims()[0]);

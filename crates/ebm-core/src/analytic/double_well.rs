@@ -59,7 +59,7 @@ impl AnalyticEnergy for DoubleWell {
     fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         let b2 = self.well_position * self.well_position;
         // On NdArray, one pass instead of four tensor ops (the same float32 operations, in the
-        // same order).
+        // same order); `energy_and_grad` takes the same path, so every sampler runs this code.
         #[cfg(feature = "ndarray")]
         {
             let (b2, k) = (b2 as f32, (4.0 * self.barrier_height) as f32);
@@ -73,6 +73,23 @@ impl AnalyticEnergy for DoubleWell {
 
     fn energy_and_grad<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
         let b2 = self.well_position * self.well_position;
+        #[cfg(feature = "ndarray")]
+        {
+            let (b2, k) = (b2 as f32, (4.0 * self.barrier_height) as f32);
+            let h = self.barrier_height as f32;
+            let row = |row: &[f32], grad: &mut [f32]| {
+                let mut e = 0f32;
+                for (&v, g) in row.iter().zip(grad) {
+                    let t = v * v - b2;
+                    *g = v * t * k;
+                    e += t * t;
+                }
+                e * h
+            };
+            if let Some(both) = crate::host_tensor::rows_energy_and_grad_f32(&x, row) {
+                return both;
+            }
+        }
         let t = x.clone().square().sub_scalar(b2);
         let e = row_sum(t.clone().square()).mul_scalar(self.barrier_height);
         (e, (x * t).mul_scalar(4.0 * self.barrier_height))
@@ -107,8 +124,9 @@ mod tests {
         }
     }
 
-    /// On NdArray the gradient takes a one-pass host path; it must equal the tensor-op formula
-    /// to the bit (same float32 operations in the same order).
+    /// On NdArray the gradient, alone or with the energy, takes a one-pass host path; it must
+    /// equal the tensor-op formula (the gradient to the bit: the same float32 operations in the
+    /// same order; the energy to rounding, its sum runs in another order).
     #[test]
     fn every_backend_path_gives_the_tensor_op_gradient() {
         use ebm_testing::TestInner;
@@ -117,9 +135,18 @@ mod tests {
         let dw = DoubleWell::new(2.0, 1.3).unwrap();
         let b2 = 1.3 * 1.3;
         let t = x.clone().square().sub_scalar(b2);
-        let by_ops = (x.clone() * t).mul_scalar(8.0).into_data();
+        let by_ops = (x.clone() * t.clone()).mul_scalar(8.0).into_data();
+        let e_by_ops = row_sum(t.square()).mul_scalar(2.0).into_data();
         let values = |d: burn::tensor::TensorData| d.to_vec::<f32>().unwrap();
-        assert_eq!(values(dw.grad_energy(x).into_data()), values(by_ops));
+        assert_eq!(
+            values(dw.grad_energy(x.clone()).into_data()),
+            values(by_ops.clone())
+        );
+        let (e, g) = dw.energy_and_grad(x.clone());
+        assert_eq!(values(g.into_data()), values(by_ops));
+        for (a, b) in values(e.into_data()).iter().zip(values(e_by_ops)) {
+            assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "energy {a} vs {b}");
+        }
     }
 
     #[test]

@@ -14,8 +14,6 @@
 //! `None` otherwise, and the caller uses Burn's ops). The tests check each operation and its
 //! gradients against Burn's.
 
-use std::any::{Any, TypeId};
-
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -28,6 +26,7 @@ use burn::tensor::{DType, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 use super::Activation;
 use super::cores::{cores, for_each_split};
 use super::host_cnn::{HostConv, Kernel, dispatch, host_values, with_values};
+use crate::host_tensor::{cast, is_backend};
 
 /// `W ⋆ x + b` (stride `stride`, padding 1) when `Bk` is a CPU autodiff backend with float32
 /// tensors; `None` otherwise.
@@ -42,7 +41,7 @@ pub(super) fn conv<Bk: Backend>(
     }
     macro_rules! on {
         ($inner:ty) => {
-            if TypeId::of::<Bk>() == TypeId::of::<Autodiff<$inner>>() {
+            if is_backend::<Bk, Autodiff<$inner>>() {
                 let bias = bias.map(|b| cast(b.clone()));
                 let z = conv_tracked::<$inner>(cast(x.clone()), cast(weight.clone()), bias, stride);
                 return Some(cast(z));
@@ -69,7 +68,7 @@ pub(super) fn conv_transpose<Bk: Backend>(
     }
     macro_rules! on {
         ($inner:ty) => {
-            if TypeId::of::<Bk>() == TypeId::of::<Autodiff<$inner>>() {
+            if is_backend::<Bk, Autodiff<$inner>>() {
                 let y = conv_transpose_tracked::<$inner>(
                     cast(g.clone()),
                     cast(weight.clone()),
@@ -105,7 +104,7 @@ pub(super) fn activation_and_slope<Bk: Backend, const D: usize>(
     }
     macro_rules! on {
         ($inner:ty) => {
-            if TypeId::of::<Bk>() == TypeId::of::<Autodiff<$inner>>() {
+            if is_backend::<Bk, Autodiff<$inner>>() {
                 let (f, slope) = activation_tracked::<$inner, D>(cast(z.clone()), activation);
                 return Some((cast(f), cast(slope)));
             }
@@ -116,14 +115,6 @@ pub(super) fn activation_and_slope<Bk: Backend, const D: usize>(
     #[cfg(feature = "flex")]
     on!(burn::backend::Flex);
     None
-}
-
-/// A value of a type known (by a `TypeId` check) to be `U`.
-fn cast<T: 'static, U: 'static>(value: T) -> U {
-    match (Box::new(value) as Box<dyn Any>).downcast::<U>() {
-        Ok(value) => *value,
-        Err(_) => unreachable!("checked by TypeId"),
-    }
 }
 
 /// The geometry of one convolution, from its kernel `[C_out, C_in, 3, 3]`.

@@ -11,8 +11,6 @@
 //! split across the cores. The generic tensor-op path of [`super::Cnn`] stays the definition: the
 //! tests check this kernel against it.
 
-use std::any::TypeId;
-
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData};
 
@@ -22,17 +20,17 @@ use super::host_activation::{activate, curvature};
 #[cfg(target_arch = "x86_64")]
 use super::panel_product::{Avx2, Avx512};
 use super::panel_product::{Lanes, PANEL, Scalar, Strided, product, product_cols, scale_rows};
+use crate::host_tensor::is_backend;
 
 /// Whether tensors of `Bk` with this dtype live in host memory this kernel may read: NdArray or
 /// Flex with float32 (never an autodiff wrapper, whose graph must see every op).
 pub(super) fn applies<Bk: Backend>(dtype: DType, activation: Activation) -> bool {
-    let id = TypeId::of::<Bk>();
     #[cfg(feature = "ndarray")]
-    let host = id == TypeId::of::<burn::backend::NdArray>();
+    let host = is_backend::<Bk, burn::backend::NdArray>();
     #[cfg(not(feature = "ndarray"))]
     let host = false;
     #[cfg(feature = "flex")]
-    let host = host || id == TypeId::of::<burn::backend::Flex>();
+    let host = host || is_backend::<Bk, burn::backend::Flex>();
     dtype == DType::F32 && host && !matches!(activation, Activation::Gelu)
 }
 
@@ -89,11 +87,9 @@ pub(super) fn with_values<Bk: Backend, const D: usize, R>(
         return f(&crate::host_tensor::HostF32::new(t).values());
     }
     #[cfg(feature = "flex")]
-    if TypeId::of::<Bk>() == TypeId::of::<burn::backend::Flex>() {
-        let primitive: Box<dyn std::any::Any> = Box::new(t.into_primitive().tensor());
-        let Ok(flex) = primitive.downcast::<burn::backend::flex::FlexTensor>() else {
-            unreachable!("checked by TypeId: a Flex tensor")
-        };
+    if is_backend::<Bk, burn::backend::Flex>() {
+        let flex: burn::backend::flex::FlexTensor =
+            crate::host_tensor::cast(t.into_primitive().tensor());
         if let Some(values) = flex.as_slice::<f32>() {
             return f(values);
         }

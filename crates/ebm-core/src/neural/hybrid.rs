@@ -42,32 +42,40 @@ impl HybridConfig {
                 got: d,
             });
         }
-        if !self.alpha.is_finite() {
-            return Err(EnergyError::NonFinite { what: "alpha" });
-        }
-        Ok(Hybrid {
-            alpha: Param::from_tensor(Tensor::from_floats([self.alpha], device)),
-            analytic,
-            neural: self.mlp.init(device)?,
-        })
+        Hybrid::new(analytic, self.mlp.init(device)?, self.alpha, device)
     }
 }
 
 /// `E(x) = σ(α)·E_analytic(x) + (1 − σ(α))·E_neural(x)`: a known prior shape corrected by a
-/// network, with the balance `α` learned. Second order (usable in score matching) when the
-/// analytic part has a closed-form Hessian ([`AnalyticHessian`]).
+/// network, with the balance `α` learned. The network is any Burn module that is an [`Energy`]
+/// (the built-in [`Mlp`] by default, [`Hybrid::new`] takes another). Second order (usable in
+/// score matching) when the analytic part has a closed-form Hessian ([`AnalyticHessian`]) and
+/// the network is a [`SecondOrderEnergy`].
 #[derive(Module, Debug)]
-pub struct Hybrid<B: Backend, A: AnalyticEnergy + Clone> {
+pub struct Hybrid<B: Backend, A: AnalyticEnergy + Clone, N: Module<B> = Mlp<B>> {
     /// Mixing logit `α`, shape `[1]`.
     pub alpha: Param<Tensor<B, 1>>,
     /// The analytic part (not a parameter).
     #[module(skip)]
     pub analytic: A,
     /// The neural part.
-    pub neural: Mlp<B>,
+    pub neural: N,
 }
 
-impl<B: Backend, A: AnalyticEnergy + Clone> Hybrid<B, A> {
+impl<B: Backend, A: AnalyticEnergy + Clone, N: Module<B>> Hybrid<B, A, N> {
+    /// Mixes `analytic` and the network `neural` (any Burn module that is an [`Energy`], for
+    /// example one built from [`crate::neural::layers`]) with the initial logit `alpha`.
+    pub fn new(analytic: A, neural: N, alpha: f64, device: &B::Device) -> Result<Self> {
+        if !alpha.is_finite() {
+            return Err(EnergyError::NonFinite { what: "alpha" });
+        }
+        Ok(Self {
+            alpha: Param::from_tensor(Tensor::from_floats([alpha], device)),
+            analytic,
+            neural,
+        })
+    }
+
     /// The current weight `σ(α)` of the analytic part.
     pub fn analytic_weight(&self) -> f64 {
         let a: f64 = burn::tensor::ElementConversion::elem(self.alpha.val().into_scalar());
@@ -85,9 +93,14 @@ fn mix<Bk: Backend, const D: usize>(
     analytic * w.clone() + neural * w.neg().add_scalar(1.0)
 }
 
-impl<B: AutodiffBackend, A: AnalyticEnergy + Clone> Energy<B> for Hybrid<B, A> {
+impl<B, A, N> Energy<B> for Hybrid<B, A, N>
+where
+    B: AutodiffBackend,
+    A: AnalyticEnergy + Clone,
+    N: Energy<B> + Module<B>,
+{
     fn input_dim(&self) -> Option<usize> {
-        Energy::<B>::input_dim(&self.neural)
+        Energy::<B>::input_dim(&self.neural).or(self.analytic.input_dim())
     }
 
     fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
@@ -134,7 +147,12 @@ impl<B: AutodiffBackend, A: AnalyticEnergy + Clone> Energy<B> for Hybrid<B, A> {
     }
 }
 
-impl<B: AutodiffBackend, A: AnalyticHessian + Clone> SecondOrderEnergy<B> for Hybrid<B, A> {
+impl<B, A, N> SecondOrderEnergy<B> for Hybrid<B, A, N>
+where
+    B: AutodiffBackend,
+    A: AnalyticHessian + Clone,
+    N: SecondOrderEnergy<B> + Module<B>,
+{
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         crate::assert_batch(
             std::any::type_name::<Self>(),
@@ -159,8 +177,9 @@ impl<B: AutodiffBackend, A: AnalyticHessian + Clone> SecondOrderEnergy<B> for Hy
         self.grad_and_hvps_tracked(x, v)
     }
 
-    /// The MLP's batched probes (its forward and gradient sweeps once, the tangents per probe);
-    /// the analytic Hessian is a formula per row, applied to `x` repeated once per probe.
+    /// The network's batched probes (the MLP's forward and gradient sweeps once, the tangents
+    /// per probe); the analytic Hessian is a formula per row, applied to `x` repeated once per
+    /// probe.
     fn grad_and_hvps_tracked(
         &self,
         x: Tensor<B, 2>,
@@ -266,6 +285,39 @@ mod tests {
         for i in 0..2 {
             assert!((eh[i] - (w * eg[i] + (1.0 - w) * em[i])).abs() < 1e-5);
         }
+    }
+
+    /// Any network that is an energy: here a learnable quadratic `½(x − μ)ᵀP(x − μ)`, P = 2I.
+    /// With w = σ(0) = ½ and the standard Gaussian, `∇²E = ½·I + ½·2I = 1.5·I`.
+    #[test]
+    fn takes_any_neural_energy() {
+        use crate::neural::QuadraticConfig;
+        let device = Default::default();
+        let q = QuadraticConfig::new(2)
+            .with_initial_precision(2.0)
+            .init::<B>(&device)
+            .unwrap();
+        let h = Hybrid::new(Gaussian::standard(2).unwrap(), q, 0.0, &device).unwrap();
+        let x = Tensor::<TestInner, 2>::from_data([[0.3, -1.2], [1.1, 0.4]], &device);
+        let report = check_energy::<B, _>(&h, x.clone(), &CheckConfig::default()).unwrap();
+        assert!(report.max_gradient_error < 1e-5, "{report:?}");
+        let v = Tensor::<B, 2>::from_data([[1.0, 0.0], [0.5, -2.0]], &device);
+        let (_, hv) = h.grad_and_hvp_tracked(Tensor::from_inner(x.clone()), v);
+        let hv = hv.inner().into_data().to_vec::<f32>().unwrap();
+        for (a, b) in hv.iter().zip([1.5, 0.0, 0.75, -3.0]) {
+            assert!((a - b).abs() < 1e-5, "{hv:?}");
+        }
+        let grads = h.energy(Tensor::from_inner(x)).sum().backward();
+        assert!(h.neural.precision.val().grad(&grads).is_some());
+        assert!(
+            Hybrid::new(
+                Gaussian::standard(2).unwrap(),
+                h.neural.clone(),
+                f64::NAN,
+                &device
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -485,6 +485,55 @@ mod tests {
         }
     }
 
+    /// The fused kernel against the tensor-op definition over random architectures (depth 1–4,
+    /// widths 1–130, inputs 1–6, batches 1–70) × every activation, so that a change to the
+    /// MLP's math that the kernel does not follow fails here rather than only on NdArray.
+    #[test]
+    fn the_kernel_agrees_with_the_tensor_ops_on_random_architectures() {
+        use rand::Rng;
+        let device = Default::default();
+        let values = |t: Tensor<TestInner, 2>| t.into_data().to_vec::<f32>().unwrap();
+        let mut rng = crate::random_stream::stream_rng(17, "mlp/agreement", 0);
+        for case in 0..12 {
+            let depth = rng.random_range(1..=4);
+            let hidden: Vec<usize> = (0..depth).map(|_| rng.random_range(1..=130)).collect();
+            let (d, n) = (rng.random_range(1..=6), rng.random_range(1..=70));
+            let x = ebm_testing::normal::<TestInner, 2>([n, d], 2.0, case, &device);
+            for act in Activation::ALL_FOR_TESTS {
+                let mlp = MlpConfig::new(d, hidden.clone())
+                    .with_activation(act)
+                    .with_seed(case)
+                    .init::<B>(&device)
+                    .unwrap();
+                let (e_ops, g_ops) = mlp.untracked().energy_and_grad(act, x.clone());
+                let (e, g) = mlp.energy_and_grad(x.clone());
+                let scale = values(g_ops.clone().abs().max_dim(0).max_dim(1))[0] as f64;
+                let pairs = [
+                    (
+                        values(e.unsqueeze_dim(1)),
+                        values(e_ops.clone().unsqueeze_dim(1)),
+                    ),
+                    (
+                        values(mlp.energy_value(x.clone()).unsqueeze_dim(1)),
+                        values(e_ops.unsqueeze_dim(1)),
+                    ),
+                    (values(g), values(g_ops)),
+                ];
+                for (what, (ours, by_ops)) in
+                    ["energy", "energy alone", "gradient"].iter().zip(pairs)
+                {
+                    for (a, b) in ours.iter().zip(&by_ops) {
+                        let tol = ebm_testing::tolerance(1e-5) * (1.0 + b.abs() as f64).max(scale);
+                        assert!(
+                            ((a - b) as f64).abs() <= tol,
+                            "{act:?} d={d} hidden={hidden:?} n={n} {what}: {a} vs {b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// Several probes per sample in one pass give what one probe per repeated row gives.
     #[test]
     fn batched_probes_match_repeated_rows() {
