@@ -128,6 +128,16 @@ impl DualAveraging {
     }
 }
 
+/// The mean Metropolis acceptance probability `min(1, exp(log α))` over the chains, a NaN
+/// `log α` (a non-finite proposal) counting as 0. One host read.
+pub(crate) fn mean_acceptance_probability<Bk: burn::tensor::backend::Backend>(
+    log_alpha: &burn::tensor::Tensor<Bk, 1>,
+) -> f64 {
+    let p = log_alpha.clone().clamp_max(0.0).exp();
+    let p = p.clone().mask_fill(p.is_nan(), 0.0);
+    burn::tensor::ElementConversion::elem(p.mean().into_scalar())
+}
+
 /// The step size of a run: the sampler's schedule, replaced during warm-up by its adaptation
 /// (if any) and after warm-up by the adaptation's averaged result.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use ebm_core::{DeviceConstant, Energy, Inner};
 
 use crate::adaptation::{DualAveraging, DualAveragingConfig};
 use crate::error::{SampleError, invalid};
-use crate::mala::{acceptance_probability, check_adaptation};
+use crate::mala::check_adaptation;
 use crate::noise::Noise;
 use crate::transition::{CachedGradient, Step, StepInfo, Transition};
 
@@ -223,7 +223,7 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
             next,
             StepInfo {
                 accepted: Some(accept.float()),
-                acceptance_probability: Some(acceptance_probability(log_alpha, divergent.clone())),
+                log_acceptance: Some(log_alpha),
                 divergent: Some(divergent.float()),
             },
         )

@@ -1,8 +1,8 @@
 //! Metropolis-adjusted Langevin algorithm (MALA).
 
 use burn::config::Config;
+use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Bool, Tensor};
 use ebm_core::schedule::Schedule;
 use ebm_core::{Energy, Inner};
 
@@ -49,15 +49,6 @@ pub(crate) fn check_adaptation(
         Some(t) => dual_averaging.validate(t),
         None => Ok(()),
     }
-}
-
-/// The Metropolis acceptance probability `min(1, exp(log α))` per chain, 0 where `log α` is not
-/// finite.
-pub(crate) fn acceptance_probability<Bk: Backend>(
-    log_alpha: Tensor<Bk, 1>,
-    non_finite: Tensor<Bk, 1, Bool>,
-) -> Tensor<Bk, 1> {
-    log_alpha.clamp_max(0.0).exp().mask_fill(non_finite, 0.0)
 }
 
 /// MALA: the Langevin proposal `y = x − η∇E(x) + √(2η)·ξ` accepted per chain with probability
@@ -131,7 +122,7 @@ impl<B: AutodiffBackend> Transition<B> for Mala {
             next,
             StepInfo {
                 accepted: Some(accept.float()),
-                acceptance_probability: Some(acceptance_probability(log_alpha, divergent.clone())),
+                log_acceptance: Some(log_alpha),
                 divergent: Some(divergent.float()),
             },
         )

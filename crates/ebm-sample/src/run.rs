@@ -22,7 +22,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use ebm_core::random_stream::stream_seed;
 use ebm_core::{Energy, Inner};
 
-use crate::adaptation::RunStepSize;
+use crate::adaptation::{RunStepSize, mean_acceptance_probability};
 use crate::diagnostics::Diagnostics;
 use crate::error::{SampleError, invalid};
 use crate::noise::Noise;
@@ -264,11 +264,9 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
         totals.add(&info, warming);
         if warming {
             if step_size.adapts()
-                && let Some(p) = &info.acceptance_probability
+                && let Some(log_alpha) = &info.log_acceptance
             {
-                step_size.update(burn::tensor::ElementConversion::elem(
-                    p.clone().mean().into_scalar(),
-                ));
+                step_size.update(mean_acceptance_probability(log_alpha));
             }
             if k + 1 == run.n_warmup {
                 step_size.end_warmup();

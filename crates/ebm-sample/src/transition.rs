@@ -110,10 +110,11 @@ pub struct Step {
 pub struct StepInfo<Bk: Backend> {
     /// Per chain, 1 if the proposal was accepted and 0 if not (Metropolis samplers only).
     pub accepted: Option<Tensor<Bk, 1>>,
-    /// Per chain, the Metropolis acceptance probability `min(1, α)` of the proposal (0 for a
-    /// non-finite one). Step-size adaptation averages these: their mean has the same expectation
-    /// as the 0/1 outcomes and less variance.
-    pub acceptance_probability: Option<Tensor<Bk, 1>>,
+    /// Per chain, the log Metropolis ratio `log α` of the proposal (NaN for a non-finite one).
+    /// Step-size adaptation averages the acceptance probabilities `min(1, α)`: their mean has
+    /// the same expectation as the 0/1 outcomes and less variance. Only an adapting run turns
+    /// them into probabilities, so a step pays nothing for it otherwise.
+    pub log_acceptance: Option<Tensor<Bk, 1>>,
     /// Per chain, 1 if the transition diverged (HMC, and MALA for a non-finite proposal).
     pub divergent: Option<Tensor<Bk, 1>>,
 }
