@@ -207,6 +207,18 @@ pub fn assert_batch(energy: &str, expected: Option<usize>, dims: [usize; 2]) {
     }
 }
 
+/// [`SecondOrderEnergy::grad_and_hvp_tracked`] for an energy whose batched path is its fast one
+/// (the CNN, the hybrid): one probe per sample is that path with `P = 1`.
+#[track_caller]
+pub(crate) fn one_probe_per_sample<B: AutodiffBackend, E: SecondOrderEnergy<B>>(
+    energy: &E,
+    x: Tensor<B, 2>,
+    v: Tensor<B, 2>,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    assert_probes(std::any::type_name::<E>(), x.dims(), v.dims(), false);
+    energy.grad_and_hvps_tracked(x, v)
+}
+
 /// The input contract of the Hessian-vector products: probes `v` of the width of `x`, with as
 /// many rows (`multiple = false`) or a positive multiple of them (`multiple = true`).
 #[track_caller]

@@ -689,9 +689,7 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Cnn<B> {
             Energy::<B>::input_dim(self),
             x.dims(),
         );
-
-        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
-        self.grad_and_hvps_tracked(x, v)
+        crate::energy::one_probe_per_sample(self, x, v)
     }
 
     fn grad_and_hvps_tracked(

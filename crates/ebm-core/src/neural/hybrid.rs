@@ -172,9 +172,7 @@ where
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        // One probe per sample is the batched path with P = 1.
-        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
-        self.grad_and_hvps_tracked(x, v)
+        crate::energy::one_probe_per_sample(self, x, v)
     }
 
     /// The network's batched probes (the MLP's forward and gradient sweeps once, the tangents
