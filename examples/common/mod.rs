@@ -184,19 +184,17 @@ impl Report {
 }
 
 /// The true density of the generator's Gaussian mixture as an energy.
-pub fn mixture_energy<B: AutodiffBackend>(mixture: &GaussianMixtureConfig) -> Mixture<B>
+pub fn mixture_energy<B: AutodiffBackend>(
+    mixture: &GaussianMixtureConfig,
+) -> Mixture<B, Vec<Gaussian>>
 where
     Gaussian: Energy<B>,
 {
     let var = mixture.std * mixture.std;
-    let parts: Vec<Box<dyn Energy<B>>> = mixture
+    let parts: Vec<Gaussian> = mixture
         .centres()
         .iter()
-        .map(|c| {
-            Box::new(
-                Gaussian::new(c.to_vec(), vec![vec![var, 0.0], vec![0.0, var]]).expect("valid"),
-            ) as Box<dyn Energy<B>>
-        })
+        .map(|c| Gaussian::new(c.to_vec(), vec![vec![var, 0.0], vec![0.0, var]]).expect("valid"))
         .collect();
     let n = parts.len();
     Mixture::new(parts, vec![1.0; n]).expect("valid mixture")

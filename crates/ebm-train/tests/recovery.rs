@@ -46,6 +46,16 @@ fn train_towards<L: Objective<B, Quadratic<B>>>(
 ) {
     let device = Default::default();
     let model = QuadraticConfig::new(2).init::<B>(&device).unwrap();
+    let model = fit(model, objective, epochs, lr);
+    assert_recovered(name, &model, precision);
+}
+
+/// Trains `model` on the data with Adam from `lr`.
+fn fit<M, L>(model: M, objective: L, epochs: usize, lr: f64) -> M
+where
+    M: burn::module::AutodiffModule<B> + ebm_core::Energy<B> + burn::module::ModuleDisplay,
+    L: Objective<B, M>,
+{
     // 20 batches per epoch; the learning rate anneals so that the final parameters average out
     // the gradient noise of the stochastic objectives.
     let schedule = ebm_core::schedule::Schedule::Cosine {
@@ -60,7 +70,7 @@ fn train_towards<L: Objective<B, Quadratic<B>>>(
         .with_seed(1);
     let mut trainer = Trainer::new(model, AdamConfig::new().init(), objective, config).unwrap();
     trainer.fit(&Tensor::from_inner(data())).unwrap();
-    assert_recovered(name, trainer.model(), precision);
+    trainer.model().clone()
 }
 
 /// The learned precision is positive definite and within 10% (relative Frobenius error) of
@@ -234,4 +244,62 @@ fn training_through_a_burn_data_loader_recovers_the_precision() {
         trainer.model(),
         TRUE_PRECISION,
     );
+}
+
+/// A learnable part inside a composite trains with it: beside a fixed prior ½·k·‖x‖², the
+/// quadratic learns the rest, precision Σ⁻¹ − k·I, so that the sum is N(μ, Σ) again. Exact SM
+/// goes through the composite's second-order path, CD through its sampler path.
+#[test]
+fn a_part_inside_a_composite_learns_what_the_prior_leaves() {
+    use ebm_core::analytic::Harmonic;
+    use ebm_core::combinators::{Composite, Operation};
+    let k = 0.25;
+    let composite = || {
+        let quadratic = QuadraticConfig::new(2)
+            .init::<B>(&Default::default())
+            .unwrap();
+        Composite::unweighted((Harmonic::new(k).unwrap(), quadratic), Operation::Sum).unwrap()
+    };
+    let check = |name: &str, model: &Composite<B, (Harmonic, Quadratic<B>)>| {
+        let q = &model.parts().1;
+        let p = q.precision_matrix();
+        // The sum's precision and mode: k·I + P, and (k·I + P)⁻¹·P·μ.
+        let total = [p[0] + k, p[1], p[2], p[3] + k];
+        let mu: Vec<f64> = q.mean.val().into_data().convert::<f64>().to_vec().unwrap();
+        let pm = [p[0] * mu[0] + p[1] * mu[1], p[2] * mu[0] + p[3] * mu[1]];
+        let det = total[0] * total[3] - total[1] * total[2];
+        let mode = [
+            (total[3] * pm[0] - total[1] * pm[1]) / det,
+            (total[0] * pm[1] - total[2] * pm[0]) / det,
+        ];
+        let err: f64 = total
+            .iter()
+            .zip(TRUE_PRECISION)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        let norm: f64 = TRUE_PRECISION.iter().map(|b| b * b).sum::<f64>().sqrt();
+        assert!(
+            err / norm < 0.1,
+            "{name}: k·I + P = {total:?} (relative error {:.3})",
+            err / norm
+        );
+        assert!(
+            (mode[0] - 1.0).abs() < 0.1 && (mode[1] + 1.0).abs() < 0.1,
+            "{name}: mode {mode:?}"
+        );
+    };
+    let sm = fit(
+        composite(),
+        ScoreMatchingConfig::new().init().unwrap(),
+        30,
+        0.05,
+    );
+    check("exact SM", &sm);
+    let cd = ContrastiveDivergenceConfig::new()
+        .with_k(5)
+        .with_energy_reg_weight(0.0)
+        .init(mala())
+        .unwrap();
+    check("CD-5", &fit(composite(), cd, 30, 0.05));
 }

@@ -8,7 +8,7 @@ use burn::optim::AdamConfig;
 use burn::tensor::{Tensor, TensorData};
 use ebm_core::Energy;
 use ebm_core::analytic::Gaussian;
-use ebm_core::combinators::{BoxedEnergy, FromLogDensity, Mixture};
+use ebm_core::combinators::{FromLogDensity, Mixture};
 use ebm_core::json_config::JsonConfig;
 use ebm_core::neural::{Activation, Mlp, MlpConfig};
 use ebm_sample::{LangevinConfig, MalaConfig, RunConfig, Sampler};
@@ -116,9 +116,9 @@ fn cases() -> Vec<Case> {
             Expect::Ok,
             Box::new(|| {
                 let energy_at_1 = |weights: Vec<f64>| -> Result<f32, String> {
-                    let parts: Vec<BoxedEnergy<B>> = vec![
-                        Box::new(Gaussian::standard(1).unwrap()),
-                        Box::new(Gaussian::new(vec![2.0], vec![vec![1.0]]).unwrap()),
+                    let parts = vec![
+                        Gaussian::standard(1).unwrap(),
+                        Gaussian::new(vec![2.0], vec![vec![1.0]]).unwrap(),
                     ];
                     let m = Mixture::new(parts, weights).map_err(|e| format!("{e:?}"))?;
                     let x = Tensor::<Cpu, 2>::ones([1, 1], &Default::default());

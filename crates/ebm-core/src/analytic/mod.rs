@@ -149,6 +149,75 @@ impl<IB: Backend, A: AnalyticHessian> SecondOrderEnergy<Autodiff<IB>> for A {
     }
 }
 
+/// Analytic energies are Burn modules with no parameters (an empty record, like a constant), so
+/// that they sit beside networks in a trainable combination such as
+/// `Composite<B, (Gaussian, Mlp<B>)>`.
+macro_rules! parameter_free_module {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl<B: Backend> burn::module::Module<B> for $ty {
+            type Record = burn::module::EmptyRecord;
+
+            fn collect_devices(&self, devices: burn::module::Devices<B>) -> burn::module::Devices<B> {
+                devices
+            }
+
+            fn fork(self, _device: &B::Device) -> Self {
+                self
+            }
+
+            fn to_device(self, _device: &B::Device) -> Self {
+                self
+            }
+
+            fn visit<V: burn::module::ModuleVisitor<B>>(&self, _visitor: &mut V) {}
+
+            fn map<M: burn::module::ModuleMapper<B>>(self, _mapper: &mut M) -> Self {
+                self
+            }
+
+            fn load_record(self, _record: Self::Record) -> Self {
+                self
+            }
+
+            fn into_record(self) -> Self::Record {
+                burn::module::EmptyRecord::new()
+            }
+        }
+
+        impl<B: burn::tensor::backend::AutodiffBackend> burn::module::AutodiffModule<B> for $ty {
+            type InnerModule = $ty;
+
+            fn valid(&self) -> Self::InnerModule {
+                self.clone()
+            }
+
+            fn from_inner(module: Self::InnerModule) -> Self {
+                module
+            }
+        }
+
+        impl burn::module::ModuleDisplayDefault for $ty {
+            fn content(&self, content: burn::module::Content) -> Option<burn::module::Content> {
+                content.add_formatted(&format!("{self:?}")).optional()
+            }
+        }
+
+        impl burn::module::ModuleDisplay for $ty {}
+    )+};
+}
+
+parameter_free_module!(
+    Ackley,
+    Booth,
+    DoubleWell,
+    Gaussian,
+    Harmonic,
+    Himmelblau,
+    Rastrigin,
+    Rosenbrock,
+    StyblinskiTang,
+);
+
 /// Row sums `[N, D] → [N]`.
 pub(crate) fn row_sum<Bk: Backend>(x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
     let n = x.dims()[0];

@@ -1,11 +1,16 @@
 //! Weighted combinations of energies: sum, product, minimum, maximum.
 
-use burn::tensor::Tensor;
+use std::marker::PhantomData;
+
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::{BoxedEnergy, check_weights, common_dim};
-use crate::energy::{Energy, Inner};
+use super::module_of_parts::module_of_parts;
+use super::{
+    BoxedEnergy, EnergyParts, SecondOrderParts, check_weights, common_dim, each, per_probe, row_dot,
+};
+use crate::energy::{Energy, Inner, SecondOrderEnergy};
 use crate::error::Result;
 
 /// How a [`Composite`] combines the weighted energies `wₖ·Eₖ(x)`.
@@ -24,48 +29,161 @@ pub enum Operation {
 /// An energy made of several energies combined by an [`Operation`] on the weighted energies
 /// `wₖ·Eₖ(x)`. Gradients are combined in closed form from the parts' gradients (for min and max,
 /// the gradient of the selected part, as autodiff would give).
-pub struct Composite<B: AutodiffBackend> {
-    parts: Vec<BoxedEnergy<B>>,
+///
+/// The parts are a `Vec` of one energy type (boxed energies by default) or a tuple
+/// ([`EnergyParts`]). With parts that are Burn modules the composite is a module whose parameters
+/// are theirs; with [`crate::SecondOrderEnergy`] parts it is second order, for score matching.
+pub struct Composite<B, P = Vec<BoxedEnergy<B>>> {
+    parts: P,
     weights: Vec<f64>,
     operation: Operation,
     dim: Option<usize>,
+    backend: PhantomData<fn() -> B>,
 }
 
-impl<B: AutodiffBackend> Composite<B> {
+impl<B: AutodiffBackend, P: EnergyParts<B>> Composite<B, P> {
     /// Combines `parts` with `weights` (one finite weight per part) by `operation`.
-    pub fn new(
-        parts: Vec<BoxedEnergy<B>>,
-        weights: Vec<f64>,
-        operation: Operation,
-    ) -> Result<Self> {
-        check_weights(&weights, parts.len())?;
+    pub fn new(parts: P, weights: Vec<f64>, operation: Operation) -> Result<Self> {
+        check_weights(&weights, parts.count())?;
         let dim = common_dim(&parts)?;
         Ok(Self {
             parts,
             weights,
             operation,
             dim,
+            backend: PhantomData,
         })
     }
 
     /// Equal weights of 1.
-    pub fn unweighted(parts: Vec<BoxedEnergy<B>>, operation: Operation) -> Result<Self> {
-        let weights = vec![1.0; parts.len()];
+    pub fn unweighted(parts: P, operation: Operation) -> Result<Self> {
+        let weights = vec![1.0; parts.count()];
         Self::new(parts, weights, operation)
     }
 
+    /// `wₖ·Eₖ(x)` on the autodiff backend, as `[N, K]`.
+    fn weighted_energies(&self, x: &Tensor<B, 2>) -> Tensor<B, 2> {
+        let columns = each(&self.parts)
+            .zip(&self.weights)
+            .map(|(p, &w)| p.energy(x.clone()).mul_scalar(w))
+            .collect();
+        Tensor::stack(columns, 1)
+    }
+}
+
+impl<B, P> Composite<B, P> {
     /// The combining operation.
     pub fn operation(&self) -> Operation {
         self.operation
     }
+
+    /// The weights, one per part.
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// The parts.
+    pub fn parts(&self) -> &P {
+        &self.parts
+    }
+
+    /// The same combination around other parts (of another backend, for Burn's module methods).
+    fn map_parts<C, Q>(self, f: impl FnOnce(P) -> Q) -> Composite<C, Q> {
+        Composite {
+            parts: f(self.parts),
+            weights: self.weights,
+            operation: self.operation,
+            dim: self.dim,
+            backend: PhantomData,
+        }
+    }
 }
 
-/// Stacks per-part energies `[N]` into `[N, K]`.
-fn stack_columns<Bk: Backend>(columns: Vec<Tensor<Bk, 1>>) -> Tensor<Bk, 2> {
-    Tensor::stack(columns, 1)
+impl<B, P: Clone> Clone for Composite<B, P> {
+    fn clone(&self) -> Self {
+        Self {
+            parts: self.parts.clone(),
+            weights: self.weights.clone(),
+            operation: self.operation,
+            dim: self.dim,
+            backend: PhantomData,
+        }
+    }
 }
 
-impl<B: AutodiffBackend> Energy<B> for Composite<B> {
+impl<B, P: std::fmt::Debug> std::fmt::Debug for Composite<B, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Composite")
+            .field("parts", &self.parts)
+            .field("weights", &self.weights)
+            .field("operation", &self.operation)
+            .finish()
+    }
+}
+
+module_of_parts!(Composite, parts);
+
+/// The columns of `[N, K]`, each `[N, 1]`.
+fn columns<Bk: Backend>(u: &Tensor<Bk, 2>) -> Vec<Tensor<Bk, 2>> {
+    (0..u.dims()[1])
+        .map(|j| u.clone().narrow(1, j, 1))
+        .collect()
+}
+
+/// `Πⱼ uⱼ` over the columns not in `skip`, computed without dividing (a `uⱼ` may be 0).
+fn product_except<Bk: Backend>(columns: &[Tensor<Bk, 2>], skip: &[usize]) -> Tensor<Bk, 2> {
+    let [n, _] = columns[0].dims();
+    columns
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| !skip.contains(j))
+        .fold(Tensor::ones([n, 1], &columns[0].device()), |acc, (_, c)| {
+            acc * c.clone()
+        })
+}
+
+/// The combined energy `f(u)` of the weighted energies `u` (`[N, K]`), and `∂f/∂uₖ` (`[N, K]`).
+fn combine<Bk: Backend>(u: Tensor<Bk, 2>, operation: Operation) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
+    let [n, k] = u.dims();
+    let device = u.device();
+    let (energy, coefficients) = match operation {
+        Operation::Sum => (u.sum_dim(1), Tensor::ones([n, k], &device)),
+        Operation::Product => {
+            let cols = columns(&u);
+            let others = (0..k).map(|i| product_except(&cols, &[i])).collect();
+            (product_except(&cols, &[]), Tensor::cat(others, 1))
+        }
+        Operation::Min | Operation::Max => {
+            let (best, index) = if operation == Operation::Min {
+                u.min_dim_with_indices(1)
+            } else {
+                u.max_dim_with_indices(1)
+            };
+            let onehot = Tensor::<Bk, 1, Int>::arange(0..k as i64, &device)
+                .reshape([1, k])
+                .expand([n, k])
+                .equal(index.expand([n, k]))
+                .float();
+            (best, onehot)
+        }
+    };
+    (energy.reshape([n]), coefficients)
+}
+
+/// `Σₖ cₖ·gₖ` for per-row coefficients `c` (`[M, K]`) and `K` tensors `[M, D]`.
+fn weighted_sum<Bk: Backend>(
+    coefficients: &Tensor<Bk, 2>,
+    terms: Vec<Tensor<Bk, 2>>,
+) -> Tensor<Bk, 2> {
+    terms
+        .into_iter()
+        .enumerate()
+        .map(|(k, t)| t * coefficients.clone().narrow(1, k, 1))
+        .reduce(|a, b| a + b)
+        .expect("a combination has parts")
+}
+
+impl<B: AutodiffBackend, P: EnergyParts<B>> Energy<B> for Composite<B, P> {
     fn input_dim(&self) -> Option<usize> {
         self.dim
     }
@@ -76,13 +194,7 @@ impl<B: AutodiffBackend> Energy<B> for Composite<B> {
             Energy::<B>::input_dim(self),
             x.dims(),
         );
-        let weighted: Vec<_> = self
-            .parts
-            .iter()
-            .zip(&self.weights)
-            .map(|(p, &w)| p.energy(x.clone()).mul_scalar(w))
-            .collect();
-        combine_values(weighted, self.operation)
+        combine_values(self.weighted_energies(&x), self.operation)
     }
 
     fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
@@ -91,13 +203,11 @@ impl<B: AutodiffBackend> Energy<B> for Composite<B> {
             Energy::<B>::input_dim(self),
             x.dims(),
         );
-        let weighted: Vec<_> = self
-            .parts
-            .iter()
+        let weighted = each(&self.parts)
             .zip(&self.weights)
             .map(|(p, &w)| p.energy_value(x.clone()).mul_scalar(w))
             .collect();
-        combine_values(weighted, self.operation)
+        combine_values(Tensor::stack(weighted, 1), self.operation)
     }
 
     fn energy_and_grad(
@@ -109,62 +219,99 @@ impl<B: AutodiffBackend> Energy<B> for Composite<B> {
             Energy::<B>::input_dim(self),
             x.dims(),
         );
-        let [n, d] = x.dims();
-        let (values, grads): (Vec<_>, Vec<_>) = self
-            .parts
-            .iter()
+        let (values, grads): (Vec<_>, Vec<_>) = each(&self.parts)
             .zip(&self.weights)
             .map(|(p, &w)| {
                 let (e, g) = p.energy_and_grad(x.clone());
                 (e.mul_scalar(w), g.mul_scalar(w))
             })
             .unzip();
-        let k = values.len();
-        let e = stack_columns(values); // [N, K]
-        let g: Tensor<Inner<B>, 3> = Tensor::stack(grads, 1); // [N, K, D]
-        let (energy, coeff) = match self.operation {
-            Operation::Sum => (e.sum_dim(1), Tensor::ones([n, k], &x.device())),
-            Operation::Product => {
-                // ∂(Πⱼ uⱼ)/∂uₖ = Πⱼ≠ₖ uⱼ, computed without dividing (uₖ may be 0).
-                let cols: Vec<_> = (0..k).map(|j| e.clone().narrow(1, j, 1)).collect();
-                let others: Vec<_> = (0..k)
-                    .map(|i| {
-                        cols.iter()
-                            .enumerate()
-                            .filter(|(j, _)| *j != i)
-                            .fold(Tensor::ones([n, 1], &x.device()), |acc, (_, c)| {
-                                acc * c.clone()
-                            })
-                    })
-                    .collect();
-                let prod = cols
-                    .iter()
-                    .fold(Tensor::ones([n, 1], &x.device()), |acc, c| acc * c.clone());
-                (prod, Tensor::cat(others, 1))
-            }
-            Operation::Min | Operation::Max => {
-                let (best, idx) = if self.operation == Operation::Min {
-                    e.clone().min_dim_with_indices(1)
-                } else {
-                    e.clone().max_dim_with_indices(1)
-                };
-                let onehot =
-                    Tensor::<Inner<B>, 1, burn::tensor::Int>::arange(0..k as i64, &x.device())
-                        .reshape([1, k])
-                        .expand([n, k])
-                        .equal(idx.expand([n, k]))
-                        .float();
-                (best, onehot)
-            }
-        };
-        let grad = (g * coeff.unsqueeze_dim::<3>(2)).sum_dim(1).reshape([n, d]);
-        (energy.reshape([n]), grad)
+        let (energy, coefficients) = combine(Tensor::stack(values, 1), self.operation);
+        (energy, weighted_sum(&coefficients, grads))
     }
 }
 
-fn combine_values<Bk: Backend>(weighted: Vec<Tensor<Bk, 1>>, op: Operation) -> Tensor<Bk, 1> {
-    let n = weighted[0].dims()[0];
-    let e = stack_columns(weighted);
+/// `∇ₓf = Σₖ (∂f/∂uₖ)·wₖ∇Eₖ` and `H·v = Σₖ (∂f/∂uₖ)·wₖHₖv + Σⱼₖ (∂²f/∂uⱼ∂uₖ)·wₖ∇Eₖ·(wⱼ∇Eⱼ·v)`,
+/// where only the product has second derivatives in `u` (for min and max the selected part's
+/// Hessian, almost everywhere).
+impl<B: AutodiffBackend, P: SecondOrderParts<B>> SecondOrderEnergy<B> for Composite<B, P> {
+    fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
+        let grads = (0..self.parts.count())
+            .map(|k| {
+                let part = self.parts.second_order_part(k);
+                part.grad_energy_tracked(x.clone())
+                    .mul_scalar(self.weights[k])
+            })
+            .collect();
+        let coefficients = self.coefficients_tracked(&x);
+        weighted_sum(&coefficients, grads)
+    }
+
+    fn grad_and_hvp_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
+        self.grad_and_hvps_tracked(x, v)
+    }
+
+    fn grad_and_hvps_tracked(
+        &self,
+        x: Tensor<B, 2>,
+        v: Tensor<B, 2>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        crate::assert_batch(
+            std::any::type_name::<Self>(),
+            Energy::<B>::input_dim(self),
+            x.dims(),
+        );
+        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), true);
+        let p = v.dims()[0] / x.dims()[0];
+        let (grads, hvps): (Vec<_>, Vec<_>) = (0..self.parts.count())
+            .map(|k| {
+                let w = self.weights[k];
+                let part = self.parts.second_order_part(k);
+                let (g, hv) = part.grad_and_hvps_tracked(x.clone(), v.clone());
+                (g.mul_scalar(w), hv.mul_scalar(w))
+            })
+            .unzip();
+        let coefficients = self.coefficients_tracked(&x);
+        let grad = weighted_sum(&coefficients, grads.clone());
+        let mut hv = weighted_sum(&per_probe(coefficients, p), hvps);
+        if self.operation == Operation::Product {
+            let cols = columns(&self.weighted_energies(&x));
+            let tiled: Vec<_> = grads.into_iter().map(|g| per_probe(g, p)).collect();
+            for j in 0..tiled.len() {
+                let along = row_dot(tiled[j].clone(), v.clone());
+                for (k, g) in tiled.iter().enumerate().filter(|(k, _)| *k != j) {
+                    let second = per_probe(product_except(&cols, &[j, k]), p);
+                    hv = hv + g.clone() * (second * along.clone());
+                }
+            }
+        }
+        (grad, hv)
+    }
+}
+
+impl<B: AutodiffBackend, P: EnergyParts<B>> Composite<B, P> {
+    /// `∂f/∂uₖ` on the autodiff backend, `[N, K]` (ones for a sum, without evaluating the parts).
+    fn coefficients_tracked(&self, x: &Tensor<B, 2>) -> Tensor<B, 2> {
+        if self.operation == Operation::Sum {
+            Tensor::ones([x.dims()[0], self.parts.count()], &x.device())
+        } else {
+            combine(self.weighted_energies(x), self.operation).1
+        }
+    }
+}
+
+fn combine_values<Bk: Backend>(e: Tensor<Bk, 2>, op: Operation) -> Tensor<Bk, 1> {
+    let n = e.dims()[0];
     let combined = match op {
         Operation::Sum => e.sum_dim(1),
         Operation::Product => e.prod_dim(1),
@@ -249,5 +396,81 @@ mod tests {
             Composite::unweighted(mismatched, Operation::Sum),
             Err(EnergyError::LengthMismatch { .. })
         ));
+    }
+
+    /// Second order for every operation, on parts of three types in a tuple.
+    #[test]
+    fn second_order_matches_finite_differences() {
+        let device = Default::default();
+        let x = Tensor::<TestInner, 2>::from_data(
+            [[0.3, -1.2], [1.1, 0.4], [-0.7, 0.9], [0.05, 0.1]],
+            &device,
+        );
+        for op in [
+            Operation::Sum,
+            Operation::Product,
+            Operation::Min,
+            Operation::Max,
+        ] {
+            let parts = (
+                Harmonic::new(1.5).unwrap(),
+                DoubleWell::default(),
+                Gaussian::new(vec![0.5, -0.5], vec![vec![1.0, 0.2], vec![0.2, 0.5]]).unwrap(),
+            );
+            let c = Composite::new(parts, vec![0.5, 1.0, 2.0], op).unwrap();
+            crate::combinators::second_order_check::assert_agrees(&c, x.clone());
+        }
+    }
+
+    /// A network inside a composite is the composite's parameters: they get gradients through
+    /// the energy and through `∇ₓE`, and the record round-trips.
+    #[test]
+    fn a_network_part_trains_with_the_composite() {
+        use crate::neural::MlpConfig;
+        use burn::module::{AutodiffModule, Module};
+        let device = Default::default();
+        let mlp = MlpConfig::new(2, vec![8])
+            .with_seed(3)
+            .init::<B>(&device)
+            .unwrap();
+        let weight = mlp.hidden[0].weight.clone();
+        let c = Composite::new(
+            (Gaussian::standard(2).unwrap(), mlp),
+            vec![1.0, 0.5],
+            Operation::Sum,
+        )
+        .unwrap();
+        assert_eq!(c.num_params(), c.parts().1.num_params());
+        let x = Tensor::<B, 2>::from_inner(ebm_testing::normal([4, 2], 1.0, 5, &device));
+        let grads = c.energy(x.clone()).sum().backward();
+        assert!(
+            weight.val().grad(&grads).is_some(),
+            "∂E/∂θ reaches the network"
+        );
+        let grads = c.grad_energy_tracked(x.clone()).square().sum().backward();
+        assert!(
+            weight.val().grad(&grads).is_some(),
+            "∂‖∇E‖²/∂θ reaches the network"
+        );
+        let inner = c.valid();
+        let e = |t: Tensor<TestInner, 1>| t.into_data().to_vec::<f32>().unwrap();
+        let copy = Composite::new(
+            (
+                Gaussian::standard(2).unwrap(),
+                MlpConfig::new(2, vec![8])
+                    .with_seed(4)
+                    .init::<B>(&device)
+                    .unwrap(),
+            ),
+            vec![1.0, 0.5],
+            Operation::Sum,
+        )
+        .unwrap()
+        .load_record(c.clone().into_record());
+        assert_eq!(
+            e(copy.energy_value(x.clone().inner())),
+            e(c.energy_value(x.clone().inner()))
+        );
+        assert_eq!(inner.num_params(), c.num_params());
     }
 }

@@ -1,9 +1,12 @@
 //! Energy on the direction of `x`: `E(x) = E_base(x/‖x‖)`.
 
+use std::marker::PhantomData;
+
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::BoxedEnergy;
+use super::module_of_parts::module_of_parts;
 use crate::energy::{Energy, Inner};
 
 /// Smallest norm used when normalising; below it the direction is undefined, and the gradient is
@@ -14,23 +17,55 @@ const MIN_NORM: f64 = 1e-12;
 ///
 /// The gradient is the base gradient projected onto the tangent space and scaled by `1/‖x‖`:
 /// `∇E = (I − uuᵀ)·∇E_base(u) / ‖x‖`, which is radially constant, as it must be.
-pub struct Spherical<B: AutodiffBackend> {
-    base: BoxedEnergy<B>,
+///
+/// The base is any energy (boxed by default); when it is a Burn module, so is the wrapper.
+pub struct Spherical<B, E = BoxedEnergy<B>> {
+    base: E,
+    backend: PhantomData<fn() -> B>,
 }
 
-impl<B: AutodiffBackend> Spherical<B> {
+impl<B, E> Spherical<B, E> {
     /// Wraps `base`.
-    pub fn new(base: BoxedEnergy<B>) -> Self {
-        Self { base }
+    pub fn new(base: E) -> Self {
+        Self {
+            base,
+            backend: PhantomData,
+        }
+    }
+
+    /// The base energy.
+    pub fn base(&self) -> &E {
+        &self.base
+    }
+
+    /// The same wrapper around another base (of another backend, for Burn's module methods).
+    fn map_parts<C, F>(self, f: impl FnOnce(E) -> F) -> Spherical<C, F> {
+        Spherical::new(f(self.base))
     }
 }
+
+impl<B, E: Clone> Clone for Spherical<B, E> {
+    fn clone(&self) -> Self {
+        Self::new(self.base.clone())
+    }
+}
+
+impl<B, E: std::fmt::Debug> std::fmt::Debug for Spherical<B, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spherical")
+            .field("base", &self.base)
+            .finish()
+    }
+}
+
+module_of_parts!(Spherical, base);
 
 fn normalise<Bk: Backend>(x: Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
     let r = x.clone().square().sum_dim(1).sqrt().clamp_min(MIN_NORM);
     (x / r.clone(), r)
 }
 
-impl<B: AutodiffBackend> Energy<B> for Spherical<B> {
+impl<B: AutodiffBackend, E: Energy<B>> Energy<B> for Spherical<B, E> {
     fn input_dim(&self) -> Option<usize> {
         self.base.input_dim()
     }
@@ -81,7 +116,7 @@ mod tests {
     #[test]
     fn depends_only_on_direction_and_gradient_matches_autodiff() {
         let base = Gaussian::new(vec![1.0, 0.0], vec![vec![0.5, 0.0], vec![0.0, 0.5]]).unwrap();
-        let s = Spherical::<B>::new(Box::new(base));
+        let s = Spherical::<B, _>::new(base);
         let x = Tensor::<TestInner, 2>::from_data(
             [[1.0, 1.0], [3.0, 3.0], [-0.5, 2.0]],
             &Default::default(),
