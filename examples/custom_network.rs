@@ -48,8 +48,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_n_components(5)
         .with_std(0.1)
         .with_radius(1.5)
-        .with_seed(SEED)
+        .with_seed(data_seed(SEED))
         .generate()?;
+    // Burn's layers draw their weights from the backend's generator.
+    Cpu::seed(&device, model_seed(SEED));
     let model: MlpModel<Cpu> = MlpModel::new(2, 64, &device);
     let sampler = LangevinConfig::new()
         .step_size(0.01)

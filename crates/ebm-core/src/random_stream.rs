@@ -14,8 +14,27 @@
 //! | `score_matching/probes`, `sliced_score_matching/projections` (step) | probe vectors |
 //! | `denoising/noise`, `multiscale_denoising/noise` (step) | the noise and the levels of DSM |
 //! | `sampler/init` (0), `sampler/noise` (0) | a sampler run's chains from noise, its noise |
+//! | `model/init` (0), through [`model_seed`] | a model's initial parameters |
+//! | `data/generate` (0), through [`data_seed`] | a synthetic dataset |
 //!
-//! Parameter initialisation has its own seed in each model config.
+//! A model and a dataset are built before the trainer, so their configs take a seed of their own;
+//! [`model_seed`] and [`data_seed`] derive those from the run's seed, so that one number seeds a
+//! whole program and no two consumers share a generator:
+//!
+//! ```
+//! use burn::backend::{Autodiff, NdArray};
+//! use ebm_core::neural::MlpConfig;
+//! use ebm_core::random_stream::{data_seed, model_seed};
+//!
+//! const SEED: u64 = 3;
+//! let device = Default::default();
+//! let model = MlpConfig::new(2, vec![16])
+//!     .with_seed(model_seed(SEED))
+//!     .init::<Autodiff<NdArray>>(&device)
+//!     .unwrap();
+//! assert_ne!(model_seed(SEED), data_seed(SEED));
+//! // … and `TrainerConfig::with_seed(SEED)`, `RunConfig::with_seed(SEED)` for the rest.
+//! ```
 
 /// The seed of stream `name` at `index` for a run seeded with `seed`: a SplitMix64 mix of the
 /// three (the name through FNV-1a), so that different names, indices or seeds give unrelated
@@ -33,6 +52,18 @@ pub fn stream_seed(seed: u64, name: &str, index: u64) -> u64 {
         hash = (hash ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3);
     }
     mix(mix(mix(seed) ^ hash) ^ index)
+}
+
+/// The seed of a model's initial parameters in a run seeded with `seed` (stream `model/init`),
+/// for a model config's `with_seed`.
+pub fn model_seed(seed: u64) -> u64 {
+    stream_seed(seed, "model/init", 0)
+}
+
+/// The seed of a synthetic dataset in a run seeded with `seed` (stream `data/generate`), for a
+/// dataset config's `with_seed`.
+pub fn data_seed(seed: u64) -> u64 {
+    stream_seed(seed, "data/generate", 0)
 }
 
 /// The generator behind every random draw of the workspace: PCG-64 MCG (`rand_pcg::Pcg64Mcg`,
@@ -70,6 +101,8 @@ mod tests {
     fn derived_seeds_are_stable() {
         assert_eq!(stream_seed(0, "trainer/order", 0), 0x58ff_7f08_7fce_1564);
         assert_eq!(stream_seed(42, "pcd/slots", 17), 0x56d0_571b_31b6_0937);
+        assert_eq!(model_seed(3), 0xdacf_afbe_7139_60b7);
+        assert_eq!(data_seed(3), 0x7bc9_6b10_1413_5af6);
     }
 
     /// Value stability of the generator itself (PCG-64 MCG as rand_core seeds it).

@@ -24,6 +24,16 @@ pub enum SampleError {
         /// Indices of the non-finite chains.
         chains: Vec<usize>,
     },
+    /// An adaptive integrator could not reach the end time.
+    #[error("the integrator stopped at t = {time} after {steps} steps: {reason}")]
+    Integration {
+        /// The time reached.
+        time: f64,
+        /// Steps taken, accepted and rejected.
+        steps: usize,
+        /// Why: too many steps, or a step size too small to progress (a non-finite field).
+        reason: &'static str,
+    },
 }
 
 pub(crate) use ebm_core::error::invalid;

@@ -8,6 +8,7 @@ use ebm_core::{DeviceConstant, Energy, Inner};
 
 use crate::adaptation::{DualAveraging, DualAveragingConfig};
 use crate::error::{SampleError, invalid};
+use crate::integrator::{LeapfrogEnd, leapfrog};
 use crate::mala::check_adaptation;
 use crate::noise::Noise;
 use crate::transition::{CachedGradient, Step, StepInfo, Transition};
@@ -125,28 +126,16 @@ impl Hmc {
         h: f64,
         inv_mass: &Tensor<Inner<B>, 2>,
     ) -> LeapfrogEnd<Inner<B>> {
-        let mut p = p - grad.mul_scalar(h / 2.0);
-        let mut x = x;
-        let l = self.config.n_leapfrog;
-        let mut e_and_g = None;
-        for i in 0..l {
-            x = x + (p.clone() * inv_mass.clone()).mul_scalar(h);
-            let (e, g) = energy.energy_and_grad(x.clone());
-            let scale = if i + 1 == l { h / 2.0 } else { h };
-            p = p - g.clone().mul_scalar(scale);
-            e_and_g = Some((e, g));
-        }
-        let (energy, grad) = e_and_g.expect("n_leapfrog >= 1");
-        LeapfrogEnd { x, p, energy, grad }
+        leapfrog(
+            |x| energy.energy_and_grad(x),
+            x,
+            p,
+            grad,
+            h,
+            self.config.n_leapfrog,
+            inv_mass,
+        )
     }
-}
-
-/// Where a leapfrog trajectory ends: position, momentum, and the energy and gradient there.
-pub(crate) struct LeapfrogEnd<Bk: Backend> {
-    pub(crate) x: Tensor<Bk, 2>,
-    pub(crate) p: Tensor<Bk, 2>,
-    pub(crate) energy: Tensor<Bk, 1>,
-    pub(crate) grad: Tensor<Bk, 2>,
 }
 
 /// `½·Σ p²/m` per chain.

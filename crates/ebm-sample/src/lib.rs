@@ -11,6 +11,9 @@
 //! | [`NoiseLadder`] | `noise_ladder.rs` | annealed Langevin down a geometric ladder of noise levels (score-based sampling) |
 //! | [`GradientDescent`], [`Nesterov`] | `gradient_descent.rs`, `nesterov.rs` | deterministic minimisers |
 //!
+//! The [`integrator`] module holds the ODE and SDE integrators (explicit and adaptive
+//! Runge–Kutta, Euler–Maruyama, leapfrog), usable on their own; HMC calls its leapfrog.
+//!
 //! Every sampler implements [`Transition`] (one step on a batch of chains, with `&self`: what a
 //! run changes lives in the transition's [`ChainState`]); the [`Sampler`]
 //! trait, implemented once for all of them, runs the chains with thinning, trajectories,
@@ -25,6 +28,7 @@ pub mod diagnostics;
 mod error;
 mod gradient_descent;
 mod hmc;
+pub mod integrator;
 mod langevin;
 mod mala;
 mod nesterov;
@@ -58,6 +62,7 @@ mod tests {
         assert_round_trip(&RunConfig::new(100).with_max_diagnostic_records(Some(50)));
         assert_round_trip(&GradientDescentConfig::new());
         assert_round_trip(&HmcConfig::new());
+        assert_round_trip(&integrator::AdaptiveConfig::new().with_initial_step(Some(0.01)));
         assert_round_trip(&LangevinConfig::new().with_clamp(Some((-1.0, 1.0))));
         assert_round_trip(&MalaConfig::new());
         assert_round_trip(
