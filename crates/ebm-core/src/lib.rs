@@ -14,6 +14,7 @@
 //! | [`neural`] | Mlp, Cnn, Hybrid and their activations |
 //! | [`check`] | the energy checker and its report |
 //! | [`grid`] | energies on a 2-D grid, for plots |
+//! | [`interpolant`] | probability paths between noise and data (linear, cosine, VP), velocity/score/noise conversions |
 //! | [`schedule`] | step-size, noise and learning-rate schedules |
 //! | [`random_stream`] | one seed per run, a named stream per consumer |
 //! | [`error`] | [`EnergyError`] |
@@ -29,6 +30,7 @@ pub mod error;
 pub mod grid;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 mod host_tensor;
+pub mod interpolant;
 pub mod json_config;
 pub mod neural;
 pub mod random_stream;
