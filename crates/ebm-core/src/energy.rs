@@ -219,6 +219,20 @@ pub(crate) fn one_probe_per_sample<B: AutodiffBackend, E: SecondOrderEnergy<B>>(
     energy.grad_and_hvps_tracked(x, v)
 }
 
+/// The input contract of a Hessian-vector product on `energy`: `x` a batch it takes
+/// ([`assert_batch`]) and `v` its probes ([`assert_probes`]).
+#[track_caller]
+pub(crate) fn assert_hvp_input<B: AutodiffBackend, E: Energy<B>>(
+    energy: &E,
+    x: [usize; 2],
+    v: [usize; 2],
+    multiple: bool,
+) {
+    let name = std::any::type_name::<E>();
+    assert_batch(name, energy.input_dim(), x);
+    assert_probes(name, x, v, multiple);
+}
+
 /// The input contract of the Hessian-vector products: probes `v` of the width of `x`, with as
 /// many rows (`multiple = false`) or a positive multiple of them (`multiple = true`).
 #[track_caller]

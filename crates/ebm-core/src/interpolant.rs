@@ -162,13 +162,16 @@ impl Interpolant {
         (xt, ut)
     }
 
-    /// `α/α̇` and `σ − (α/α̇)·σ̇`: what a velocity says about the noise.
-    fn reverse_ratio<Bk: Backend>(&self, t: Tensor<Bk, 1>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+    /// `α/α̇`, `σ − (α/α̇)·σ̇` and `σ`, as columns: what a velocity says about the noise.
+    fn reverse_ratio<Bk: Backend>(
+        &self,
+        t: Tensor<Bk, 1>,
+    ) -> (Tensor<Bk, 2>, Tensor<Bk, 2>, Tensor<Bk, 2>) {
         let (alpha, d_alpha) = self.alpha(t.clone());
         let (sigma, d_sigma) = self.sigma(t);
         let ratio = alpha.clamp_min(MIN_ALPHA) / d_alpha;
-        let var = sigma - ratio.clone() * d_sigma;
-        (column(ratio), column(var))
+        let var = sigma.clone() - ratio.clone() * d_sigma;
+        (column(ratio), column(var), column(sigma))
     }
 
     /// The noise `x₀` a velocity `v` at `(x, t)` implies: `(x − (α/α̇)·v) / (σ − (α/α̇)·σ̇)`.
@@ -178,7 +181,7 @@ impl Interpolant {
         x: Tensor<Bk, 2>,
         t: Tensor<Bk, 1>,
     ) -> Tensor<Bk, 2> {
-        let (ratio, var) = self.reverse_ratio(t);
+        let (ratio, var, _) = self.reverse_ratio(t);
         (x - velocity * ratio) / var
     }
 
@@ -189,9 +192,8 @@ impl Interpolant {
         x: Tensor<Bk, 2>,
         t: Tensor<Bk, 1>,
     ) -> Tensor<Bk, 2> {
-        let (sigma, _) = self.sigma(t.clone());
-        let (ratio, var) = self.reverse_ratio(t);
-        let var = (var * column(sigma)).clamp_min(MIN_VARIANCE);
+        let (ratio, var, sigma) = self.reverse_ratio(t);
+        let var = (var * sigma).clamp_min(MIN_VARIANCE);
         (velocity * ratio - x) / var
     }
 

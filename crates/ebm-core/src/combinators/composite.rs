@@ -248,7 +248,7 @@ impl<B: AutodiffBackend, P: SecondOrderParts<B>> SecondOrderEnergy<B> for Compos
                     .mul_scalar(self.weights[k])
             })
             .collect();
-        let coefficients = self.coefficients_tracked(&x);
+        let coefficients = self.coefficients_tracked(&x, self.energies_tracked(&x));
         weighted_sum(&coefficients, grads)
     }
 
@@ -257,8 +257,7 @@ impl<B: AutodiffBackend, P: SecondOrderParts<B>> SecondOrderEnergy<B> for Compos
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
-        self.grad_and_hvps_tracked(x, v)
+        crate::energy::one_probe_per_sample(self, x, v)
     }
 
     fn grad_and_hvps_tracked(
@@ -266,12 +265,7 @@ impl<B: AutodiffBackend, P: SecondOrderParts<B>> SecondOrderEnergy<B> for Compos
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        crate::assert_batch(
-            std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
-            x.dims(),
-        );
-        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), true);
+        crate::energy::assert_hvp_input(self, x.dims(), v.dims(), true);
         let p = v.dims()[0] / x.dims()[0];
         let (grads, hvps): (Vec<_>, Vec<_>) = (0..self.parts.count())
             .map(|k| {
@@ -281,11 +275,12 @@ impl<B: AutodiffBackend, P: SecondOrderParts<B>> SecondOrderEnergy<B> for Compos
                 (g.mul_scalar(w), hv.mul_scalar(w))
             })
             .unzip();
-        let coefficients = self.coefficients_tracked(&x);
+        let energies = self.energies_tracked(&x);
+        let coefficients = self.coefficients_tracked(&x, energies.clone());
         let grad = weighted_sum(&coefficients, grads.clone());
         let mut hv = weighted_sum(&per_probe(coefficients, p), hvps);
-        if self.operation == Operation::Product {
-            let cols = columns(&self.weighted_energies(&x));
+        if let Some(energies) = energies.filter(|_| self.operation == Operation::Product) {
+            let cols = columns(&energies);
             let tiled: Vec<_> = grads.into_iter().map(|g| per_probe(g, p)).collect();
             for j in 0..tiled.len() {
                 let along = row_dot(tiled[j].clone(), v.clone());
@@ -300,12 +295,21 @@ impl<B: AutodiffBackend, P: SecondOrderParts<B>> SecondOrderEnergy<B> for Compos
 }
 
 impl<B: AutodiffBackend, P: EnergyParts<B>> Composite<B, P> {
-    /// `∂f/∂uₖ` on the autodiff backend, `[N, K]` (ones for a sum, without evaluating the parts).
-    fn coefficients_tracked(&self, x: &Tensor<B, 2>) -> Tensor<B, 2> {
-        if self.operation == Operation::Sum {
-            Tensor::ones([x.dims()[0], self.parts.count()], &x.device())
-        } else {
-            combine(self.weighted_energies(x), self.operation).1
+    /// `wₖ·Eₖ(x)` on the autodiff backend, `[N, K]`, where the operation needs them (not for a
+    /// sum, whose coefficients are constant).
+    fn energies_tracked(&self, x: &Tensor<B, 2>) -> Option<Tensor<B, 2>> {
+        (self.operation != Operation::Sum).then(|| self.weighted_energies(x))
+    }
+
+    /// `∂f/∂uₖ` on the autodiff backend, `[N, K]`, from the weighted energies (ones for a sum).
+    fn coefficients_tracked(
+        &self,
+        x: &Tensor<B, 2>,
+        energies: Option<Tensor<B, 2>>,
+    ) -> Tensor<B, 2> {
+        match energies {
+            Some(u) => combine(u, self.operation).1,
+            None => Tensor::ones([x.dims()[0], self.parts.count()], &x.device()),
         }
     }
 }

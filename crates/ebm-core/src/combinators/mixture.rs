@@ -199,8 +199,7 @@ impl<B: AutodiffBackend, P: SecondOrderParts<B>> SecondOrderEnergy<B> for Mixtur
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
-        self.grad_and_hvps_tracked(x, v)
+        crate::energy::one_probe_per_sample(self, x, v)
     }
 
     fn grad_and_hvps_tracked(
@@ -208,12 +207,7 @@ impl<B: AutodiffBackend, P: SecondOrderParts<B>> SecondOrderEnergy<B> for Mixtur
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        crate::assert_batch(
-            std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
-            x.dims(),
-        );
-        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), true);
+        crate::energy::assert_hvp_input(self, x.dims(), v.dims(), true);
         let p = v.dims()[0] / x.dims()[0];
         let (grads, hvps): (Vec<_>, Vec<_>) = (0..self.parts.count())
             .map(|k| {

@@ -697,13 +697,7 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Cnn<B> {
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        crate::assert_batch(
-            std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
-            x.dims(),
-        );
-
-        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), true);
+        crate::energy::assert_hvp_input(self, x.dims(), v.dims(), true);
         let ([n, d], rows) = (x.dims(), v.dims()[0]);
         let (g, hv) = self
             .tracked()

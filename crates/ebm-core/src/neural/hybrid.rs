@@ -183,12 +183,7 @@ where
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        crate::assert_batch(
-            std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
-            x.dims(),
-        );
-        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), true);
+        crate::energy::assert_hvp_input(self, x.dims(), v.dims(), true);
         let p = v.dims()[0] / x.dims()[0];
         let w = sigmoid(self.alpha.val());
         let ga = AnalyticEnergy::grad_energy(&self.analytic, x.clone());

@@ -394,13 +394,7 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Mlp<B> {
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        crate::assert_batch(
-            std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
-            x.dims(),
-        );
-
-        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), false);
+        crate::energy::assert_hvp_input(self, x.dims(), v.dims(), false);
         self.tracked().grad_and_hvps(self.activation, x, v)
     }
 
@@ -409,13 +403,7 @@ impl<B: AutodiffBackend> SecondOrderEnergy<B> for Mlp<B> {
         x: Tensor<B, 2>,
         v: Tensor<B, 2>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        crate::assert_batch(
-            std::any::type_name::<Self>(),
-            Energy::<B>::input_dim(self),
-            x.dims(),
-        );
-
-        crate::assert_probes(std::any::type_name::<Self>(), x.dims(), v.dims(), true);
+        crate::energy::assert_hvp_input(self, x.dims(), v.dims(), true);
         self.tracked().grad_and_hvps(self.activation, x, v)
     }
 }
