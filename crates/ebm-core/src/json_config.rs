@@ -227,6 +227,12 @@ mod tests {
         assert_round_trip(&layers::DenseConfig::new(2, 3));
         assert_round_trip(&layers::Conv3x3Config::new([1, 8, 8], 4));
         assert_round_trip(&QuadraticConfig::new(2));
+        assert_round_trip(&TimeEmbeddingConfig::new(8));
+        assert_round_trip(
+            &ConditionedMlpConfig::new(2, vec![16])
+                .with_classes(Some(3))
+                .with_output_dim(Some(1)),
+        );
         assert_round_trip(
             &MlpConfig::new(2, vec![4]).with_activation(Activation::LeakyRelu {
                 negative_slope: 0.1,

@@ -133,6 +133,8 @@ where
 {
     type Record = ();
 
+    crate::energy_model_hooks!();
+
     fn loss(
         &mut self,
         model: &M,
@@ -255,6 +257,8 @@ where
 {
     /// The replay buffer's chains `[buffer_size, D]`, once the first step has filled it.
     type Record = Option<Tensor<Inner<B>, 2>>;
+
+    crate::energy_model_hooks!();
 
     fn loss(
         &mut self,

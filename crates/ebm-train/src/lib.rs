@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `objective.rs` | [`Objective`]: a loss and its metrics for a data batch |
 //! | `contrastive_divergence.rs` | [`ContrastiveDivergence`] (CD-k) and [`PersistentContrastiveDivergence`] |
+//! | [`coupling`] | [`Coupling`]: independent, exact OT, Sinkhorn and greedy pairings of noise with data |
 //! | `replay_buffer.rs` | [`ReplayBuffer`] of persistent CD |
 //! | `score_matching.rs` | [`ScoreMatching`] (exact or Hutchinson), [`SlicedScoreMatching`], [`DenoisingScoreMatching`], [`MultiscaleDenoisingScoreMatching`] |
 //! | `trainer.rs` | [`Trainer`]: epochs, optimiser, clipping, schedules, EMA, NaN policy, progress |
@@ -17,6 +18,7 @@
 mod checkpoint;
 mod checkpoint_store;
 mod contrastive_divergence;
+pub mod coupling;
 mod ema;
 mod error;
 mod grad_norm;
@@ -31,6 +33,7 @@ pub use contrastive_divergence::{
     ChainStart, ContrastiveDivergence, ContrastiveDivergenceConfig,
     PersistentContrastiveDivergence, PersistentContrastiveDivergenceConfig, contrastive_loss,
 };
+pub use coupling::Coupling;
 pub use error::{ErrorSource, TrainError};
 pub use metrics::Metrics;
 pub use objective::{LossOutput, Objective, TrainStep};

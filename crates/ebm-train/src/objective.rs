@@ -50,7 +50,8 @@ impl TrainStep {
     }
 }
 
-/// A training objective for an energy model `M`.
+/// A training objective for a model `M`: an energy for contrastive divergence and score
+/// matching, a vector field ([`ebm_core::neural::FieldModel`]) for flow and equilibrium matching.
 ///
 /// Objectives are `Clone`: the trainer keeps the copy it held at its last check of the loss, to
 /// roll back to if a later step was not finite. Device tensors are reference-counted, so a copy
@@ -59,6 +60,18 @@ pub trait Objective<B: AutodiffBackend, M>: Clone {
     /// The state that must survive a checkpoint, as a Burn record (persistent CD: its replay
     /// buffer), saved by the same recorder as the model. `()` for a stateless objective.
     type Record: Record<Inner<B>> + Default;
+
+    /// Checks a data batch's shape `[N, D]` against the model: the trainer calls it on the data
+    /// set before the first step and on every batch of a loader. [`energy_model_hooks!`] writes
+    /// it (and [`Objective::data_energy`]) for objectives of energies.
+    fn check_batch(&self, model: &M, dims: [usize; 2]) -> Result<(), TrainError>;
+
+    /// The mean energy of a data batch, logged as [`crate::metrics::names::POS_ENERGY`] at
+    /// logged steps where the loss did not report it; `None` (the default) for models that are
+    /// not energies.
+    fn data_energy(&self, _model: &M, _batch: &Tensor<B, 2>) -> Option<Tensor<Inner<B>, 1>> {
+        None
+    }
 
     /// The loss on a data batch `[N, D]`.
     fn loss(
@@ -94,6 +107,26 @@ pub trait Objective<B: AutodiffBackend, M>: Clone {
     fn describe(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
+}
+
+/// Writes [`Objective::check_batch`] and [`Objective::data_energy`] inside an
+/// `impl Objective<B, M> for …` block whose model `M` is an [`ebm_core::Energy`].
+#[macro_export]
+macro_rules! energy_model_hooks {
+    () => {
+        fn check_batch(&self, model: &M, dims: [usize; 2]) -> Result<(), $crate::TrainError> {
+            Ok(ebm_core::Energy::check_input(model, dims)?)
+        }
+
+        fn data_energy(
+            &self,
+            model: &M,
+            batch: &burn::tensor::Tensor<B, 2>,
+        ) -> Option<burn::tensor::Tensor<ebm_core::Inner<B>, 1>> {
+            let x = batch.clone().detach().inner();
+            Some(ebm_core::Energy::energy_value(model, x).mean())
+        }
+    };
 }
 
 /// Mean of a `[N]` energy tensor, detached, on the inner backend.

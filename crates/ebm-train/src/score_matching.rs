@@ -112,8 +112,9 @@ fn row_dot<B: AutodiffBackend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 1>
 }
 
 /// The output of a score-matching objective: only its loss. Score matching draws no negatives,
-/// runs no sampler and never evaluates `E` itself, so the trainer evaluates the data energy at
-/// logged steps instead of every step paying a forward pass for a metric.
+/// runs no sampler and never evaluates `E` itself, so the trainer asks for the data energy
+/// ([`Objective::data_energy`]) at logged steps instead of every step paying a forward pass
+/// for a metric.
 fn score_output<B: AutodiffBackend>(loss: Tensor<B, 1>) -> LossOutput<B> {
     LossOutput {
         loss,
@@ -175,6 +176,8 @@ pub fn denoising_score_matching_loss<B: AutodiffBackend, M: SecondOrderEnergy<B>
 
 impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for ScoreMatching {
     type Record = ();
+
+    crate::energy_model_hooks!();
 
     fn loss(
         &mut self,
@@ -244,6 +247,8 @@ pub struct SlicedScoreMatching {
 impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for SlicedScoreMatching {
     type Record = ();
 
+    crate::energy_model_hooks!();
+
     fn loss(
         &mut self,
         model: &M,
@@ -303,6 +308,8 @@ pub struct DenoisingScoreMatching {
 
 impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for DenoisingScoreMatching {
     type Record = ();
+
+    crate::energy_model_hooks!();
 
     fn loss(
         &mut self,
@@ -393,6 +400,8 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
     for MultiscaleDenoisingScoreMatching
 {
     type Record = ();
+
+    crate::energy_model_hooks!();
 
     fn loss(
         &mut self,

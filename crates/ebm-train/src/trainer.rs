@@ -11,7 +11,7 @@ use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use ebm_core::schedule::Schedule;
-use ebm_core::{Energy, Inner};
+use ebm_core::Inner;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -245,7 +245,7 @@ fn read(t: Tensor<impl burn::tensor::backend::Backend, 1>) -> f64 {
 impl<B, M, O, L> Trainer<B, M, O, L>
 where
     B: AutodiffBackend,
-    M: AutodiffModule<B> + Energy<B> + ModuleDisplay,
+    M: AutodiffModule<B> + ModuleDisplay,
     O: Optimizer<M, B>,
     L: Objective<B, M>,
 {
@@ -401,7 +401,7 @@ where
         if n == 0 {
             return Err(TrainError::EmptyDataset);
         }
-        self.model.check_input([n.min(1), d])?;
+        self.objective.check_batch(&self.model, [n.min(1), d])?;
         let batches_per_epoch = n.div_ceil(self.config.batch_size);
         let progress = self.progress_bar(batches_per_epoch);
         let started = (Instant::now(), self.state.step);
@@ -451,7 +451,7 @@ where
         let started = (Instant::now(), self.state.step);
         while self.state.epoch < self.config.epochs {
             for (b, batch) in loader.iter().enumerate().skip(self.state.batch_in_epoch) {
-                self.model.check_input(batch.dims())?;
+                self.objective.check_batch(&self.model, batch.dims())?;
                 if progress.length() == Some(0) {
                     let batches_per_epoch = loader.num_items().div_ceil(batch.dims()[0]);
                     progress.set_length(self.remaining_steps(batches_per_epoch) as u64);
@@ -597,8 +597,9 @@ where
         if step.is_multiple_of(self.config.log_every) {
             let mut metrics = output.metrics.clone();
             metrics.extend(self.objective.log_metrics(&self.model, &batch, &output));
-            if metrics.get(names::POS_ENERGY).is_none() {
-                let e = self.model.energy_value(batch.detach().inner()).mean();
+            if metrics.get(names::POS_ENERGY).is_none()
+                && let Some(e) = self.objective.data_energy(&self.model, &batch)
+            {
                 metrics.insert(names::POS_ENERGY, e);
             }
             self.pending_log = Some(PendingLog {

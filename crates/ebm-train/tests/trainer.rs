@@ -519,6 +519,10 @@ impl NanAt {
 impl Objective<B, Mlp<B>> for NanAt {
     type Record = usize;
 
+    fn check_batch(&self, model: &Mlp<B>, dims: [usize; 2]) -> Result<(), TrainError> {
+        Ok(ebm_core::Energy::check_input(model, dims)?)
+    }
+
     fn loss(
         &mut self,
         model: &Mlp<B>,
@@ -783,6 +787,10 @@ struct BatchSizes(
 
 impl Objective<B, Mlp<B>> for BatchSizes {
     type Record = ();
+
+    fn check_batch(&self, model: &Mlp<B>, dims: [usize; 2]) -> Result<(), TrainError> {
+        Ok(ebm_core::Energy::check_input(model, dims)?)
+    }
 
     fn loss(
         &mut self,

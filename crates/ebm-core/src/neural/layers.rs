@@ -297,6 +297,41 @@ impl<B: Backend, L: SecondOrderLayer<B>> SecondOrderLayer<B> for &L {
     }
 }
 
+/// A vector is a chain of layers of one type (a stack of `(Dense, Activation)` pairs, say),
+/// the first element running first.
+impl<B: Backend, L: SecondOrderLayer<B>> SecondOrderLayer<B> for Vec<L> {
+    type Cache = Vec<L::Cache>;
+
+    fn forward(
+        &self,
+        x: Tensor<B, 2>,
+        x_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>, Self::Cache) {
+        let mut caches = Vec::with_capacity(self.len());
+        let (mut x, mut x_dot) = (x, x_dot);
+        for layer in self {
+            let cache;
+            (x, x_dot, cache) = layer.forward(x, x_dot);
+            caches.push(cache);
+        }
+        (x, x_dot, caches)
+    }
+
+    fn backward(
+        &self,
+        cache: Self::Cache,
+        g: Tensor<B, 2>,
+        g_dot: Option<Tensor<B, 2>>,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+        self.iter()
+            .zip(cache)
+            .rev()
+            .fold((g, g_dot), |(g, g_dot), (layer, cache)| {
+                layer.backward(cache, g, g_dot)
+            })
+    }
+}
+
 /// Tuples are chains: the first layer runs first.
 macro_rules! chain {
     ($($layer:ident $index:tt),+) => {
