@@ -67,6 +67,23 @@ pub enum Schedule {
         /// Starting fraction of `inner(0)`, in `[0, 1]`.
         init_factor: f64,
     },
+    /// Energy Matching's noise scale `√ε(t)` with the virtual time
+    /// `t = t_start + (t_end − t_start)·min(k, n)/n`: `ε = 0` before `tau_star` (transport),
+    /// a linear ramp to `epsilon_max` at `t = 1`, then `epsilon_max` (TorchEBM's
+    /// `TemperatureScheduler`, `sqrt=True`). Zero over the transport phase, so only noise
+    /// scales take it.
+    Temperature {
+        /// The plateau temperature `ε_max` (≥ 0).
+        epsilon_max: f64,
+        /// The switch time `τ*`, in `[0, 1)`.
+        tau_star: f64,
+        /// Steps from `t_start` to `t_end` (> 0).
+        n_steps: usize,
+        /// Virtual time at step 0.
+        t_start: f64,
+        /// Virtual time from step `n_steps` on (≥ `t_start`; beyond 1 equilibrates at `ε_max`).
+        t_end: f64,
+    },
 }
 
 impl Schedule {
@@ -118,9 +135,38 @@ impl Schedule {
         }
     }
 
+    /// Energy Matching's temperature sweep from `t = 0` to `t = 1` over `n_steps`, as a noise
+    /// scale ([`Schedule::Temperature`]).
+    pub fn temperature(epsilon_max: f64, tau_star: f64, n_steps: usize) -> Self {
+        Schedule::Temperature {
+            epsilon_max,
+            tau_star,
+            n_steps,
+            t_start: 0.0,
+            t_end: 1.0,
+        }
+    }
+
     /// The value used by step `k`.
     pub fn value_at(&self, k: usize) -> f64 {
         match self {
+            Schedule::Temperature {
+                epsilon_max,
+                tau_star,
+                n_steps,
+                t_start,
+                t_end,
+            } => {
+                let t = t_start + (t_end - t_start) * k.min(*n_steps) as f64 / *n_steps as f64;
+                let epsilon = if t < *tau_star {
+                    0.0
+                } else if t < 1.0 {
+                    epsilon_max * (t - tau_star) / (1.0 - tau_star)
+                } else {
+                    *epsilon_max
+                };
+                epsilon.sqrt()
+            }
             Schedule::Constant { value } => *value,
             Schedule::ExponentialDecay { start, rate, min } => {
                 (start * rate.powf(k as f64)).max(*min)
@@ -179,6 +225,45 @@ impl Schedule {
             .map_err(|source| InvalidSchedule { field, source })
     }
 
+    /// Checks a schedule of values that may be zero but not negative (a noise scale: zero noise
+    /// is gradient descent), naming the config `field` that holds it.
+    pub fn check_non_negative(&self, field: &'static str) -> Result<(), InvalidSchedule> {
+        let lowest = self.lowest();
+        self.validate(false)
+            .and_then(|()| match lowest >= 0.0 {
+                true => Ok(()),
+                false => Err(ScheduleError {
+                    part: "lowest value",
+                    value: lowest.into(),
+                    requirement: "must be >= 0",
+                }),
+            })
+            .map_err(|source| InvalidSchedule { field, source })
+    }
+
+    /// The least value over all steps (for a valid schedule).
+    fn lowest(&self) -> f64 {
+        match self {
+            Schedule::Constant { value } => *value,
+            // Never below `min`, and down to it when the decay reaches it.
+            Schedule::ExponentialDecay { min, .. } => *min,
+            Schedule::Linear { start, end, .. } | Schedule::Cosine { start, end, .. } => {
+                start.min(*end)
+            }
+            Schedule::MultiStep {
+                start,
+                milestones,
+                gamma,
+            } => (0..=milestones.len() as i32)
+                .map(|m| start * gamma.powi(m))
+                .fold(f64::INFINITY, f64::min),
+            Schedule::Warmup {
+                inner, init_factor, ..
+            } => inner.lowest().min(inner.value_at(0) * init_factor),
+            Schedule::Temperature { .. } => 0.0,
+        }
+    }
+
     /// Checks the parameters; `positive` additionally requires every value to be `> 0` (step
     /// sizes, noise scales, σ), which holds for all `k` when it holds at the ends.
     pub fn validate(&self, positive: bool) -> Result<(), ScheduleError> {
@@ -199,6 +284,38 @@ impl Schedule {
             }
         };
         match self {
+            Schedule::Temperature {
+                epsilon_max,
+                tau_star,
+                n_steps,
+                t_start,
+                t_end,
+            } => {
+                if positive {
+                    return bad(
+                        "epsilon_max",
+                        (*epsilon_max).into(),
+                        "a temperature sweep is zero before tau_star: only noise scales take it",
+                    );
+                }
+                if !(epsilon_max.is_finite() && *epsilon_max >= 0.0) {
+                    return bad(
+                        "epsilon_max",
+                        (*epsilon_max).into(),
+                        "must be finite and >= 0",
+                    );
+                }
+                if !(0.0..1.0).contains(tau_star) {
+                    return bad("tau_star", (*tau_star).into(), "must be in [0, 1)");
+                }
+                if *n_steps == 0 {
+                    return bad("n_steps", 0usize.into(), "must be > 0");
+                }
+                if !(t_start.is_finite() && t_end.is_finite() && t_end >= t_start) {
+                    return bad("t_end", (*t_end).into(), "must be finite and >= t_start");
+                }
+                Ok(())
+            }
             Schedule::Constant { value } => check("value", *value),
             Schedule::ExponentialDecay { start, rate, min } => {
                 check("start", *start)?;
@@ -350,6 +467,32 @@ impl Scheduled {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_temperature_sweep_is_zero_then_ramps_then_holds() {
+        let s = Schedule::temperature(0.16, 0.8, 10);
+        let values: Vec<f64> = (0..12).map(|k| s.value_at(k)).collect();
+        // t = k/10: zero below 0.8, √(0.16·(t − 0.8)/0.2) on the ramp, √0.16 from t = 1 on.
+        assert!(values[..8].iter().all(|&v| v == 0.0), "{values:?}");
+        assert!((values[9] - (0.16f64 * 0.5).sqrt()).abs() < 1e-12);
+        assert!(values[10..].iter().all(|&v| (v - 0.4).abs() < 1e-12));
+        assert!(s.check_non_negative("noise_scale").is_ok());
+        assert!(s.check_positive("step_size").is_err());
+        let bad = Schedule::Temperature {
+            epsilon_max: 0.1,
+            tau_star: 1.0,
+            n_steps: 5,
+            t_start: 0.0,
+            t_end: 1.0,
+        };
+        assert!(bad.check_non_negative("noise_scale").is_err());
+        assert!(
+            Schedule::linear(0.5, -0.1, 4)
+                .check_non_negative("noise")
+                .is_err()
+        );
+        assert!(Schedule::constant(0.0).check_non_negative("noise").is_ok());
+    }
 
     fn values(s: &Schedule, n: usize) -> Vec<f64> {
         (0..n).map(|k| s.value_at(k)).collect()

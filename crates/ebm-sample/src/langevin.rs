@@ -16,8 +16,9 @@ pub struct LangevinConfig {
     /// Step size η (a constant or a schedule; every value > 0).
     #[config(default = "Schedule::constant(1e-3)")]
     pub step_size: Schedule,
-    /// Noise scale σ (a constant or a schedule; every value > 0). σ = 1 samples `exp(−E)`;
-    /// in general the stationary law is `∝ exp(−E/σ²)`.
+    /// Noise scale σ (a constant or a schedule; every value ≥ 0). σ = 1 samples `exp(−E)`;
+    /// in general the stationary law is `∝ exp(−E/σ²)`; σ = 0 is gradient descent (Energy
+    /// Matching's transport phase, [`ebm_core::schedule::Schedule::Temperature`]).
     #[config(default = "Schedule::constant(1.0)")]
     pub noise_scale: Schedule,
     /// Optional box `[low, high]` every coordinate is clamped to after each step.
@@ -47,7 +48,7 @@ impl LangevinConfig {
 
 fn check(config: &LangevinConfig) -> Result<(), SampleError> {
     config.step_size.check_positive("step_size")?;
-    config.noise_scale.check_positive("noise_scale")?;
+    config.noise_scale.check_non_negative("noise_scale")?;
     if let Some((lo, hi)) = config.clamp
         && !(lo.is_finite() && hi.is_finite() && lo < hi)
     {

@@ -9,6 +9,10 @@
 //! | [`coupling`] | [`Coupling`]: independent, exact OT, Sinkhorn and greedy pairings of noise with data |
 //! | `replay_buffer.rs` | [`ReplayBuffer`] of persistent CD |
 //! | `score_matching.rs` | [`ScoreMatching`] (exact or Hutchinson), [`SlicedScoreMatching`], [`DenoisingScoreMatching`], [`MultiscaleDenoisingScoreMatching`] |
+//! | `flow_matching.rs` | [`FlowMatching`]: a velocity field regressed onto a path's velocity (CFM, OT-CFM) |
+//! | `equilibrium_matching.rs` | [`EquilibriumMatching`]: a time-invariant gradient field, implicit or the gradient of an explicit energy ([`ExplicitEnergy`]) |
+//! | `energy_matching.rs` | [`EnergyMatching`]: a potential whose descent is an OT flow, then sharpened contrastively under a temperature schedule |
+//! | `flow_path.rs`, `time_sampler.rs` | [`PathBatch`]: the noise, pairing, times and path points of a flow step; [`TimeSampler`] |
 //! | `trainer.rs` | [`Trainer`]: epochs, optimiser, clipping, schedules, EMA, NaN policy, progress |
 //! | `checkpoint.rs` | what a checkpoint holds: digests, configs, the checks before a load |
 //! | `checkpoint_store.rs` | versioned checkpoint directories, switched atomically and durably |
@@ -20,12 +24,17 @@ mod checkpoint_store;
 mod contrastive_divergence;
 pub mod coupling;
 mod ema;
+mod energy_matching;
+mod equilibrium_matching;
 mod error;
+mod flow_matching;
+mod flow_path;
 mod grad_norm;
 pub mod metrics;
 mod objective;
 mod replay_buffer;
 mod score_matching;
+mod time_sampler;
 mod trainer;
 
 pub use checkpoint::TrainerState;
@@ -34,7 +43,17 @@ pub use contrastive_divergence::{
     PersistentContrastiveDivergence, PersistentContrastiveDivergenceConfig, contrastive_loss,
 };
 pub use coupling::Coupling;
+pub use energy_matching::{
+    EnergyMatching, EnergyMatchingConfig, energy_matching_contrastive_loss,
+    energy_matching_flow_loss,
+};
+pub use equilibrium_matching::{
+    EquilibriumEnergy, EquilibriumMatching, EquilibriumMatchingConfig, ExplicitEnergy, TargetScale,
+    equilibrium_field, equilibrium_matching_loss,
+};
 pub use error::{ErrorSource, TrainError};
+pub use flow_matching::{FlowMatching, FlowMatchingConfig, flow_matching_loss};
+pub use flow_path::PathBatch;
 pub use metrics::Metrics;
 pub use objective::{LossOutput, Objective, TrainStep};
 pub use replay_buffer::ReplayBuffer;
@@ -45,6 +64,7 @@ pub use score_matching::{
     exact_score_matching_loss, hutchinson_score_matching_loss,
     multiscale_denoising_score_matching_loss, sliced_score_matching_loss,
 };
+pub use time_sampler::TimeSampler;
 pub use trainer::{EpochLog, LastBatch, NonFiniteLoss, StepLog, Trainer, TrainerConfig};
 
 #[cfg(test)]
@@ -61,6 +81,16 @@ mod tests {
         assert_round_trip(&SlicedScoreMatchingConfig::new());
         assert_round_trip(&DenoisingScoreMatchingConfig::new());
         assert_round_trip(&MultiscaleDenoisingScoreMatchingConfig::new());
+        assert_round_trip(&FlowMatchingConfig::new().with_coupling(Coupling::sinkhorn()));
+        assert_round_trip(&EnergyMatchingConfig::new().with_contrastive_clamp(None));
+        assert_round_trip(
+            &EquilibriumMatchingConfig::new()
+                .with_energy(EquilibriumEnergy::Dot)
+                .with_time(TimeSampler::LogNormal {
+                    mean: -1.2,
+                    std: 1.2,
+                }),
+        );
     }
 
     #[test]

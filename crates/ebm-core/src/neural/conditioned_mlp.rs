@@ -7,7 +7,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::Activation;
-use super::field_model::FieldModel;
+use super::field_model::{Cotangent, FieldModel};
 use super::init::ParamInit;
 use super::layers::{self, SecondOrderLayer};
 use super::mlp::Dense;
@@ -33,7 +33,8 @@ pub struct ConditionedMlpConfig {
     #[config(default = true)]
     pub time: bool,
     /// Number of class labels, if conditioned on a class. One more embedding row, the null
-    /// label [`ConditionedMlp::null_label`], stands for "no class" (classifier-free guidance).
+    /// label [`ConditionedMlp::null_label`], stands for "no class" (classifier-free guidance);
+    /// a batch given no labels at all is conditioned on time alone.
     #[config(default = "None")]
     pub classes: Option<usize>,
     /// Width of the conditioning vector `c`: `None` gives the first hidden width.
@@ -203,10 +204,15 @@ impl<B: Backend> ConditionedMlp<B> {
     }
 
     /// Checks `labels` for a batch of `n`: `n` values in `0..=classes` (the null label
-    /// included), or none.
+    /// included), or none if the network also takes a time.
     pub fn check_labels(&self, labels: Option<&[usize]>, n: usize) -> Result<()> {
         let Some(labels) = labels else {
-            return Ok(());
+            return match self.time.is_none() && self.classes > 0 {
+                true => Err(EnergyError::Empty {
+                    what: "class labels of a network conditioned on the class alone",
+                }),
+                false => Ok(()),
+            };
         };
         if self.classes == 0 {
             return Err(EnergyError::InvalidParameter(InvalidParameter::new(
@@ -238,12 +244,9 @@ impl<B: Backend> ConditionedMlp<B> {
         let n = t.dims()[0];
         let device = t.device();
         let from_time = self.time.as_ref().map(|embedding| embedding.forward(t));
-        let from_labels = self.labels.as_ref().map(|table| {
-            // Without labels a class-conditioned network sees the null label.
-            let rows: Vec<i64> = match labels {
-                Some(labels) => labels.iter().map(|&y| y as i64).collect(),
-                None => vec![self.classes as i64; n],
-            };
+        // Without labels the condition is the time's alone, as in TorchEBM.
+        let from_labels = self.labels.as_ref().zip(labels).map(|(table, labels)| {
+            let rows: Vec<i64> = labels.iter().map(|&y| y as i64).collect();
             let rows = Tensor::<B, 1, Int>::from_data(TensorData::new(rows, [n]), &device);
             table.val().select(0, rows)
         });
@@ -302,7 +305,7 @@ impl<B: Backend> ConditionedMlp<B> {
         x: Tensor<B, 2>,
         t: Tensor<B, 1>,
         labels: Option<&[usize]>,
-        cotangent: &dyn Fn(&Tensor<B, 2>, &Tensor<B, 2>) -> Tensor<B, 2>,
+        cotangent: &Cotangent<B>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         self.check(&x, &t, labels);
         let [n, d] = x.dims();
@@ -356,7 +359,7 @@ impl<B: Backend> FieldModel<B> for ConditionedMlp<B> {
         x: Tensor<B, 2>,
         t: Tensor<B, 1>,
         labels: Option<&[usize]>,
-        cotangent: &dyn Fn(&Tensor<B, 2>, &Tensor<B, 2>) -> Tensor<B, 2>,
+        cotangent: &Cotangent<B>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
         self.forward_and_vjp(x, t, labels, cotangent)
     }
@@ -453,7 +456,7 @@ mod tests {
     }
 
     #[test]
-    fn time_and_labels_change_the_field_and_the_null_label_is_the_default() {
+    fn time_and_labels_change_the_field() {
         let device = Default::default();
         let field = ConditionedMlpConfig::new(2, vec![16, 16])
             .with_classes(Some(2))
@@ -472,7 +475,8 @@ mod tests {
         };
         assert!((0..3).all(|row| differ(&a, &b, row)));
         assert!(differ(&a, &c, 0) && differ(&a, &c, 1) && !differ(&a, &c, 2));
-        assert!(!differ(&a, &null, 2) && differ(&a, &null, 0));
+        // No labels: the time's condition alone, not the null label's row.
+        assert!((0..3).all(|row| differ(&a, &null, row)));
     }
 
     #[test]

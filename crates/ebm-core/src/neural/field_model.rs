@@ -4,6 +4,10 @@
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+/// The cotangent `u = cotangent(x, f(x))` of a vector–Jacobian product
+/// ([`FieldModel::field_and_vjp`]).
+pub type Cotangent<B> = dyn Fn(&Tensor<B, 2>, &Tensor<B, 2>) -> Tensor<B, 2>;
+
 /// A vector field `f(x, t, y)` on batches `[N, D] → [N, D]`, conditioned on one time per row and
 /// optionally one class label per row. The flow-matching losses train it as a velocity,
 /// Equilibrium Matching as a gradient field, or as the `f` of an explicit energy `g(x, f(x))`.
@@ -30,6 +34,6 @@ pub trait FieldModel<B: Backend> {
         x: Tensor<B, 2>,
         t: Tensor<B, 1>,
         labels: Option<&[usize]>,
-        cotangent: &dyn Fn(&Tensor<B, 2>, &Tensor<B, 2>) -> Tensor<B, 2>,
+        cotangent: &Cotangent<B>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>);
 }

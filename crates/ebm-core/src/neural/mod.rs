@@ -38,7 +38,7 @@ mod time_embedding;
 pub use activation::Activation;
 pub use cnn::{Cnn, CnnConfig, ConvLayerConfig, ConvParameters};
 pub use conditioned_mlp::{AtCondition, ConditionedMlp, ConditionedMlpConfig};
-pub use field_model::FieldModel;
+pub use field_model::{Cotangent, FieldModel};
 pub use hybrid::{Hybrid, HybridConfig};
 pub use mlp::{Dense, Mlp, MlpConfig};
 pub use quadratic::{Quadratic, QuadraticConfig};

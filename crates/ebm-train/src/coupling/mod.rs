@@ -97,7 +97,7 @@ impl Coupling {
         if dim == 0 {
             return Err(invalid("coupling dimension", 0usize, "must be >= 1"));
         }
-        if x0.len() != x1.len() || x0.len() % dim != 0 {
+        if x0.len() != x1.len() || !x0.len().is_multiple_of(dim) {
             return Err(EnergyError::LengthMismatch {
                 what: "coupled noise and data batches",
                 left: x0.len(),
@@ -211,7 +211,7 @@ mod tests {
             }
             for i in 0..k {
                 heap(k - 1, p, out);
-                let j = if k % 2 == 0 { i } else { 0 };
+                let j = if k.is_multiple_of(2) { i } else { 0 };
                 p.swap(j, k - 1);
             }
         }
