@@ -82,6 +82,36 @@ impl Interpolant {
         Ok(())
     }
 
+    /// `(α, α̇, σ, σ̇)` at one time, in float64: for samplers, whose whole batch shares a time
+    /// and which need the coefficients on the host (an SDE's diffusion, a last step).
+    pub fn coefficients(&self, t: f64) -> [f64; 4] {
+        use std::f64::consts::FRAC_PI_2;
+        match *self {
+            Self::Linear => [t, 1.0, 1.0 - t, -1.0],
+            Self::Cosine => {
+                let (sin, cos) = (FRAC_PI_2 * t).sin_cos();
+                [sin, FRAC_PI_2 * cos, cos, -FRAC_PI_2 * sin]
+            }
+            Self::VariancePreserving {
+                sigma_min,
+                sigma_max,
+            } => {
+                let s = 1.0 - t;
+                let spread = sigma_max - sigma_min;
+                let log_alpha = -0.25 * s * s * spread - 0.5 * s * sigma_min;
+                let d_log_alpha = 0.5 * s * spread + 0.5 * sigma_min;
+                let alpha = log_alpha.exp();
+                let sigma = (1.0 - alpha * alpha).max(MIN_VARIANCE).sqrt();
+                [
+                    alpha,
+                    alpha * d_log_alpha,
+                    sigma,
+                    -alpha * alpha * d_log_alpha / sigma,
+                ]
+            }
+        }
+    }
+
     /// `log α(t)` and its derivative, for the VP path.
     fn vp_log_alpha<Bk: Backend>(
         t: Tensor<Bk, 1>,
@@ -241,6 +271,27 @@ mod tests {
 
     fn times() -> Tensor<TestInner, 1> {
         Tensor::from_data([0.1, 0.3, 0.5, 0.7, 0.9], &Default::default())
+    }
+
+    #[test]
+    fn the_host_coefficients_are_the_tensor_ones() {
+        for path in all() {
+            let (alpha, d_alpha) = path.alpha(times());
+            let (sigma, d_sigma) = path.sigma(times());
+            let tensors = [
+                values(alpha),
+                values(d_alpha),
+                values(sigma),
+                values(d_sigma),
+            ];
+            for (i, t) in [0.1, 0.3, 0.5, 0.7, 0.9].into_iter().enumerate() {
+                let host = path.coefficients(t);
+                for k in 0..4 {
+                    let tol = 1e-5 * (1.0 + host[k].abs());
+                    assert!((host[k] - tensors[k][i]).abs() < tol, "{path:?} t {t} #{k}");
+                }
+            }
+        }
     }
 
     /// `α̇` and `σ̇` against five-point central differences of `α` and `σ`.

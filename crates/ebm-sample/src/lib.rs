@@ -9,6 +9,8 @@
 //! | [`Mala`] | `mala.rs` | Metropolis-adjusted Langevin, per-chain accept/reject |
 //! | [`Hmc`] | `hmc.rs` | Hamiltonian Monte Carlo, leapfrog, scalar or diagonal mass, divergence guard |
 //! | [`NoiseLadder`] | `noise_ladder.rs` | annealed Langevin down a geometric ladder of noise levels (score-based sampling) |
+//! | [`FlowSampler`] | `flow.rs` | a learned velocity field from noise to data: ODE on any integrator, or reverse SDE with a last step |
+//! | [`FieldDescent`] | `field_descent.rs` | Nesterov descent along a learned gradient field (Equilibrium Matching) |
 //! | [`GradientDescent`], [`Nesterov`] | `gradient_descent.rs`, `nesterov.rs` | deterministic minimisers |
 //!
 //! The [`integrator`] module holds the ODE and SDE integrators (explicit and adaptive
@@ -26,6 +28,8 @@ pub mod adaptation;
 mod box_muller;
 pub mod diagnostics;
 mod error;
+mod field_descent;
+mod flow;
 mod gradient_descent;
 mod hmc;
 pub mod integrator;
@@ -42,6 +46,10 @@ mod transition;
 pub use adaptation::{DualAveraging, DualAveragingConfig};
 pub use diagnostics::{Diagnostics, StepRecord};
 pub use error::SampleError;
+pub use field_descent::{FieldDescent, FieldDescentConfig};
+pub use flow::{
+    Diffusion, FlowIntegrator, FlowMode, FlowSampler, FlowSamplerConfig, FlowSamples, LastStep,
+};
 pub use gradient_descent::{GradientDescent, GradientDescentConfig};
 pub use hmc::{Hmc, HmcConfig, Mass};
 pub use langevin::{Langevin, LangevinConfig};
@@ -73,5 +81,13 @@ mod tests {
         assert_round_trip(&DualAveragingConfig::new());
         assert_round_trip(&NesterovConfig::new());
         assert_round_trip(&NoiseLadderConfig::new());
+        assert_round_trip(&FieldDescentConfig::new());
+        assert_round_trip(&FlowSamplerConfig::new().with_mode(FlowMode::sde()));
+        assert_round_trip(&FlowSamplerConfig::new().with_mode(FlowMode::Ode {
+            integrator: FlowIntegrator::Fixed {
+                method: integrator::FixedStep::Rk4,
+                steps: 20,
+            },
+        }));
     }
 }
