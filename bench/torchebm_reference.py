@@ -18,11 +18,14 @@ from torchebm.core import BaseModel, DoubleWellModel, GaussianModel
 from torchebm.losses import (
     ContrastiveDivergence,
     DenoisingScoreMatching,
+    EnergyMatchingLoss,
+    EquilibriumMatchingLoss,
+    FlowMatchingLoss,
     PersistentContrastiveDivergence,
     ScoreMatching,
     SlicedScoreMatching,
 )
-from torchebm.samplers import HamiltonianMonteCarlo, LangevinDynamics
+from torchebm.samplers import FlowSampler, HamiltonianMonteCarlo, LangevinDynamics
 
 
 class MlpEnergy(BaseModel):
@@ -199,6 +202,66 @@ def images(selected):
     return out
 
 
+def deterministic_(module):
+    """Every Linear weight W[j][i] = sin(1 + 0.7i + 1.3j)/sqrt(fan_in), bias b[j] = 0.1 cos(j)
+    (i the input, j the output): the network crates/ebm-bench/src/flows.rs builds."""
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, nn.Linear):
+                out, fan_in = layer.weight.shape
+                i = torch.arange(fan_in, dtype=torch.float64)[None, :]
+                j = torch.arange(out, dtype=torch.float64)[:, None]
+                layer.weight.copy_(torch.sin(1 + 0.7 * i + 1.3 * j) / fan_in ** 0.5)
+                layer.bias.copy_(0.1 * torch.cos(torch.arange(out, dtype=torch.float64)))
+    return module
+
+
+def flows(selected):
+    """The flow records: batch 256, Adam; the field 2-256-256-2 (time-conditioned by concat for
+    flow matching, unconditional for EqM), the energy 2-256-256-1 for Energy Matching."""
+    from torchebm.models import TimeConditionedMLP
+
+    out = []
+    batch, steps = 256, 40
+    data = torch.randn(batch * steps, 2)
+
+    def field(time):
+        return lambda: TimeConditionedMLP(
+            in_dim=2, hidden_dim=256, depth=2, conditioning="concat",
+            cond_dim=None if time else 0)
+
+    cases = [
+        ("fm_step", field(True), lambda m: FlowMatchingLoss(m), steps),
+        ("eqm_step", field(False), lambda m: EquilibriumMatchingLoss(m), steps),
+        ("em_step", lambda: MlpEnergy(2, [256, 256], nn.SiLU),
+         lambda m: EnergyMatchingLoss(m, lambda_cd=2.0), 5),
+    ]
+    for name, make_model, make_loss, n in cases:
+        if selected(name):
+            times = time_steps(make_model, make_model(), make_loss, data, batch, n)
+            out.append(record(name, "s_per_step", 1, times, {"batch": batch, "optimizer": "adam"}, "s"))
+    if selected("flow_sample_dopri5"):
+        model = deterministic_(field(True)())
+        calls = [0]
+
+        def counted(x, t, **kwargs):
+            calls[0] += 1
+            return model(x, t, **kwargs)
+
+        class Counted(nn.Module):
+            def forward(self, x, t, **kwargs):
+                return counted(x, t, **kwargs)
+
+        sampler = FlowSampler(Counted(), integrator="dopri5")
+        x0 = torch.randn(1024, 2)
+        times = time_runs(5, lambda: sampler.sample(x=x0.clone()))
+        calls[0] = 0
+        sampler.sample(x=x0.clone())
+        params = {"samples": 1024, "integrator": "dopri5 defaults", "evaluations": calls[0]}
+        out.append(record("flow_sample_dopri5", "samples_per_s", 1024, times, params, "samples/s"))
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
@@ -207,8 +270,13 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    selected = lambda name: args.filter is None or args.filter in name
-    records = sampling(selected) + training(selected) + images(selected)
+    def selected(name):
+        # As the Rust suite: comma-separated patterns, each a substring or `=exact`.
+        if args.filter is None:
+            return True
+        return any(name == p[1:] if p.startswith("=") else p in name for p in args.filter.split(","))
+
+    records = sampling(selected) + training(selected) + images(selected) + flows(selected)
     print("| benchmark | backend | median | min | max | throughput | unit |")
     print("|---|---|---|---|---|---|---|")
     for r in records:

@@ -158,7 +158,7 @@ fn records_of(
 }
 
 /// The speed-up goals of the benchmark issue, over TorchEBM on the same machine.
-const GOALS: [(&str, f64); 10] = [
+const GOALS: [(&str, f64); 14] = [
     ("langevin_mlp_small", 2.0),
     ("langevin_mlp_wide", 1.2),
     ("langevin_gaussian", 3.0),
@@ -169,6 +169,10 @@ const GOALS: [(&str, f64); 10] = [
     ("sm_exact_step", 1.5),
     ("ssm_step", 1.5),
     ("dsm_step", 1.5),
+    ("fm_step", 2.0),
+    ("eqm_step", 2.0),
+    ("em_step", 2.0),
+    ("flow_sample_dopri5", 2.0),
 ];
 
 /// Prints each NdArray record's speed-up over the TorchEBM record of the same name.

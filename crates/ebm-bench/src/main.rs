@@ -7,6 +7,7 @@
 //! Prints one markdown row per benchmark and writes the records as JSON to `--out`.
 #![forbid(unsafe_code)]
 
+mod flows;
 mod gradients;
 mod images;
 mod record;
@@ -72,6 +73,7 @@ where
     records.extend(sampling::run::<B>(options, &device));
     records.extend(training::run::<B>(options, &device));
     records.extend(images::run::<B>(options, &device));
+    records.extend(flows::run::<B>(options, &device));
     records
 }
 

@@ -77,11 +77,10 @@ impl FieldDescent {
             momentum,
             steps,
         } = self.config;
-        let t = Tensor::zeros([n], &x0.device());
         let (mut x, mut v) = (x0.clone(), x0.zeros_like());
         for _ in 0..steps {
             let look_ahead = x.clone() + v.clone().mul_scalar(momentum);
-            let f = model.field(look_ahead, t.clone(), labels);
+            let f = model.field_at(look_ahead, 0.0, labels);
             v = v.mul_scalar(momentum) - f.mul_scalar(step_size);
             x = x + v.clone();
         }

@@ -258,7 +258,7 @@ impl FlowSampler {
         let velocity = |x: Tensor<Bk, 2>, t: f64| {
             evaluations.set(evaluations.get() + 1);
             let time = if c.negate_velocity { 0.0 } else { t };
-            let f = model.field(x.clone(), Tensor::full([n], time, &x.device()), labels);
+            let f = model.field_at(x, time, labels);
             if c.negate_velocity { f.neg() } else { f }
         };
         let score = |x: Tensor<Bk, 2>, v: Tensor<Bk, 2>, t: f64| {

@@ -62,7 +62,7 @@ pub trait Objective<B: AutodiffBackend, M>: Clone {
     type Record: Record<Inner<B>> + Default;
 
     /// Checks a data batch's shape `[N, D]` against the model: the trainer calls it on the data
-    /// set before the first step and on every batch of a loader. [`energy_model_hooks!`] writes
+    /// set before the first step and on every batch of a loader. [`crate::energy_model_hooks!`] writes
     /// it (and [`Objective::data_energy`]) for objectives of energies.
     fn check_batch(&self, model: &M, dims: [usize; 2]) -> Result<(), TrainError>;
 

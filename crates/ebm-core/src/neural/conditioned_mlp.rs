@@ -7,6 +7,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::Activation;
+use super::column_product::column_product;
 use super::field_model::{Cotangent, FieldModel};
 use super::init::ParamInit;
 use super::layers::{self, SecondOrderLayer};
@@ -299,6 +300,42 @@ impl<B: Backend> ConditionedMlp<B> {
         self.layers().forward(self.joined(x, t, labels), None).0
     }
 
+    /// `f(x, t, y)` with one time for every row: the time's embedding and its product with
+    /// the first layer's condition weights are computed once and broadcast, so the first layer
+    /// costs what it would without a condition (the flow sampler's case).
+    ///
+    /// # Panics
+    /// As [`Self::forward`].
+    pub fn forward_at(&self, x: Tensor<B, 2>, t: f64, labels: Option<&[usize]>) -> Tensor<B, 2> {
+        let [n, d] = x.dims();
+        let device = x.device();
+        self.check(&x, &Tensor::zeros([n], &device), labels);
+        let first = &self.hidden[0];
+        let weight = first.weight.val();
+        let [width, h] = weight.dims();
+        let mut z = column_product(x, weight.clone().slice([0..d, 0..h]))
+            + first.bias.val().unsqueeze_dim(0);
+        if width > d {
+            let from_condition = weight.slice([d..width, 0..h]);
+            if let Some(embedding) = &self.time {
+                let c = embedding.forward(Tensor::full([1], t, &device));
+                z = z + c.matmul(from_condition.clone());
+            }
+            if let (Some(table), Some(labels)) = (&self.labels, labels) {
+                let rows: Vec<i64> = labels.iter().map(|&y| y as i64).collect();
+                let rows = Tensor::<B, 1, Int>::from_data(TensorData::new(rows, [n]), &device);
+                z = z + table.val().select(0, rows).matmul(from_condition);
+            }
+        }
+        let rest: Vec<(&Dense<B>, Activation)> = self.hidden[1..]
+            .iter()
+            .map(|d| (d, self.activation))
+            .collect();
+        (rest, &self.output)
+            .forward(self.activation.apply(z), None)
+            .0
+    }
+
     /// `f(x, t, y)` and `(∂f/∂x)ᵀ·u` for `u = cotangent(x, f)` (`[N, output_dim]`).
     pub fn forward_and_vjp(
         &self,
@@ -352,6 +389,10 @@ impl<B: Backend> FieldModel<B> for ConditionedMlp<B> {
 
     fn field(&self, x: Tensor<B, 2>, t: Tensor<B, 1>, labels: Option<&[usize]>) -> Tensor<B, 2> {
         self.forward(x, t, labels)
+    }
+
+    fn field_at(&self, x: Tensor<B, 2>, t: f64, labels: Option<&[usize]>) -> Tensor<B, 2> {
+        self.forward_at(x, t, labels)
     }
 
     fn field_and_vjp(
@@ -477,6 +518,30 @@ mod tests {
         assert!(differ(&a, &c, 0) && differ(&a, &c, 1) && !differ(&a, &c, 2));
         // No labels: the time's condition alone, not the null label's row.
         assert!((0..3).all(|row| differ(&a, &null, row)));
+    }
+
+    #[test]
+    fn one_shared_time_gives_the_batched_field() {
+        let device = Default::default();
+        for classes in [None, Some(3)] {
+            let field = ConditionedMlpConfig::new(2, vec![16, 8])
+                .with_classes(classes)
+                .with_seed(4)
+                .init::<Test>(&device)
+                .unwrap();
+            let (x, _) = x_and_t(&device);
+            let labels = classes.map(|_| [2usize, 0, 3]);
+            let batched = field.field(
+                x.clone(),
+                Tensor::full([3], 0.3, &device),
+                labels.as_ref().map(|l| &l[..]),
+            );
+            let shared = field.field_at(x, 0.3, labels.as_ref().map(|l| &l[..]));
+            shared.into_data().assert_approx_eq::<f32>(
+                &batched.into_data(),
+                burn::tensor::Tolerance::absolute(1e-5),
+            );
+        }
     }
 
     #[test]

@@ -26,6 +26,14 @@ pub trait FieldModel<B: Backend> {
     /// If the shapes or labels do not fit the model (a caller's bug: the losses check them).
     fn field(&self, x: Tensor<B, 2>, t: Tensor<B, 1>, labels: Option<&[usize]>) -> Tensor<B, 2>;
 
+    /// `f(x, t, y)` with one time `t` for every row (samplers): the default fills a `[N]` time
+    /// tensor; a model may compute what depends on the time alone once.
+    fn field_at(&self, x: Tensor<B, 2>, t: f64, labels: Option<&[usize]>) -> Tensor<B, 2> {
+        let n = x.dims()[0];
+        let t = Tensor::full([n], t, &x.device());
+        self.field(x, t, labels)
+    }
+
     /// `f(x, t, y)` and the vector–Jacobian product `(∂f/∂x)ᵀ·u` for the cotangent
     /// `u = cotangent(x, f)`, both differentiable in the parameters: what an explicit energy
     /// built from `f` needs for its input gradient (`g = x·f` takes `u = x`).
