@@ -98,41 +98,16 @@ impl FieldDescent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ebm_core::neural::Cotangent;
+    use crate::flow::test_field::FnField;
     use ebm_testing::TestInner;
 
     /// `f(x) = A·(x − a)`, the gradient of `½(x − a)ᵀA(x − a)` for a diagonal `A`.
-    struct Bowl;
-
-    impl FieldModel<TestInner> for Bowl {
-        fn input_dim(&self) -> usize {
-            2
-        }
-
-        fn classes(&self) -> usize {
-            0
-        }
-
-        fn field(
-            &self,
-            x: Tensor<TestInner, 2>,
-            _: Tensor<TestInner, 1>,
-            _: Option<&[usize]>,
-        ) -> Tensor<TestInner, 2> {
+    fn bowl() -> FnField {
+        FnField::new(|x, _| {
             let a = Tensor::<TestInner, 2>::from_data([[1.0, -2.0]], &x.device());
             let curvature = Tensor::<TestInner, 2>::from_data([[1.0, 10.0]], &x.device());
             (x - a) * curvature
-        }
-
-        fn field_and_vjp(
-            &self,
-            _: Tensor<TestInner, 2>,
-            _: Tensor<TestInner, 1>,
-            _: Option<&[usize]>,
-            _: &Cotangent<TestInner>,
-        ) -> (Tensor<TestInner, 2>, Tensor<TestInner, 2>) {
-            unreachable!("descent never differentiates")
-        }
+        })
     }
 
     #[test]
@@ -146,7 +121,7 @@ mod tests {
                 .with_steps(steps)
                 .init()
                 .unwrap();
-            let x = descent.descend(&Bowl, x0.clone(), None).unwrap();
+            let x = descent.descend(&bowl(), x0.clone(), None).unwrap();
             (x - target.clone()).abs().max().into_scalar() as f64
         };
         assert!(error(0.0, 400) < 1e-4);

@@ -374,27 +374,40 @@ pub(crate) fn check_labels(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::integrator::AdaptiveMethod;
-    use ebm_core::neural::Cotangent;
+pub(crate) mod test_field {
+    //! Fields written as closures, for the samplers' tests: they are evaluated, never
+    //! differentiated.
+
+    use burn::tensor::Tensor;
+    use ebm_core::neural::{Cotangent, FieldModel};
     use ebm_testing::TestInner;
 
-    /// The exact velocity of the linear path from N(0, 1) to N(μ, s²) per coordinate:
-    /// `μ + k(t)·(x − tμ)`, `k = (ts² − (1 − t)) / (t²s² + (1 − t)²)`. Its flow maps `x₀` to
-    /// `μ + s·x₀`.
-    struct GaussianVelocity {
-        mu: f32,
-        s: f32,
+    type Field = dyn Fn(Tensor<TestInner, 2>, Tensor<TestInner, 1>) -> Tensor<TestInner, 2>;
+
+    /// A 2-D field `f(x, t)` taking labels up to `classes`.
+    pub(crate) struct FnField {
+        pub(crate) classes: usize,
+        pub(crate) f: Box<Field>,
     }
 
-    impl FieldModel<TestInner> for GaussianVelocity {
+    impl FnField {
+        pub(crate) fn new(
+            f: impl Fn(Tensor<TestInner, 2>, Tensor<TestInner, 1>) -> Tensor<TestInner, 2> + 'static,
+        ) -> Self {
+            Self {
+                classes: 0,
+                f: Box::new(f),
+            }
+        }
+    }
+
+    impl FieldModel<TestInner> for FnField {
         fn input_dim(&self) -> usize {
             2
         }
 
         fn classes(&self) -> usize {
-            0
+            self.classes
         }
 
         fn field(
@@ -403,12 +416,7 @@ mod tests {
             t: Tensor<TestInner, 1>,
             _: Option<&[usize]>,
         ) -> Tensor<TestInner, 2> {
-            let s2 = self.s * self.s;
-            let t = t.unsqueeze_dim::<2>(1);
-            let one_minus = t.clone().neg().add_scalar(1.0);
-            let k = (t.clone().mul_scalar(s2) - one_minus.clone())
-                / (t.clone().square().mul_scalar(s2) + one_minus.square());
-            (x - t.mul_scalar(self.mu)) * k + self.mu
+            (self.f)(x, t)
         }
 
         fn field_and_vjp(
@@ -420,6 +428,28 @@ mod tests {
         ) -> (Tensor<TestInner, 2>, Tensor<TestInner, 2>) {
             unreachable!("sampling never differentiates")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_field::FnField;
+    use super::*;
+    use crate::integrator::AdaptiveMethod;
+    use ebm_testing::TestInner;
+
+    /// The exact velocity of the linear path from N(0, 1) to N(μ, s²) per coordinate:
+    /// `μ + k(t)·(x − tμ)`, `k = (ts² − (1 − t)) / (t²s² + (1 − t)²)`. Its flow maps `x₀` to
+    /// `μ + s·x₀`.
+    fn gaussian_velocity(mu: f32, s: f32) -> FnField {
+        FnField::new(move |x, t| {
+            let s2 = s * s;
+            let t = t.unsqueeze_dim::<2>(1);
+            let one_minus = t.clone().neg().add_scalar(1.0);
+            let k = (t.clone().mul_scalar(s2) - one_minus.clone())
+                / (t.clone().square().mul_scalar(s2) + one_minus.square());
+            (x - t.mul_scalar(mu)) * k + mu
+        })
     }
 
     fn noise(n: usize) -> Tensor<TestInner, 2> {
@@ -436,7 +466,7 @@ mod tests {
 
     #[test]
     fn the_ode_carries_each_noise_point_to_its_exact_image() {
-        let field = GaussianVelocity { mu: 1.5, s: 0.5 };
+        let field = gaussian_velocity(1.5, 0.5);
         let x0 = noise(64);
         let exact = x0.clone().mul_scalar(0.5).add_scalar(1.5);
         for (integrator, tol) in [
@@ -482,7 +512,7 @@ mod tests {
 
     #[test]
     fn the_sde_and_each_last_step_sample_the_target_moments() {
-        let field = GaussianVelocity { mu: -1.0, s: 0.7 };
+        let field = gaussian_velocity(-1.0, 0.7);
         let x0 = noise(4000);
         for last_step in [
             None,
@@ -510,36 +540,14 @@ mod tests {
         }
     }
 
-    /// `f = −c` whatever `x` and `t`: negated, the velocity is `c` and the flow shifts by it.
-    struct Constant;
-
-    impl FieldModel<TestInner> for Constant {
-        fn input_dim(&self) -> usize {
-            2
-        }
-
-        fn classes(&self) -> usize {
-            2
-        }
-
-        fn field(
-            &self,
-            x: Tensor<TestInner, 2>,
-            t: Tensor<TestInner, 1>,
-            _: Option<&[usize]>,
-        ) -> Tensor<TestInner, 2> {
-            // A nonzero time would show: the negated field is evaluated at t = 0.
-            x.zeros_like().add_scalar(-0.5) + t.unsqueeze_dim::<2>(1).mul_scalar(100.0)
-        }
-
-        fn field_and_vjp(
-            &self,
-            _: Tensor<TestInner, 2>,
-            _: Tensor<TestInner, 1>,
-            _: Option<&[usize]>,
-            _: &Cotangent<TestInner>,
-        ) -> (Tensor<TestInner, 2>, Tensor<TestInner, 2>) {
-            unreachable!("sampling never differentiates")
+    /// `f = −½` whatever `x`; a nonzero time would show, since the negated field must be
+    /// evaluated at t = 0.
+    fn constant() -> FnField {
+        FnField {
+            classes: 2,
+            ..FnField::new(|x, t| {
+                x.zeros_like().add_scalar(-0.5) + t.unsqueeze_dim::<2>(1).mul_scalar(100.0)
+            })
         }
     }
 
@@ -551,7 +559,7 @@ mod tests {
             .unwrap();
         let x0 = noise(8);
         let out = sampler
-            .sample(&Constant, x0.clone(), Some(&[0, 1, 2, 0, 1, 2, 0, 1]), 0)
+            .sample(&constant(), x0.clone(), Some(&[0, 1, 2, 0, 1, 2, 0, 1]), 0)
             .unwrap();
         let err = (out.samples - x0.add_scalar(0.5)).abs().max().into_scalar();
         assert!(err < 1e-5, "{err}");
@@ -583,7 +591,7 @@ mod tests {
                 .is_err()
         );
         let sampler = FlowSamplerConfig::new().with_mode(fixed(4)).init().unwrap();
-        let field = GaussianVelocity { mu: 0.0, s: 1.0 };
+        let field = gaussian_velocity(0.0, 1.0);
         let wide = Tensor::<TestInner, 2>::zeros([3, 5], &Default::default());
         assert!(matches!(
             sampler.sample(&field, wide, None, 0),
@@ -591,10 +599,10 @@ mod tests {
         ));
         let labelled = sampler.sample(&field, noise(3), Some(&[0, 0, 0]), 0);
         assert!(matches!(labelled, Err(SampleError::InvalidParameter(p)) if p.name == "labels"));
-        let bad_label = sampler.sample(&Constant, noise(2), Some(&[0, 3]), 0);
+        let bad_label = sampler.sample(&constant(), noise(2), Some(&[0, 3]), 0);
         assert!(matches!(bad_label, Err(SampleError::InvalidParameter(p)) if p.name == "label"));
         // s = 0 makes k(1) = 0/0: the samples are NaN, and the run says which rows.
-        let degenerate = GaussianVelocity { mu: 0.0, s: 0.0 };
+        let degenerate = gaussian_velocity(0.0, 0.0);
         let err = sampler.sample(&degenerate, noise(3), None, 0).unwrap_err();
         assert!(matches!(err, SampleError::NonFinite { chains, .. } if chains == vec![0, 1, 2]));
     }

@@ -12,7 +12,6 @@ use crate::TrainError;
 use crate::coupling::Coupling;
 use crate::error::invalid;
 use crate::flow_path::{PathBatch, check_field_batch, draw_paths, validate};
-use crate::metrics::Metrics;
 use crate::objective::{LossOutput, Objective, TrainStep};
 use crate::time_sampler::TimeSampler;
 
@@ -192,11 +191,9 @@ impl<B: AutodiffBackend, M: FieldModel<B>> Objective<B, M> for EquilibriumMatchi
             batch.detach(),
             step,
         )?;
-        Ok(LossOutput {
-            loss: equilibrium_matching_loss(model, c, &paths, None),
-            metrics: Metrics::new(),
-            negatives: None,
-        })
+        Ok(LossOutput::loss_only(equilibrium_matching_loss(
+            model, c, &paths, None,
+        )))
     }
 
     fn describe(&self) -> serde_json::Value {

@@ -10,7 +10,6 @@ use ebm_core::neural::FieldModel;
 use crate::TrainError;
 use crate::coupling::Coupling;
 use crate::flow_path::{PathBatch, check_field_batch, draw_paths, validate};
-use crate::metrics::Metrics;
 use crate::objective::{LossOutput, Objective, TrainStep};
 use crate::time_sampler::TimeSampler;
 
@@ -94,11 +93,12 @@ impl<B: AutodiffBackend, M: FieldModel<B>> Objective<B, M> for FlowMatching {
             batch.detach(),
             step,
         )?;
-        Ok(LossOutput {
-            loss: flow_matching_loss(model, &paths, None, c.negate_velocity),
-            metrics: Metrics::new(),
-            negatives: None,
-        })
+        Ok(LossOutput::loss_only(flow_matching_loss(
+            model,
+            &paths,
+            None,
+            c.negate_velocity,
+        )))
     }
 
     fn describe(&self) -> serde_json::Value {

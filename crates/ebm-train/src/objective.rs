@@ -25,6 +25,19 @@ pub struct LossOutput<B: AutodiffBackend> {
     pub negatives: Option<Tensor<Inner<B>, 2>>,
 }
 
+impl<B: AutodiffBackend> LossOutput<B> {
+    /// An output with only its loss: for objectives that draw no negatives and compute no
+    /// metric on the way (score matching never evaluates `E` itself, so the trainer asks for
+    /// the data energy, [`Objective::data_energy`], at logged steps only).
+    pub fn loss_only(loss: Tensor<B, 1>) -> Self {
+        Self {
+            loss,
+            metrics: Metrics::new(),
+            negatives: None,
+        }
+    }
+}
+
 /// The step an objective computes its loss for: the optimiser step (from 0) and the run's seed.
 ///
 /// An objective draws every random number from named streams of it ([`TrainStep::stream`]), so

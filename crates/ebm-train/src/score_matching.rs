@@ -16,7 +16,6 @@ use ebm_sample::{NoiseLadder, NoiseLadderConfig};
 
 use crate::TrainError;
 use crate::error::invalid;
-use crate::metrics::Metrics;
 use crate::objective::{LossOutput, Objective, TrainStep};
 
 /// Distribution of the probe vectors `v` of Hutchinson's trace estimator and of sliced score
@@ -111,18 +110,6 @@ fn row_dot<B: AutodiffBackend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 1>
     (a * b).sum_dim(1).reshape([n])
 }
 
-/// The output of a score-matching objective: only its loss. Score matching draws no negatives,
-/// runs no sampler and never evaluates `E` itself, so the trainer asks for the data energy
-/// ([`Objective::data_energy`]) at logged steps instead of every step paying a forward pass
-/// for a metric.
-fn score_output<B: AutodiffBackend>(loss: Tensor<B, 1>) -> LossOutput<B> {
-    LossOutput {
-        loss,
-        metrics: Metrics::new(),
-        negatives: None,
-    }
-}
-
 /// Exact Hyvärinen loss `mean_i [½‖∇E(xᵢ)‖² − tr ∇²E(xᵢ)]` on a fixed batch.
 pub fn exact_score_matching_loss<B: AutodiffBackend, M: SecondOrderEnergy<B>>(
     model: &M,
@@ -200,7 +187,7 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for ScoreMatch
                 hutchinson_score_matching_loss(model, x, v)
             }
         };
-        Ok(score_output(loss))
+        Ok(LossOutput::loss_only(loss))
     }
 
     fn describe(&self) -> serde_json::Value {
@@ -263,7 +250,7 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for SlicedScor
         let mut noise = Noise::new(seed);
         let v = self.config.projection.draw(&mut noise, [n * p, d], &x);
         let loss = sliced_score_matching_loss(model, x, v);
-        Ok(score_output(loss))
+        Ok(LossOutput::loss_only(loss))
     }
 
     fn describe(&self) -> serde_json::Value {
@@ -324,7 +311,7 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for DenoisingS
         let seed = step.stream("denoising/noise");
         let eps = Noise::new(seed).normal([n, d], &x);
         let loss = denoising_score_matching_loss(model, x, eps, sigma);
-        Ok(score_output(loss))
+        Ok(LossOutput::loss_only(loss))
     }
 
     fn describe(&self) -> serde_json::Value {
@@ -425,7 +412,7 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
         );
         let eps = noise.normal([n, d], &x);
         let loss = multiscale_denoising_score_matching_loss(model, x, eps, sigma);
-        Ok(score_output(loss))
+        Ok(LossOutput::loss_only(loss))
     }
 
     fn describe(&self) -> serde_json::Value {
