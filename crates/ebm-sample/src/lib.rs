@@ -9,6 +9,7 @@
 //! | [`Mala`] | `mala.rs` | Metropolis-adjusted Langevin, per-chain accept/reject |
 //! | [`Hmc`] | `hmc.rs` | Hamiltonian Monte Carlo, leapfrog, scalar or diagonal mass, divergence guard |
 //! | [`NoiseLadder`] | `noise_ladder.rs` | annealed Langevin down a geometric ladder of noise levels (score-based sampling) |
+//! | [`ReplicaExchange`] | `replica_exchange.rs` | parallel tempering around any transition: a ladder of temperatures with even–odd swaps |
 //! | [`FlowSampler`] | `flow.rs` | a learned velocity field from noise to data: ODE on any integrator, or reverse SDE with a last step |
 //! | [`FieldDescent`] | `field_descent.rs` | Nesterov descent along a learned gradient field (Equilibrium Matching) |
 //! | [`GradientDescent`], [`Nesterov`] | `gradient_descent.rs`, `nesterov.rs` | deterministic minimisers |
@@ -39,6 +40,7 @@ mod nesterov;
 pub mod noise;
 mod noise_ladder;
 mod non_finite_guard;
+mod replica_exchange;
 pub mod run;
 mod run_recorder;
 mod transition;
@@ -57,6 +59,7 @@ pub use mala::{Mala, MalaConfig};
 pub use nesterov::{MomentumState, Nesterov, NesterovConfig};
 pub use noise_ladder::{NoiseLadder, NoiseLadderConfig};
 pub use non_finite_guard::non_finite_chains;
+pub use replica_exchange::{Ladder, ReplicaExchange, ReplicaExchangeConfig, ReplicaSamples};
 pub use run::{NonFinitePolicy, RunConfig, Sampler, Samples};
 pub use transition::{CachedGradient, ChainState, Step, StepInfo, Transition};
 
@@ -82,6 +85,9 @@ mod tests {
         assert_round_trip(&NesterovConfig::new());
         assert_round_trip(&NoiseLadderConfig::new());
         assert_round_trip(&FieldDescentConfig::new());
+        assert_round_trip(
+            &ReplicaExchangeConfig::new().with_ladder(Ladder::Adaptive { rate: 1.0 }),
+        );
         assert_round_trip(&FlowSamplerConfig::new().with_mode(FlowMode::sde()));
         assert_round_trip(&FlowSamplerConfig::new().with_mode(FlowMode::Ode {
             integrator: FlowIntegrator::Fixed {
