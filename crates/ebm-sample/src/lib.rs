@@ -9,6 +9,7 @@
 //! | [`Mala`] | `mala.rs` | Metropolis-adjusted Langevin, per-chain accept/reject |
 //! | [`Hmc`] | `hmc.rs` | Hamiltonian Monte Carlo, leapfrog, scalar or diagonal mass, divergence guard |
 //! | [`NoiseLadder`] | `noise_ladder.rs` | annealed Langevin down a geometric ladder of noise levels (score-based sampling) |
+//! | [`AnnealedImportance`] | `annealed_importance.rs` | `log Z` with its standard error, annealing from a Gaussian base over any transition |
 //! | [`ReplicaExchange`] | `replica_exchange.rs` | parallel tempering around any transition: a ladder of temperatures with even–odd swaps |
 //! | [`FlowSampler`] | `flow.rs` | a learned velocity field from noise to data: ODE on any integrator, or reverse SDE with a last step |
 //! | [`FieldDescent`] | `field_descent.rs` | Nesterov descent along a learned gradient field (Equilibrium Matching) |
@@ -26,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod adaptation;
+mod annealed_importance;
 mod box_muller;
 pub mod diagnostics;
 mod error;
@@ -46,6 +48,9 @@ mod run_recorder;
 mod transition;
 
 pub use adaptation::{DualAveraging, DualAveragingConfig};
+pub use annealed_importance::{
+    AnnealedImportance, AnnealedImportanceConfig, AnnealingSpacing, LogPartition,
+};
 pub use diagnostics::{Diagnostics, StepRecord};
 pub use error::SampleError;
 pub use field_descent::{FieldDescent, FieldDescentConfig};
@@ -85,6 +90,7 @@ mod tests {
         assert_round_trip(&NesterovConfig::new());
         assert_round_trip(&NoiseLadderConfig::new());
         assert_round_trip(&FieldDescentConfig::new());
+        assert_round_trip(&AnnealedImportanceConfig::new());
         assert_round_trip(
             &ReplicaExchangeConfig::new().with_ladder(Ladder::Adaptive { rate: 1.0 }),
         );
