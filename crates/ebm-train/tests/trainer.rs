@@ -792,6 +792,10 @@ impl Objective<B, Mlp<B>> for BatchSizes {
         Ok(ebm_core::Energy::check_input(model, dims)?)
     }
 
+    fn data_energy(&self, model: &Mlp<B>, batch: &Tensor<B, 2>) -> Option<Tensor<Cpu, 1>> {
+        Some(ebm_core::Energy::energy_value(model, batch.clone().inner()).mean())
+    }
+
     fn loss(
         &mut self,
         model: &Mlp<B>,

@@ -2,6 +2,8 @@
 //! reproducibility and bad input. Sizes are chosen so that each statistical check has a margin of
 //! at least ~3 standard errors and the whole file runs in a few seconds.
 
+mod calibration;
+
 use burn::tensor::{Tensor, TensorData};
 use ebm_core::EnergyError;
 use ebm_core::analytic::{DoubleWell, Gaussian, Harmonic, Rosenbrock};
@@ -120,7 +122,7 @@ struct Steps {
 
 #[test]
 fn langevin_reproduces_the_reference_steps_with_the_same_noise() {
-    let file: Steps = serde_json::from_str(include_str!("data/sampler_steps.json")).unwrap();
+    let file: Steps = serde_json::from_str(include_str!("../data/sampler_steps.json")).unwrap();
     let r = file.langevin;
     let langevin = LangevinConfig::new()
         .step_size(r.step_size)
