@@ -167,6 +167,11 @@ mod annealed_importance {
 
     #[test]
     fn annealed_importance_agrees_with_quadrature_in_two_dimensions() {
+        // Host-side statistics around a transition checked on every backend elsewhere; 3000
+        // annealing stages of 1024 chains take minutes on lavapipe.
+        if ebm_testing::BACKEND_NAME != "ndarray" {
+            return;
+        }
         check("double well", &DoubleWell::default());
         let mode =
             |x: f64| Gaussian::new(vec![x, 0.5], vec![vec![0.3, 0.1], vec![0.1, 0.2]]).unwrap();

@@ -270,7 +270,14 @@ mod tests {
 
     #[test]
     fn the_log_partition_of_gaussians_is_recovered_within_two_standard_errors() {
-        for (d, stages) in [(2, 500), (10, 500), (50, 3000)] {
+        // d = 50 (3000 stages) on NdArray only: the estimator is host-side arithmetic around a
+        // transition that the other tests check on every backend, and on lavapipe it takes
+        // minutes.
+        let cases: &[(usize, usize)] = match ebm_testing::BACKEND_NAME {
+            "ndarray" => &[(2, 500), (10, 500), (50, 3000)],
+            _ => &[(2, 500), (10, 500)],
+        };
+        for &(d, stages) in cases {
             // Variances from 0.3 to 3 and a shifted mean: far from the base in 50 dimensions.
             let variances: Vec<f64> = (0..d)
                 .map(|i| 0.3 + 2.7 * i as f64 / (d - 1) as f64)

@@ -319,6 +319,11 @@ fn mean_and_covariance(x: Tensor<Cpu, 2>) -> [f64; 5] {
 
 #[test]
 fn flow_matching_and_the_flow_sampler_recover_the_gaussian() {
+    // 800 training steps and an adaptive ODE: minutes on lavapipe. The loss and the sampler are
+    // checked on every backend by the flow tests; this is their statistics together.
+    if ebm_testing::BACKEND_NAME != "ndarray" {
+        return;
+    }
     use burn::module::AutodiffModule;
     use ebm_core::neural::ConditionedMlpConfig;
     use ebm_sample::FlowSamplerConfig;
