@@ -263,14 +263,13 @@ impl<B: Backend> ConditionedMlp<B> {
     }
 
     #[track_caller]
-    fn check(&self, x: &Tensor<B, 2>, t: &Tensor<B, 1>, labels: Option<&[usize]>) {
+    fn check(&self, x: &Tensor<B, 2>, times: usize, labels: Option<&[usize]>) {
         let name = std::any::type_name::<Self>();
         assert_batch(name, Some(self.input_dim), x.dims());
         assert_eq!(
-            t.dims()[0],
+            times,
             x.dims()[0],
-            "{name}: {} times for {} rows",
-            t.dims()[0],
+            "{name}: {times} times for {} rows",
             x.dims()[0]
         );
         if let Err(e) = self.check_labels(labels, x.dims()[0]) {
@@ -296,7 +295,7 @@ impl<B: Backend> ConditionedMlp<B> {
         t: Tensor<B, 1>,
         labels: Option<&[usize]>,
     ) -> Tensor<B, 2> {
-        self.check(&x, &t, labels);
+        self.check(&x, t.dims()[0], labels);
         self.layers().forward(self.joined(x, t, labels), None).0
     }
 
@@ -309,7 +308,7 @@ impl<B: Backend> ConditionedMlp<B> {
     pub fn forward_at(&self, x: Tensor<B, 2>, t: f64, labels: Option<&[usize]>) -> Tensor<B, 2> {
         let [n, d] = x.dims();
         let device = x.device();
-        self.check(&x, &Tensor::zeros([n], &device), labels);
+        self.check(&x, n, labels);
         let first = &self.hidden[0];
         let weight = first.weight.val();
         let [width, h] = weight.dims();
@@ -344,7 +343,7 @@ impl<B: Backend> ConditionedMlp<B> {
         labels: Option<&[usize]>,
         cotangent: &Cotangent<B>,
     ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        self.check(&x, &t, labels);
+        self.check(&x, t.dims()[0], labels);
         let [n, d] = x.dims();
         let chain = self.layers();
         let (f, _, cache) = chain.forward(self.joined(x.clone(), t, labels), None);
