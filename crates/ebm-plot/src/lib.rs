@@ -7,6 +7,7 @@
 //! | `landscape.rs` | [`plot_landscape`]: a 2-D energy as a heatmap with a colour bar, optionally with samples and chain trajectories on top |
 //! | `curves.rs` | [`plot_curves`]: loss and energy curves of a training run |
 //! | `image_grid.rs` | [`plot_image_grid`]: a grid of image samples |
+//! | `scatter_grid.rs` | [`plot_scatter_grid`]: 2-D samples of several methods side by side, on common axes |
 //!
 //! Text uses the DejaVu Sans font compiled into the crate (see `fonts/DEJAVU-LICENSE.txt`), so
 //! no system font is needed.
@@ -16,10 +17,12 @@
 mod curves;
 mod image_grid;
 mod landscape;
+mod scatter_grid;
 
 pub use curves::{Series, plot_curves};
 pub use image_grid::plot_image_grid;
 pub use landscape::{LandscapeOptions, plot_landscape};
+pub use scatter_grid::{ScatterPanel, plot_scatter_grid};
 
 use thiserror::Error;
 

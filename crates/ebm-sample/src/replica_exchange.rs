@@ -429,6 +429,9 @@ mod tests {
 
     #[test]
     fn an_adaptive_ladder_evens_out_the_swap_acceptance() {
+        if !host_statistics_only() {
+            return;
+        }
         let energy = two_modes();
         let mala = MalaConfig::new().step_size(0.12).init().unwrap();
         let spread = |ladder: Ladder| {

@@ -323,7 +323,7 @@ mod tests {
             AdaptiveMethod::Bosh3,
             AdaptiveMethod::Dopri5,
         ] {
-            let runs: Vec<(f64, usize, f64)> = [1e-5, 1e-4, 1e-3, 1e-2]
+            let runs: Vec<(f64, usize, f64)> = [1e-4, 1e-3, 1e-2]
                 .iter()
                 .map(|&rtol| {
                     let s = solver(method, rtol)
@@ -336,7 +336,7 @@ mod tests {
                 assert!(pair[1].1 < pair[0].1, "{method:?}: {runs:?}");
             }
             for &(rtol, _, err) in &runs {
-                assert!(err < 20.0 * rtol.max(1e-5), "{method:?}: {runs:?}");
+                assert!(err < 20.0 * rtol, "{method:?}: {runs:?}");
             }
         }
     }
