@@ -8,7 +8,7 @@
 //! Writes `table.md`, `results.json` and one picture per dataset (held-out data, then each
 //! method's samples) to the output folder; docs/flow_quality.md shows a full run.
 //!
-//! `cargo run --release -p ebm-examples --example flow_quality -- [--quick] [--torchebm PYTHON] [--out DIR]`
+//! `cargo run --release -p ebm-examples --example flow_quality -- [--quick] [--torchebm PYTHON] [--sets a,b] [--out DIR]`
 
 #[path = "common/mod.rs"]
 mod common;
@@ -411,7 +411,19 @@ fn score_mmd(samples: &[Vec<f64>], held_out: &[Vec<f64>], bandwidth: f64) -> (f6
 }
 
 fn run<B: AutodiffBackend>(args: &Args) {
-    let s = Settings::new(args.quick);
+    let mut s = Settings::new(args.quick);
+    if let Some(list) = args.option("--sets") {
+        let known = s.sets.clone();
+        s.sets = list
+            .split(',')
+            .map(|name| {
+                *known.iter().find(|k| **k == name).unwrap_or_else(|| {
+                    eprintln!("error: --sets: no set `{name}` (the sets: {known:?})");
+                    std::process::exit(2)
+                })
+            })
+            .collect();
+    }
     let data_dir = args.out.join("data");
     std::fs::create_dir_all(&data_dir).expect("output folder");
     let sets: Vec<Set> = s
@@ -550,7 +562,7 @@ fn run<B: AutodiffBackend>(args: &Args) {
 }
 
 fn main() {
-    let args = Args::parse_with("out/flow_quality", &["--torchebm"]);
+    let args = Args::parse_with("out/flow_quality", &["--torchebm", "--sets"]);
     ebm::with_backend!(args.backend.as_str(), B => run::<B>(&args))
         .unwrap_or_else(common::unknown_backend);
 }

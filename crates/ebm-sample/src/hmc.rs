@@ -53,6 +53,12 @@ pub struct HmcConfig {
     /// A transition whose energy error `H₁ − H₀` exceeds this (or is not finite) is divergent.
     #[config(default = 1000.0)]
     pub divergence_threshold: f64,
+    /// Step-size jitter `j` in [0, 1): each transition scales h by one draw of U(1 − j, 1 + j),
+    /// shared by all chains, so that no fixed trajectory length `L·h` can resonate with the
+    /// target (Neal 2011, "MCMC using Hamiltonian dynamics", §5.4.2.2). 0 keeps h as scheduled
+    /// or adapted.
+    #[config(default = 0.0)]
+    pub step_jitter: f64,
 }
 
 ebm_core::json_config!(HmcConfig, required = [], template = HmcConfig::new());
@@ -104,6 +110,13 @@ impl Hmc {
                 "divergence_threshold",
                 self.config.divergence_threshold,
                 "must be > 0",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.config.step_jitter) {
+            return Err(invalid(
+                "step_jitter",
+                self.config.step_jitter,
+                "must be in [0, 1)",
             ));
         }
         let masses = self.config.mass.values();
@@ -180,13 +193,17 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
         let sqrt_mass: Tensor<Inner<B>, 2> = self.sqrt_mass.tensor(&x0);
         let inv_mass: Tensor<Inner<B>, 2> = self.inv_mass.tensor(&x0);
         let p0 = noise.normal([n, d], &x0) * sqrt_mass;
+        let h = match self.config.step_jitter {
+            j if j > 0.0 => step.size * noise.uniform(1.0 - j, 1.0 + j),
+            _ => step.size,
+        };
         let h0 = e0.clone() + kinetic(&p0, &inv_mass);
         let LeapfrogEnd {
             x: x1,
             p: p1,
             energy: e1,
             grad: g1,
-        } = self.leapfrog::<B, E>(energy, x0.clone(), p0, g0.clone(), step.size, &inv_mass);
+        } = self.leapfrog::<B, E>(energy, x0.clone(), p0, g0.clone(), h, &inv_mass);
         let h1 = e1.clone() + kinetic(&p1, &inv_mass);
         let delta = h1 - h0; // H₁ − H₀; NaN or +∞ for a diverged chain
         let divergent = delta
@@ -323,6 +340,45 @@ mod tests {
                 .collect::<Vec<_>>(),
             1e-5,
         );
+    }
+
+    /// On N(0, 1) a trajectory of length `L·h = π` maps every x to about −x whatever the
+    /// momentum, so chains started together stay together; jittered steps break the
+    /// resonance and the ensemble spreads to the target's unit variance.
+    #[test]
+    fn step_jitter_breaks_a_resonant_trajectory_length() {
+        if ebm_testing::BACKEND_NAME != "ndarray" {
+            return; // 4000 leapfrog steps of host statistics: minutes on lavapipe
+        }
+        use crate::{RunConfig, Sampler};
+        let energy = Harmonic::new(1.0).unwrap();
+        let variance = |jitter: f64| {
+            let hmc = HmcConfig::new()
+                .step_size(std::f64::consts::PI / 10.0)
+                .with_n_leapfrog(10)
+                .with_step_jitter(jitter)
+                .init()
+                .unwrap();
+            let start = Tensor::<TestInner, 2>::ones([500, 1], &Default::default());
+            let out = Sampler::<B>::sample(&hmc, &energy, start, &RunConfig::new(200).with_seed(3))
+                .unwrap();
+            let v: Vec<f64> = out
+                .final_state
+                .into_data()
+                .convert::<f64>()
+                .to_vec()
+                .unwrap();
+            let m = v.iter().sum::<f64>() / v.len() as f64;
+            v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64
+        };
+        let (fixed, jittered) = (variance(0.0), variance(0.5));
+        assert!(fixed < 0.2, "fixed steps: variance {fixed}");
+        assert!(
+            (jittered - 1.0).abs() < 0.2,
+            "jittered steps: variance {jittered}"
+        );
+        assert!(HmcConfig::new().with_step_jitter(1.0).init().is_err());
+        assert!(HmcConfig::new().with_step_jitter(-0.1).init().is_err());
     }
 
     #[test]

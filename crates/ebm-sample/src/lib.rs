@@ -17,6 +17,8 @@
 //!
 //! The [`integrator`] module holds the ODE and SDE integrators (explicit and adaptive
 //! Runge–Kutta, Euler–Maruyama, leapfrog), usable on their own; HMC calls its leapfrog.
+//! [`diagnostics`] computes ESS and split-R̂ of a run, and `nested_rhat.rs` the nested R̂
+//! ([`nested_rhat`]) of many short chains grouped into superchains.
 //!
 //! Every sampler implements [`Transition`] (one step on a batch of chains, with `&self`: what a
 //! run changes lives in the transition's [`ChainState`]); the [`Sampler`]
@@ -38,6 +40,7 @@ mod hmc;
 pub mod integrator;
 mod langevin;
 mod mala;
+mod nested_rhat;
 mod nesterov;
 pub mod noise;
 mod noise_ladder;
@@ -61,6 +64,7 @@ pub use gradient_descent::{GradientDescent, GradientDescentConfig};
 pub use hmc::{Hmc, HmcConfig, Mass};
 pub use langevin::{Langevin, LangevinConfig};
 pub use mala::{Mala, MalaConfig};
+pub use nested_rhat::{nested_rhat, nested_rhat_per_coordinate};
 pub use nesterov::{MomentumState, Nesterov, NesterovConfig};
 pub use noise_ladder::{NoiseLadder, NoiseLadderConfig};
 pub use non_finite_guard::non_finite_chains;

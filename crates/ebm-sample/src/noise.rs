@@ -78,6 +78,11 @@ impl Noise {
         (0..n).map(|_| self.rng.random_range(0..count)).collect()
     }
 
+    /// One draw of U(low, high) on the host: a per-step scalar, such as a jittered step size.
+    pub fn uniform(&mut self, low: f64, high: f64) -> f64 {
+        low + (high - low) * self.rng.random::<f64>()
+    }
+
     /// `[n]` draws of `log U(0, 1)` (for Metropolis tests), with the dtype and device of `like`.
     pub fn log_uniform<Bk: Backend>(&mut self, n: usize, like: &Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         let values: Vec<f32> = (0..n)
