@@ -9,7 +9,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`energy`] | [`Energy`], [`SecondOrderEnergy`], input checks |
-//! | [`analytic`] | Gaussian, DoubleWell, Harmonic, Rosenbrock, Ackley, Rastrigin, Himmelblau, Booth, Styblinski–Tang |
+//! | [`analytic`] | Gaussian, DoubleWell, Harmonic, Rosenbrock, Ackley, Rastrigin, Himmelblau, Booth, Styblinski–Tang, Neal's funnel, banana |
 //! | [`combinators`] | Composite, Mixture, Spherical, FromLogDensity |
 //! | [`neural`] | Mlp, Cnn, Hybrid and their activations |
 //! | [`check`] | the energy checker and its report |

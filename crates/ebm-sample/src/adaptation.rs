@@ -111,6 +111,17 @@ impl DualAveraging {
         }
     }
 
+    /// The same adaptation started again from the averaged step size, as Stan's does when the
+    /// mass matrix changes under it: the old iterates were tuned to the old geometry.
+    pub fn restarted(&self) -> Self {
+        let config = DualAveragingConfig {
+            gamma: self.gamma,
+            t0: self.t0,
+            kappa: self.kappa,
+        };
+        config.init(self.final_step_size(), self.target)
+    }
+
     /// Feeds one warm-up step's mean acceptance probability.
     pub fn update(&mut self, acceptance: f64) {
         // A NaN acceptance (no finite proposal) counts as a rejection.
@@ -164,6 +175,13 @@ impl<'a> RunStepSize<'a> {
     pub(crate) fn update(&mut self, acceptance: f64) {
         if let Some(da) = &mut self.adapting {
             da.update(acceptance);
+        }
+    }
+
+    /// Starts the adaptation again from its averaged step (the geometry changed).
+    pub(crate) fn restart(&mut self) {
+        if let Some(da) = &mut self.adapting {
+            *da = da.restarted();
         }
     }
 
@@ -237,6 +255,14 @@ mod tests {
         }
         assert_eq!(uniform.step_size(), stan_da.step_size());
         assert_ne!(uniform.final_step_size(), stan_da.final_step_size());
+        // A restart keeps the constants and the target, and starts from the averaged step.
+        let restarted = stan_da.restarted();
+        assert_eq!(restarted.step_size(), stan_da.final_step_size());
+        assert_eq!(
+            restarted,
+            DualAveraging::new(stan_da.final_step_size(), 0.65),
+            "Stan's constants, the same target, no history"
+        );
 
         let config = DualAveragingConfig::new();
         assert!(config.validate(0.65).is_ok());

@@ -1,8 +1,8 @@
 //! Hamiltonian Monte Carlo with a leapfrog integrator.
 
 use burn::config::Config;
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Bool, Tensor};
 use ebm_core::schedule::Schedule;
 use ebm_core::{DeviceConstant, Energy, Inner};
 
@@ -10,8 +10,9 @@ use crate::adaptation::{DualAveraging, DualAveragingConfig};
 use crate::error::{SampleError, invalid};
 use crate::integrator::{LeapfrogEnd, leapfrog};
 use crate::mala::check_adaptation;
+use crate::mass_adaptation::{MassAdaptationConfig, WindowMoments};
 use crate::noise::Noise;
-use crate::transition::{CachedGradient, Step, StepInfo, Transition};
+use crate::transition::{CachedGradient, ChainState, Step, StepInfo, Transition};
 
 /// The mass matrix of [`Hmc`].
 #[derive(Config, Debug, PartialEq)]
@@ -41,9 +42,14 @@ pub struct HmcConfig {
     /// Leapfrog steps L per transition (≥ 1).
     #[config(default = 10)]
     pub n_leapfrog: usize,
-    /// The mass matrix.
+    /// The mass matrix (the starting one when adapting).
     #[config(default = "Mass::Scalar(1.0)")]
     pub mass: Mass,
+    /// Estimate a diagonal mass from the chain ensemble during warm-up, in Stan's windows
+    /// (`mass_adaptation.rs`); the step size, when it adapts, starts again after each update.
+    /// `None` keeps `mass`.
+    #[config(default = "None")]
+    pub mass_adaptation: Option<MassAdaptationConfig>,
     /// Adapt h by dual averaging during warm-up towards this acceptance rate (e.g. 0.65).
     #[config(default = "None")]
     pub target_acceptance: Option<f64>,
@@ -112,6 +118,9 @@ impl Hmc {
                 "must be > 0",
             ));
         }
+        if let Some(windows) = &self.config.mass_adaptation {
+            windows.validate()?;
+        }
         if !(0.0..1.0).contains(&self.config.step_jitter) {
             return Err(invalid(
                 "step_jitter",
@@ -160,8 +169,51 @@ pub(crate) fn kinetic<Bk: Backend>(p: &Tensor<Bk, 2>, inv_mass: &Tensor<Bk, 2>) 
         .mul_scalar(0.5)
 }
 
+/// The state of HMC chains: positions with their energy and gradient, and the mass they move
+/// with, fixed or adapted during warm-up.
+#[derive(Debug, Clone)]
+pub struct HmcState<Bk: Backend> {
+    /// Positions with their cached energy and gradient.
+    pub chains: CachedGradient<Bk>,
+    /// `M⁻¹` as a `[1, D]` row (`[1, 1]` for a scalar mass).
+    inv_mass: Tensor<Bk, 2>,
+    /// `√M`, likewise.
+    sqrt_mass: Tensor<Bk, 2>,
+    /// The draws of the current mass-adaptation window.
+    window: Option<WindowMoments<Bk>>,
+}
+
+impl<Bk: Backend> HmcState<Bk> {
+    /// `M⁻¹` as a `[1, D]` row (`[1, 1]` for a scalar mass): the configured mass, or after
+    /// warm-up the adapted one.
+    pub fn inverse_mass(&self) -> &Tensor<Bk, 2> {
+        &self.inv_mass
+    }
+}
+
+impl<Bk: Backend> ChainState<Bk> for HmcState<Bk> {
+    fn positions(&self) -> &Tensor<Bk, 2> {
+        &self.chains.x
+    }
+
+    fn into_positions(self) -> Tensor<Bk, 2> {
+        self.chains.x
+    }
+
+    fn energies(&self) -> Option<&Tensor<Bk, 1>> {
+        self.chains.energies()
+    }
+
+    fn restart(self, mask: Tensor<Bk, 2, Bool>, fresh: Tensor<Bk, 2>) -> Self {
+        Self {
+            chains: self.chains.restart(mask, fresh),
+            ..self
+        }
+    }
+}
+
 impl<B: AutodiffBackend> Transition<B> for Hmc {
-    type State = CachedGradient<Inner<B>>;
+    type State = HmcState<Inner<B>>;
 
     fn validate(&self) -> Result<(), SampleError> {
         self.check()
@@ -176,7 +228,12 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
                     right: x.dims()[1],
                 }))
             }
-            _ => Ok(CachedGradient::new(x)),
+            _ => Ok(HmcState {
+                inv_mass: self.inv_mass.tensor(&x),
+                sqrt_mass: self.sqrt_mass.tensor(&x),
+                chains: CachedGradient::new(x),
+                window: None,
+            }),
         }
     }
 
@@ -187,12 +244,16 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
         step: Step,
         noise: &mut Noise,
     ) -> (Self::State, StepInfo<Inner<B>>) {
-        let (e0, g0) = state.energy_and_grad(energy);
-        let x0 = state.x;
+        let HmcState {
+            chains,
+            inv_mass,
+            sqrt_mass,
+            window,
+        } = state;
+        let (e0, g0) = chains.energy_and_grad(energy);
+        let x0 = chains.x;
         let [n, d] = x0.dims();
-        let sqrt_mass: Tensor<Inner<B>, 2> = self.sqrt_mass.tensor(&x0);
-        let inv_mass: Tensor<Inner<B>, 2> = self.inv_mass.tensor(&x0);
-        let p0 = noise.normal([n, d], &x0) * sqrt_mass;
+        let p0 = noise.normal([n, d], &x0) * sqrt_mass.clone();
         let h = match self.config.step_jitter {
             j if j > 0.0 => step.size * noise.uniform(1.0 - j, 1.0 + j),
             _ => step.size,
@@ -218,12 +279,17 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
             .lower(log_alpha.clone())
             .bool_and(divergent.clone().bool_not());
         let accept_rows = accept.clone().unsqueeze_dim::<2>(1).expand([n, d]);
-        let next = CachedGradient {
-            x: x0.mask_where(accept_rows.clone(), x1),
-            cached: Some((
-                e0.mask_where(accept.clone(), e1),
-                g0.mask_where(accept_rows, g1),
-            )),
+        let next = HmcState {
+            chains: CachedGradient {
+                x: x0.mask_where(accept_rows.clone(), x1),
+                cached: Some((
+                    e0.mask_where(accept.clone(), e1),
+                    g0.mask_where(accept_rows, g1),
+                )),
+            },
+            inv_mass,
+            sqrt_mass,
+            window,
         };
         (
             next,
@@ -242,6 +308,36 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
     fn adaptation(&self) -> Option<DualAveraging> {
         let config = &self.config;
         (config.dual_averaging).start(config.target_acceptance, &config.step_size)
+    }
+
+    fn adapt_state(&self, state: Self::State, k: usize, n_warmup: usize) -> (Self::State, bool) {
+        let Some(windows) = &self.config.mass_adaptation else {
+            return (state, false);
+        };
+        let windows = windows.windows(n_warmup);
+        if !windows.collects(k) {
+            return (state, false);
+        }
+        let x = &state.chains.x;
+        let window = match state.window {
+            Some(moments) => moments.add(x),
+            None => WindowMoments::new(x),
+        };
+        if !windows.updates_after(k) {
+            let state = HmcState {
+                window: Some(window),
+                ..state
+            };
+            return (state, false);
+        }
+        let inv_mass = window.inverse_mass(&state.inv_mass);
+        let state = HmcState {
+            sqrt_mass: inv_mass.clone().sqrt().recip(),
+            inv_mass,
+            window: None,
+            ..state
+        };
+        (state, true)
     }
 }
 

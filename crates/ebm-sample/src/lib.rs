@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | [`Langevin`] | `langevin.rs` | unadjusted Langevin (Euler–Maruyama), scheduled step and noise, optional clamp |
 //! | [`Mala`] | `mala.rs` | Metropolis-adjusted Langevin, per-chain accept/reject |
-//! | [`Hmc`] | `hmc.rs` | Hamiltonian Monte Carlo, leapfrog, scalar or diagonal mass, divergence guard |
+//! | [`Hmc`] | `hmc.rs` | Hamiltonian Monte Carlo, leapfrog, scalar or diagonal mass (or one estimated from the ensemble in warm-up, `mass_adaptation.rs`), step jitter, divergence guard |
 //! | [`NoiseLadder`] | `noise_ladder.rs` | annealed Langevin down a geometric ladder of noise levels (score-based sampling) |
 //! | [`AnnealedImportance`] | `annealed_importance.rs` | `log Z` with its standard error, annealing from a Gaussian base over any transition |
 //! | [`ReplicaExchange`] | `replica_exchange.rs` | parallel tempering around any transition: a ladder of temperatures with even–odd swaps |
@@ -40,6 +40,7 @@ mod hmc;
 pub mod integrator;
 mod langevin;
 mod mala;
+pub mod mass_adaptation;
 mod nested_rhat;
 mod nesterov;
 pub mod noise;
@@ -61,9 +62,10 @@ pub use flow::{
     Diffusion, FlowIntegrator, FlowMode, FlowSampler, FlowSamplerConfig, FlowSamples, LastStep,
 };
 pub use gradient_descent::{GradientDescent, GradientDescentConfig};
-pub use hmc::{Hmc, HmcConfig, Mass};
+pub use hmc::{Hmc, HmcConfig, HmcState, Mass};
 pub use langevin::{Langevin, LangevinConfig};
 pub use mala::{Mala, MalaConfig};
+pub use mass_adaptation::MassAdaptationConfig;
 pub use nested_rhat::{nested_rhat, nested_rhat_per_coordinate};
 pub use nesterov::{MomentumState, Nesterov, NesterovConfig};
 pub use noise_ladder::{NoiseLadder, NoiseLadderConfig};
@@ -91,6 +93,10 @@ mod tests {
                 .with_dual_averaging(DualAveragingConfig::new().with_gamma(0.1)),
         );
         assert_round_trip(&DualAveragingConfig::new());
+        assert_round_trip(
+            &HmcConfig::new()
+                .with_mass_adaptation(Some(MassAdaptationConfig::new().with_final_buffer(20))),
+        );
         assert_round_trip(&NesterovConfig::new());
         assert_round_trip(&NoiseLadderConfig::new());
         assert_round_trip(&FieldDescentConfig::new());

@@ -4,7 +4,9 @@
 //!
 //! * A run takes `n_warmup + n_steps` steps from the initial state, numbered `k = 0, 1, …`;
 //!   schedules are evaluated at `k`, so the first step uses a schedule's start value.
-//! * Warm-up steps are never kept; MALA and HMC adapt their step size during them when configured.
+//! * Warm-up steps are never kept; MALA and HMC adapt their step size during them when
+//!   configured, and HMC its diagonal mass (after the NaN/Inf check of the step, so a restarted
+//!   chain is not in the estimate).
 //! * Of the `n_steps` sampling steps, counted `i = 0, 1, …`, the state after step `i` is kept when
 //!   `(i + 1) % thin == 0`: `n_steps / thin` states, the initial state not among them.
 //! * The trajectory is chain-major, `[n_chains, n_kept, D]`.
@@ -262,18 +264,23 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
         let (next, info) = kernel.step(energy, state, step, &mut noise);
         let warming = k < run.n_warmup;
         totals.add(&info, warming);
+        if warming
+            && step_size.adapts()
+            && let Some(log_alpha) = &info.log_acceptance
+        {
+            step_size.update(mean_acceptance_probability(log_alpha));
+        }
+        state = guard.after_step(k, next, &mut noise)?;
         if warming {
-            if step_size.adapts()
-                && let Some(log_alpha) = &info.log_acceptance
-            {
-                step_size.update(mean_acceptance_probability(log_alpha));
+            let (adapted, geometry_changed) = kernel.adapt_state(state, k, run.n_warmup);
+            state = adapted;
+            if geometry_changed {
+                step_size.restart();
             }
             if k + 1 == run.n_warmup {
                 step_size.end_warmup();
             }
-        }
-        state = guard.after_step(k, next, &mut noise)?;
-        if !warming {
+        } else {
             let i = k - run.n_warmup;
             recorder.after_step::<B, E, T::State>(i, k, energy, &state, info.accepted.as_ref());
         }

@@ -149,4 +149,13 @@ pub trait Transition<B: AutodiffBackend> {
     fn adaptation(&self) -> Option<DualAveraging> {
         None
     }
+
+    /// Adapts what the state carries besides positions (HMC's mass matrix) after warm-up step
+    /// `k` of `n_warmup`; returns the state and whether the geometry the chains move in
+    /// changed, in which case the run restarts its step-size adaptation from the averaged step.
+    /// The default adapts nothing.
+    fn adapt_state(&self, state: Self::State, k: usize, n_warmup: usize) -> (Self::State, bool) {
+        let _ = (k, n_warmup);
+        (state, false)
+    }
 }

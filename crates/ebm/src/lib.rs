@@ -58,8 +58,8 @@ pub mod prelude {
     pub use burn::tensor::Tensor;
     pub use burn::tensor::backend::{AutodiffBackend, Backend};
     pub use ebm_core::analytic::{
-        Ackley, Booth, DoubleWell, Gaussian, Harmonic, Himmelblau, Rastrigin, Rosenbrock,
-        StyblinskiTang,
+        Ackley, Banana, Booth, DoubleWell, Funnel, Gaussian, Harmonic, Himmelblau, Rastrigin,
+        Rosenbrock, StyblinskiTang,
     };
     pub use ebm_core::check::{CheckConfig, EnergyReport, check_energy};
     pub use ebm_core::combinators::{Composite, FromLogDensity, Mixture, Operation, Spherical};

@@ -32,8 +32,10 @@
 //! ```
 
 mod ackley;
+mod banana;
 mod booth;
 mod double_well;
+mod funnel;
 mod gaussian;
 mod harmonic;
 mod himmelblau;
@@ -42,8 +44,10 @@ mod rosenbrock;
 mod styblinski_tang;
 
 pub use ackley::Ackley;
+pub use banana::Banana;
 pub use booth::Booth;
 pub use double_well::DoubleWell;
+pub use funnel::Funnel;
 pub use gaussian::Gaussian;
 pub use harmonic::Harmonic;
 pub use himmelblau::Himmelblau;
@@ -208,8 +212,10 @@ macro_rules! parameter_free_module {
 
 parameter_free_module!(
     Ackley,
+    Banana,
     Booth,
     DoubleWell,
+    Funnel,
     Gaussian,
     Harmonic,
     Himmelblau,

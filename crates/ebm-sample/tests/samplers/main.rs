@@ -3,6 +3,7 @@
 //! at least ~3 standard errors and the whole file runs in a few seconds.
 
 mod calibration;
+mod mass_adaptation;
 mod nested_rhat;
 
 use burn::tensor::{Tensor, TensorData};
