@@ -60,7 +60,7 @@ const RTOL: f64 = 1e-4;
 const LAYERS: [&str; 4] = ["c1", "c2", "l1", "l2"];
 
 fn file() -> File {
-    serde_json::from_str(include_str!("data/cnn_energy.json")).expect("reference parses")
+    serde_json::from_str(include_str!("../data/cnn_energy.json")).expect("reference parses")
 }
 
 fn tensor<const D: usize>(v: &serde_json::Value) -> Tensor<B, D> {

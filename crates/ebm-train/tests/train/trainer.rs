@@ -454,7 +454,11 @@ fn checkpoints_survive_being_killed_at_any_instant() {
         let mut progress = 0;
         loop {
             let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["checkpoint_crash_child", "--exact", "--test-threads=1"])
+                .args([
+                    "trainer::checkpoint_crash_child",
+                    "--exact",
+                    "--test-threads=1",
+                ])
                 .env(CRASH_CHILD, &dir)
                 // Each of the switch's three stages pauses 4 ms: most kills land inside it.
                 .env("EBM_CHECKPOINT_FAULT_DELAY_MS", "4")

@@ -19,7 +19,7 @@ use ebm_train::{
 use serde_json::Value;
 
 fn reference() -> Value {
-    serde_json::from_str(include_str!("../data/flow_losses.json")).expect("reference parses")
+    serde_json::from_str(include_str!("../../data/flow_losses.json")).expect("reference parses")
 }
 
 fn tensor<const D: usize>(v: &Value) -> Tensor<B, D> {
