@@ -1,5 +1,5 @@
 //! `cargo xtask bench [--backend ndarray,flex,wgpu,wgpu-unfused,cuda] [--quick] [--filter NAME] [--out DIR]
-//! [--torchebm PYTHON]`
+//! [--torchebm PYTHON] [--blackjax PYTHON]`
 //!
 //! Builds `ebm-bench` once per requested backend (with that backend's cargo feature), runs it,
 //! and merges the records into `DIR/results.json` (default `target/bench`). A backend whose
@@ -9,6 +9,12 @@
 //! under that interpreter, which must have `torchebm` installed), its records join the file
 //! with backend `torchebm`, and a table gives each NdArray figure's speed-up over TorchEBM
 //! beside the goal of the benchmark issue: the ratios come from one run on one machine.
+//!
+//! With `--blackjax PYTHON`, `bench/blackjax_reference.py` first runs blackjax's MALA and HMC on
+//! the sampler-efficiency targets under that interpreter (which must have `jax` and `blackjax`),
+//! writing its draws to `DIR/blackjax`; the NdArray run scores them with the same ESS estimator
+//! as its own (records with backend `blackjax`), and a table gives the ratios of ESS per gradient
+//! evaluation and ESS per second beside the goals of the sampling issue.
 //!
 //! With both builds of a GPU backend (`--backend wgpu,wgpu-unfused`), a table gives the fused
 //! build's speed-up over the unfused one, in the steady state and in the warm-up run.
@@ -23,7 +29,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--backend ndarray,flex,wgpu,wgpu-unfused,cuda] [--quick] [--filter NAME] [--out DIR] [--torchebm PYTHON]"
+                "usage: cargo xtask bench [--backend ndarray,flex,wgpu,wgpu-unfused,cuda] [--quick] [--filter NAME] [--out DIR] [--torchebm PYTHON] [--blackjax PYTHON]"
             );
             ExitCode::from(2)
         }
@@ -36,6 +42,7 @@ fn bench(args: &[String]) -> ExitCode {
     let mut passthrough = Vec::new();
     let mut filter = Vec::new();
     let mut torchebm = None;
+    let mut blackjax = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -56,15 +63,34 @@ fn bench(args: &[String]) -> ExitCode {
                 Some(v) => torchebm = Some(v.clone()),
                 None => return usage_error("--torchebm needs a Python interpreter"),
             },
+            "--blackjax" => match it.next() {
+                Some(v) => blackjax = Some(v.clone()),
+                None => return usage_error("--blackjax needs a Python interpreter"),
+            },
             other => return usage_error(&format!("unknown argument `{other}`")),
         }
     }
-    if torchebm.is_some() && !passthrough.is_empty() {
-        return usage_error("--torchebm compares the full-size suite; drop --quick");
+    if (torchebm.is_some() || blackjax.is_some()) && !passthrough.is_empty() {
+        return usage_error("--torchebm and --blackjax compare the full-size suite; drop --quick");
     }
     if let Err(e) = std::fs::create_dir_all(&out) {
         eprintln!("xtask: cannot create {}: {e}", out.display());
         return ExitCode::FAILURE;
+    }
+    let blackjax_dir = out.join("blackjax");
+    let mut blackjax_ran = false;
+    if let Some(python) = &blackjax {
+        let status = Command::new(python)
+            .arg("bench/blackjax_reference.py")
+            .arg("--out")
+            .arg(&blackjax_dir)
+            .args(&filter)
+            .status();
+        match status {
+            Ok(s) if s.success() => blackjax_ran = true,
+            Ok(s) => println!("skipped blackjax: the reference run failed ({s})"),
+            Err(e) => println!("skipped blackjax: cannot run {python} ({e})"),
+        }
     }
     let mut all = Vec::new();
     for backend in &backends {
@@ -85,11 +111,19 @@ fn bench(args: &[String]) -> ExitCode {
             .arg(&part)
             .args(&passthrough)
             .args(&filter)
+            .args(if blackjax_ran && backend == "ndarray" {
+                vec!["--blackjax".into(), blackjax_dir.clone().into_os_string()]
+            } else {
+                vec![]
+            })
             .status();
         let failed = "the benchmark build or run failed";
         if let Some(records) = records_of(backend, status, failed, "cargo", &part) {
             all.extend(records);
         }
+    }
+    if blackjax_ran {
+        print_efficiency_ratios(&all);
     }
     for (fused, unfused) in [("wgpu", "wgpu-unfused"), ("cuda", "cuda-unfused")] {
         if backends.iter().any(|b| b == fused) && backends.iter().any(|b| b == unfused) {
@@ -200,6 +234,41 @@ fn print_ratios(ours: &[serde_json::Value], reference: &[serde_json::Value]) {
             "| {name} | {:.4e} | {:.4e} | {speed_up:.2}× | {goal_text} | {met} |",
             mine["value"].as_f64().unwrap_or(f64::NAN),
             theirs["value"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
+}
+
+/// Prints, per sampler-efficiency case, the NdArray run's ESS per gradient evaluation and per
+/// second against blackjax's, with the goals of the sampling issue: at least blackjax's ESS per
+/// gradient for the same algorithm, and twice its ESS per second.
+fn print_efficiency_ratios(all: &[serde_json::Value]) {
+    println!(
+        "\n| case | ESS/grad ndarray | ESS/grad blackjax | ratio (goal ≥ 1) | ESS/s ndarray | ESS/s blackjax | ratio (goal ≥ 2) | max abs z ndarray / blackjax |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for theirs in all.iter().filter(|r| r["backend"] == "blackjax") {
+        let name = &theirs["name"];
+        let Some(mine) = all
+            .iter()
+            .find(|r| &r["name"] == name && r["backend"] == "ndarray")
+        else {
+            continue;
+        };
+        let per_grad =
+            |r: &serde_json::Value| r["params"]["ess_per_grad"].as_f64().unwrap_or(f64::NAN);
+        let per_s = |r: &serde_json::Value| r["value"].as_f64().unwrap_or(f64::NAN);
+        let z = |r: &serde_json::Value| r["params"]["max_abs_z"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "| {} | {:.3e} | {:.3e} | {:.2} | {:.3e} | {:.3e} | {:.2} | {:.1} / {:.1} |",
+            name.as_str().unwrap_or_default(),
+            per_grad(mine),
+            per_grad(theirs),
+            per_grad(mine) / per_grad(theirs),
+            per_s(mine),
+            per_s(theirs),
+            per_s(mine) / per_s(theirs),
+            z(mine),
+            z(theirs),
         );
     }
 }

@@ -1,4 +1,5 @@
-//! The benchmark binary: `ebm-bench [--backend NAME] [--quick] [--filter TEXT] [--out FILE]`.
+//! The benchmark binary: `ebm-bench [--backend NAME] [--quick] [--filter TEXT] [--out FILE]
+//! [--blackjax DIR]`.
 //!
 //! `--filter` takes comma-separated patterns: a benchmark runs when its name contains one of them,
 //! or equals one written as `=name` (`--filter =cd_step,=dsm_step` leaves out `cnn_cd_step`).
@@ -11,6 +12,7 @@ mod flows;
 mod gradients;
 mod images;
 mod record;
+mod sampler_efficiency;
 mod sampling;
 mod training;
 
@@ -24,6 +26,9 @@ struct Options {
     quick: bool,
     filter: Option<String>,
     out: Option<PathBuf>,
+    /// blackjax's draws and timings (`bench/blackjax_reference.py --out DIR`), scored beside
+    /// ours in the sampler-efficiency cases.
+    blackjax: Option<PathBuf>,
 }
 
 impl Options {
@@ -46,6 +51,7 @@ fn parse_options() -> Result<Options, String> {
         quick: false,
         filter: None,
         out: None,
+        blackjax: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -55,6 +61,7 @@ fn parse_options() -> Result<Options, String> {
             "--quick" => options.quick = true,
             "--filter" => options.filter = Some(value("--filter")?),
             "--out" => options.out = Some(PathBuf::from(value("--out")?)),
+            "--blackjax" => options.blackjax = Some(PathBuf::from(value("--blackjax")?)),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -67,6 +74,8 @@ fn suite<B: ebm::burn::tensor::backend::AutodiffBackend>(options: &Options) -> V
 where
     ebm::prelude::Gaussian: ebm::prelude::Energy<B>,
     ebm::prelude::DoubleWell: ebm::prelude::Energy<B>,
+    ebm::prelude::Funnel: ebm::prelude::Energy<B>,
+    ebm::prelude::Banana: ebm::prelude::Energy<B>,
 {
     let device = Default::default();
     let mut records = gradients::run::<B>(options, &device);
@@ -74,6 +83,7 @@ where
     records.extend(training::run::<B>(options, &device));
     records.extend(images::run::<B>(options, &device));
     records.extend(flows::run::<B>(options, &device));
+    records.extend(sampler_efficiency::run::<B>(options, &device));
     records
 }
 
