@@ -9,7 +9,7 @@ number of leapfrog steps is sensitive to where its adapted step size lands, so o
 mislead). For each case and seed it writes the draws as raw little-endian float32,
 `[chains, draws, dim]`, to `DIR/<name>.seed<k>.f32`, and one record per case to
 `DIR/blackjax.json`: the wall time of each seed's whole run (warm-up and draws; the function is
-jitted and called once before, so compilation is not in it), the gradient evaluations, the
+jitted and called once before, so compilation is not in it), its gradient evaluations, the
 adapted step sizes and the acceptance. The effective sample sizes are computed on the Rust side by the same
 estimator as ebm's own draws (`ebm_sample::diagnostics::effective_sample_size`).
 
@@ -22,7 +22,10 @@ The targets and the algorithms match `crates/ebm-bench/src/sampler_efficiency.rs
 
 MALA adapts its step size by dual averaging towards acceptance 0.574 during the warm-up (the
 standard constants, per chain); HMC with 10 leapfrog steps uses blackjax's window adaptation
-(Stan's windows, a diagonal mass, target acceptance 0.8), per chain. Chains start from N(0, I).
+(Stan's windows, a diagonal mass, target acceptance 0.8), per chain. ChEES is blackjax's
+`chees_adaptation` over the ensemble (its defaults: harmonic-mean acceptance 0.651, Halton
+jitter; a diagonal mass; Adam at 0.025, from one leapfrog step of 0.1), then `dynamic_hmc`; its
+gradient evaluations are counted from the steps each transition took. Chains start from N(0, I).
 """
 
 import argparse
@@ -34,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import blackjax
+import optax
 from blackjax.adaptation.base import get_filter_adapt_info_fn
 from blackjax.adaptation.step_size import dual_averaging_adaptation
 
@@ -101,7 +105,7 @@ def mala_chain(logdensity, n_warmup, n_draws):
         _, (xs, acc) = jax.lax.scan(draw, state, jax.random.split(k_draw, n_draws))
         return xs, acc.mean(), step
 
-    return run, 1
+    return per_chain(run, n_warmup + n_draws)
 
 
 def hmc_chain(logdensity, n_warmup, n_draws):
@@ -126,10 +130,50 @@ def hmc_chain(logdensity, n_warmup, n_draws):
         _, (xs, acc) = jax.lax.scan(draw, state, jax.random.split(k_draw, n_draws))
         return xs, acc.mean(), parameters["step_size"]
 
-    return run, N_LEAPFROG
+    return per_chain(run, (n_warmup + n_draws) * N_LEAPFROG)
 
 
-ALGORITHMS = {"mala": mala_chain, "hmc": hmc_chain}
+def per_chain(run, grads_per_chain):
+    """`run(key, x0)` of one chain as a run of all chains that also counts the gradients."""
+
+    def run_all(keys, x0):
+        xs, acceptance, steps = jax.vmap(run)(keys, x0)
+        return xs, acceptance, steps, jnp.asarray(keys.shape[0] * grads_per_chain)
+
+    return run_all
+
+
+def chees_chains(logdensity, n_warmup, n_draws):
+    """blackjax's ChEES adaptation over the ensemble (Adam at learning rate 0.025, a diagonal
+    mass, Halton-jittered trajectories), then its jittered dynamic HMC."""
+
+    def run_all(keys, x0):
+        chains = x0.shape[0]
+        k_warm, k_draw = jax.random.split(keys[0])
+        warmup = blackjax.chees_adaptation(
+            logdensity,
+            chains,
+            mass_matrix_estimation="diagonal",
+            adaptation_info_fn=get_filter_adapt_info_fn(info_keys={"num_integration_steps"}),
+        )
+        (states, parameters), info = warmup.run(
+            k_warm, x0, step_size=INITIAL_STEP, optim=optax.adam(0.025), num_steps=n_warmup
+        )
+        kernel = blackjax.dynamic_hmc(logdensity, **parameters)
+
+        def draw(states, k):
+            states, step_info = jax.vmap(kernel.step)(jax.random.split(k, chains), states)
+            return states, (states.position, step_info.num_integration_steps, step_info.acceptance_rate)
+
+        _, (xs, steps, acc) = jax.lax.scan(draw, states, jax.random.split(k_draw, n_draws))
+        grads = info.info.num_integration_steps.sum() + steps.sum()
+        step = jnp.full(chains, parameters["step_size"])
+        return jnp.swapaxes(xs, 0, 1), acc.mean(axis=0), step, grads
+
+    return run_all
+
+
+ALGORITHMS = {"mala": mala_chain, "hmc": hmc_chain, "chees": chees_chains}
 
 
 def main():
@@ -150,9 +194,8 @@ def main():
                 name == p[1:] if p.startswith("=") else p in name for p in args.filter.split(",")
             ):
                 continue
-            chain, grads_per_transition = build(logdensity, args.warmup, args.draws)
-            run = jax.jit(jax.vmap(chain))
-            seconds, first, step_medians, acceptances = [], None, [], []
+            run = jax.jit(build(logdensity, args.warmup, args.draws))
+            seconds, first, step_medians, acceptances, grads = [], None, [], [], []
             for seed in range(args.seeds):
                 key, init_key = jax.random.split(jax.random.PRNGKey(seed))
                 keys = jax.random.split(key, args.chains)
@@ -162,7 +205,8 @@ def main():
                     jax.block_until_ready(run(keys, x0))
                     first = time.perf_counter() - started
                 started = time.perf_counter()
-                xs, acceptance, steps = jax.block_until_ready(run(keys, x0))
+                xs, acceptance, steps, grad_evals = jax.block_until_ready(run(keys, x0))
+                grads.append(int(grad_evals))
                 seconds.append(time.perf_counter() - started)
                 np.asarray(xs, dtype="<f4").tofile(args.out / f"{name}.seed{seed}.f32")
                 step_medians.append(float(jnp.median(steps)))
@@ -176,9 +220,7 @@ def main():
                     "warmup": args.warmup,
                     "draws": args.draws,
                     "dim": dim,
-                    "grad_evals": args.chains
-                    * (args.warmup + args.draws)
-                    * grads_per_transition,
+                    "grad_evals": grads,
                     "seeds": args.seeds,
                     "seconds": seconds,
                     "first_call_seconds": first,

@@ -1,8 +1,9 @@
-//! Sampler efficiency: effective sample size per gradient evaluation and per second, for MALA
-//! and HMC with adaptation, on the targets that blackjax is measured on
+//! Sampler efficiency: effective sample size per gradient evaluation and per second, for MALA,
+//! HMC and ChEES-HMC with adaptation, on the targets that blackjax is measured on
 //! (`bench/blackjax_reference.py`, which defines the same targets and algorithms).
 //!
-//! Every case runs 64 chains from N(0, I): 1000 warm-up steps, then 1000 kept draws. The ESS of
+//! Every case runs 64 chains from N(0, I): 1000 warm-up steps, then 1000 kept draws; the
+//! gradient evaluations are counted, warm-up included. The ESS of
 //! a case is the smallest over the coordinates, by [`effective_sample_size`]; blackjax's draws,
 //! when `--blackjax DIR` gives them, go through the same estimator, so the two columns differ
 //! only by their samplers. Each case runs from five seeds (one in `--quick`); the figures are the
@@ -10,13 +11,17 @@
 //! timed (nor is blackjax's first call, which compiles).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use ebm::burn::tensor::Tensor;
 use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::ebm_sample::diagnostics::effective_sample_size;
 use ebm::ebm_sample::noise::Noise;
-use ebm::ebm_sample::{HmcConfig, MalaConfig, MassAdaptationConfig, RunConfig, Sampler};
+use ebm::ebm_sample::{
+    AcceptanceMean, DualAveragingConfig, HmcConfig, MalaConfig, MassAdaptationConfig, RunConfig,
+    Sampler, TrajectoryAdaptationConfig,
+};
 use ebm::prelude::*;
 use serde_json::json;
 
@@ -31,6 +36,7 @@ const SEEDS: u64 = 5;
 const N_LEAPFROG: usize = 10;
 const MALA_TARGET: f64 = 0.574;
 const HMC_TARGET: f64 = 0.8;
+const CHEES_TARGET: f64 = 0.651;
 const INITIAL_STEP: f64 = 0.1;
 /// All chains share one adapted step size, so without jitter a trajectory `L·h` that lands near
 /// a period of the target (2π on the mixture's unit-variance coordinate, where the adapted h
@@ -138,10 +144,11 @@ fn score(draws: &[f32], n_draws: usize, means: &[f64], variances: &[f64]) -> Sco
     Scores { min_ess, max_abs_z }
 }
 
-/// One run of a case: its scores and its wall time.
+/// One run of a case: its scores, its wall time and its gradient evaluations.
 struct SeedRun {
     scores: Scores,
     seconds: f64,
+    grad_evals: usize,
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -151,12 +158,11 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 /// The record of one case over its seeds: `value` is the median ESS per second, the rest (the
 /// medians of the ESS and of the ESS per gradient, the largest `|z|`, each seed's figures) in
-/// `params`. `grad_evals` counts one seed's run.
+/// `params`.
 fn record(
     name: &str,
     backend: &str,
     runs: &[SeedRun],
-    grad_evals: usize,
     first_run_s: f64,
     mut params: serde_json::Value,
 ) -> Record {
@@ -164,9 +170,13 @@ fn record(
     let seconds: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
     let per_s = runs.iter().map(|r| r.scores.min_ess / r.seconds).collect();
     params["min_ess"] = json!(median(ess.clone()));
-    params["ess_per_grad"] = json!(median(ess.clone()) / grad_evals as f64);
+    params["ess_per_grad"] = json!(median(
+        runs.iter()
+            .map(|r| r.scores.min_ess / r.grad_evals as f64)
+            .collect()
+    ));
     params["max_abs_z"] = json!(runs.iter().map(|r| r.scores.max_abs_z).fold(0.0, f64::max));
-    params["grad_evals"] = json!(grad_evals);
+    params["grad_evals_per_seed"] = json!(runs.iter().map(|r| r.grad_evals).collect::<Vec<_>>());
     params["seeds"] = json!(runs.len());
     params["min_ess_per_seed"] = json!(ess);
     params["seconds_per_seed"] = json!(seconds);
@@ -187,17 +197,67 @@ fn record(
     }
 }
 
-/// One seed's run of `sampler` on `target`: the draws `[chains][draws][dim]` flattened, the
-/// adapted step size and the acceptance, with the wall time.
+/// An energy that counts the rows of the gradients asked of it: ChEES's transitions take a
+/// varying number of leapfrog steps.
+struct GradientCount<'a, B: AutodiffBackend> {
+    inner: &'a dyn Energy<B>,
+    rows: AtomicUsize,
+}
+
+impl<B: AutodiffBackend> Energy<B> for GradientCount<'_, B> {
+    fn input_dim(&self) -> Option<usize> {
+        self.inner.input_dim()
+    }
+
+    fn energy(&self, x: Tensor<B, 2>) -> Tensor<B, 1> {
+        self.inner.energy(x)
+    }
+
+    fn energy_value(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 1> {
+        self.inner.energy_value(x)
+    }
+
+    fn energy_and_grad(
+        &self,
+        x: Tensor<Inner<B>, 2>,
+    ) -> (Tensor<Inner<B>, 1>, Tensor<Inner<B>, 2>) {
+        self.rows.fetch_add(x.dims()[0], Ordering::Relaxed);
+        self.inner.energy_and_grad(x)
+    }
+
+    fn grad_energy(&self, x: Tensor<Inner<B>, 2>) -> Tensor<Inner<B>, 2> {
+        self.rows.fetch_add(x.dims()[0], Ordering::Relaxed);
+        self.inner.grad_energy(x)
+    }
+
+    fn check_input(&self, dims: [usize; 2]) -> ebm::ebm_core::Result<()> {
+        self.inner.check_input(dims)
+    }
+}
+
+/// One seed's run of `sampler` on `target`.
+struct SampleRun {
+    /// `[chains][draws][dim]`, flattened.
+    draws: Vec<f32>,
+    step_size: f64,
+    acceptance: Option<f64>,
+    seconds: f64,
+    grad_evals: usize,
+}
+
 fn sample_once<B: AutodiffBackend, S: Sampler<B>>(
     sampler: &S,
     target: &Target<B>,
     run: &RunConfig,
     init: &Tensor<Inner<B>, 2>,
-) -> (Vec<f32>, f64, Option<f64>, f64) {
+) -> SampleRun {
+    let energy = GradientCount {
+        inner: target.energy.as_ref(),
+        rows: AtomicUsize::new(0),
+    };
     let started = Instant::now();
     let samples = sampler
-        .sample(target.energy.as_ref(), init.clone(), run)
+        .sample(&energy, init.clone(), run)
         .expect("sampling runs");
     let draws = samples
         .trajectory
@@ -205,13 +265,13 @@ fn sample_once<B: AutodiffBackend, S: Sampler<B>>(
         .expect("trajectory kept")
         .into_data();
     let seconds = started.elapsed().as_secs_f64();
-    let draws = draws.convert::<f32>().to_vec().expect("f32 draws");
-    (
-        draws,
-        samples.final_step_size,
-        samples.acceptance_rate(),
+    SampleRun {
+        draws: draws.convert::<f32>().to_vec().expect("f32 draws"),
+        step_size: samples.final_step_size,
+        acceptance: samples.acceptance_rate(),
         seconds,
-    )
+        grad_evals: energy.rows.into_inner(),
+    }
 }
 
 /// Runs the efficiency cases whose names pass the filter, on `B` and, with `--blackjax`, from
@@ -243,8 +303,21 @@ where
         .with_step_jitter(HMC_STEP_JITTER)
         .init()
         .expect("valid HMC");
+    // ChEES from one leapfrog step, as blackjax's starts, towards the paper's harmonic-mean
+    // acceptance 0.651.
+    let chees = HmcConfig::new()
+        .step_size(INITIAL_STEP)
+        .with_n_leapfrog(1)
+        .with_mass_adaptation(Some(MassAdaptationConfig::new()))
+        .with_target_acceptance(Some(CHEES_TARGET))
+        .with_dual_averaging(
+            DualAveragingConfig::new().with_acceptance_mean(AcceptanceMean::Harmonic),
+        )
+        .with_trajectory_adaptation(Some(TrajectoryAdaptationConfig::new()))
+        .init()
+        .expect("valid ChEES-HMC");
     let mut records = Vec::new();
-    for algorithm in ["mala", "hmc"] {
+    for algorithm in ["mala", "hmc", "chees"] {
         for target in targets::<B>() {
             let name = format!("ess_{algorithm}_{}", target.name);
             if !options.selected(&name) {
@@ -265,21 +338,22 @@ where
                     .with_seed(1000 + seed);
                 let once = || match algorithm {
                     "mala" => sample_once(&mala, &target, &run, &init),
-                    _ => sample_once(&hmc, &target, &run, &init),
+                    "hmc" => sample_once(&hmc, &target, &run, &init),
+                    _ => sample_once(&chees, &target, &run, &init),
                 };
                 // The first run of a case is not timed: it allocates what the others reuse.
                 if first_run_s.is_none() {
-                    first_run_s = Some(once().3);
+                    first_run_s = Some(once().seconds);
                 }
-                let (draws, step_size, acceptance, seconds) = once();
-                step_sizes.push(step_size);
-                acceptances.push(acceptance);
+                let sampled = once();
+                step_sizes.push(sampled.step_size);
+                acceptances.push(sampled.acceptance);
                 runs.push(SeedRun {
-                    scores: score(&draws, n_draws, &target.means, &target.variances),
-                    seconds,
+                    scores: score(&sampled.draws, n_draws, &target.means, &target.variances),
+                    seconds: sampled.seconds,
+                    grad_evals: sampled.grad_evals,
                 });
             }
-            let grads_per_transition = if algorithm == "mala" { 1 } else { N_LEAPFROG };
             let params = json!({
                 "algorithm": algorithm,
                 "target": target.name,
@@ -294,7 +368,6 @@ where
                 &name,
                 &options.backend,
                 &runs,
-                CHAINS * (n_warmup + n_draws) * grads_per_transition,
                 first_run_s.unwrap_or(f64::NAN),
                 params,
             );
@@ -342,12 +415,24 @@ fn blackjax_record<B: AutodiffBackend>(
         ));
     }
     let chains = field("chains")? as usize;
-    let seconds: Vec<f64> = case["seconds"]
-        .as_array()
-        .and_then(|a| a.iter().map(serde_json::Value::as_f64).collect())
-        .ok_or(format!("{name}: `seconds` is not a list of numbers"))?;
+    let list = |key: &str| {
+        case[key]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .map(serde_json::Value::as_f64)
+                    .collect::<Option<Vec<f64>>>()
+            })
+            .ok_or(format!("{name}: `{key}` is not a list of numbers"))
+    };
+    let (seconds, grad_evals) = (list("seconds")?, list("grad_evals")?);
+    if grad_evals.len() != seconds.len() {
+        return Err(format!(
+            "{name}: `seconds` and `grad_evals` differ in length"
+        ));
+    }
     let mut runs = Vec::new();
-    for (seed, &seconds) in seconds.iter().enumerate() {
+    for (seed, (&seconds, &grad_evals)) in seconds.iter().zip(&grad_evals).enumerate() {
         let path = dir.join(format!("{name}.seed{seed}.f32"));
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let expected = chains * n_draws * dim * 4;
@@ -365,6 +450,7 @@ fn blackjax_record<B: AutodiffBackend>(
         runs.push(SeedRun {
             scores: score(&draws, n_draws, &target.means, &target.variances),
             seconds,
+            grad_evals: grad_evals as usize,
         });
     }
     if runs.is_empty() {
@@ -385,7 +471,6 @@ fn blackjax_record<B: AutodiffBackend>(
         name,
         "blackjax",
         &runs,
-        field("grad_evals")? as usize,
         field("first_call_seconds")?,
         params,
     ))

@@ -8,6 +8,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{SampleError, invalid};
 
+/// Which mean over the chains of their acceptance probabilities dual averaging steers to the
+/// target.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum AcceptanceMean {
+    /// The arithmetic mean (Stan's, for one chain the same thing).
+    Arithmetic,
+    /// The harmonic mean over the non-divergent chains, as ChEES-HMC uses (Hoffman et al. 2021,
+    /// target 0.651): one chain that accepts nothing pulls it to 0, so the step shrinks until no
+    /// chain is stuck, where the arithmetic mean lets a few chains stall.
+    Harmonic,
+}
+
+// By hand: `derive(Default)`'s `#[default]` does not get through Burn's `Config` derive.
+#[allow(clippy::derivable_impls)]
+impl Default for AcceptanceMean {
+    fn default() -> Self {
+        AcceptanceMean::Arithmetic
+    }
+}
+
 /// The constants of dual averaging. The defaults are Stan's: γ = 0.05, t₀ = 10, κ = 0.75.
 #[derive(Config, Debug, PartialEq)]
 pub struct DualAveragingConfig {
@@ -20,6 +40,9 @@ pub struct DualAveragingConfig {
     /// κ in (0.5, 1]: the decay of the averaging weights `t^{−κ}`.
     #[config(default = 0.75)]
     pub kappa: f64,
+    /// The mean over the chains that is steered to the target.
+    #[config(default = "AcceptanceMean::Arithmetic")]
+    pub acceptance_mean: AcceptanceMean,
 }
 
 ebm_core::json_config!(
@@ -62,6 +85,7 @@ impl DualAveragingConfig {
             gamma: self.gamma,
             t0: self.t0,
             kappa: self.kappa,
+            acceptance_mean: self.acceptance_mean,
             target,
             mu: (10.0 * initial_step).ln(),
             h_bar: 0.0,
@@ -82,6 +106,8 @@ pub struct DualAveraging {
     gamma: f64,
     t0: f64,
     kappa: f64,
+    #[serde(default)]
+    acceptance_mean: AcceptanceMean,
     target: f64,
     mu: f64,
     h_bar: f64,
@@ -118,6 +144,7 @@ impl DualAveraging {
             gamma: self.gamma,
             t0: self.t0,
             kappa: self.kappa,
+            acceptance_mean: self.acceptance_mean,
         };
         config.init(self.final_step_size(), self.target)
     }
@@ -149,6 +176,19 @@ pub(crate) fn mean_acceptance_probability<Bk: burn::tensor::backend::Backend>(
     burn::tensor::ElementConversion::elem(p.mean().into_scalar())
 }
 
+/// The harmonic mean of the acceptance probabilities `min(1, exp(log α))` over the chains
+/// whose `log α` is not NaN, 0 when one of them is 0 or none is left. One host read.
+pub(crate) fn harmonic_mean_acceptance_probability<Bk: burn::tensor::backend::Backend>(
+    log_alpha: &burn::tensor::Tensor<Bk, 1>,
+) -> f64 {
+    let p = log_alpha.clone().clamp_max(0.0).exp();
+    let excluded = p.clone().is_nan();
+    let count = excluded.clone().bool_not().float().sum();
+    let inverse_sum = p.recip().mask_fill(excluded, 0.0).sum();
+    let mean: f64 = burn::tensor::ElementConversion::elem((count / inverse_sum).into_scalar());
+    if mean.is_finite() { mean } else { 0.0 }
+}
+
 /// The step size of a run: the sampler's schedule, replaced during warm-up by its adaptation
 /// (if any) and after warm-up by the adaptation's averaged result.
 #[derive(Debug, Clone)]
@@ -171,10 +211,17 @@ impl<'a> RunStepSize<'a> {
         self.adapting.is_some()
     }
 
-    /// Feeds a warm-up step's mean acceptance probability.
-    pub(crate) fn update(&mut self, acceptance: f64) {
+    /// Feeds a warm-up step's acceptance, `log α` per chain, through the adaptation's mean.
+    /// One host read.
+    pub(crate) fn update<Bk: burn::tensor::backend::Backend>(
+        &mut self,
+        log_alpha: &burn::tensor::Tensor<Bk, 1>,
+    ) {
         if let Some(da) = &mut self.adapting {
-            da.update(acceptance);
+            da.update(match da.acceptance_mean {
+                AcceptanceMean::Arithmetic => mean_acceptance_probability(log_alpha),
+                AcceptanceMean::Harmonic => harmonic_mean_acceptance_probability(log_alpha),
+            });
         }
     }
 
@@ -204,6 +251,22 @@ impl<'a> RunStepSize<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn harmonic_mean_of_acceptances() {
+        use burn::tensor::Tensor;
+        use ebm_testing::TestInner;
+        let mean = |log_alpha: [f32; 4]| {
+            let t = Tensor::<TestInner, 1>::from_floats(log_alpha, &Default::default());
+            harmonic_mean_acceptance_probability(&t)
+        };
+        let half = 0.5f32.ln();
+        // 4 / (1 + 2 + 2 + 1), a positive log α counting as 1; NaN chains are left out.
+        assert!((mean([0.0, half, half, 0.3]) - 4.0 / 6.0).abs() < 1e-6);
+        assert!((mean([0.0, half, f32::NAN, f32::NAN]) - 2.0 / 3.0).abs() < 1e-6);
+        assert_eq!(mean([0.0, f32::NEG_INFINITY, 0.0, 0.0]), 0.0);
+        assert_eq!(mean([f32::NAN; 4]), 0.0);
+    }
 
     #[test]
     fn step_grows_when_everything_is_accepted_and_shrinks_otherwise() {

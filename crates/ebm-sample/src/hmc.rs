@@ -12,6 +12,7 @@ use crate::integrator::{LeapfrogEnd, leapfrog};
 use crate::mala::check_adaptation;
 use crate::mass_adaptation::{MassAdaptationConfig, WindowMoments};
 use crate::noise::Noise;
+use crate::trajectory_adaptation::{TrajectoryAdaptationConfig, TrajectoryLength, chees_gradient};
 use crate::transition::{CachedGradient, ChainState, Step, StepInfo, Transition};
 
 /// The mass matrix of [`Hmc`].
@@ -39,7 +40,8 @@ pub struct HmcConfig {
     /// Leapfrog step size h (constant or scheduled; the starting value when adapting).
     #[config(default = "Schedule::constant(0.1)")]
     pub step_size: Schedule,
-    /// Leapfrog steps L per transition (≥ 1).
+    /// Leapfrog steps L per transition (≥ 1); with `trajectory_adaptation`, the starting
+    /// trajectory length is `L·h`.
     #[config(default = 10)]
     pub n_leapfrog: usize,
     /// The mass matrix (the starting one when adapting).
@@ -65,6 +67,11 @@ pub struct HmcConfig {
     /// or adapted.
     #[config(default = 0.0)]
     pub step_jitter: f64,
+    /// Adapt the trajectory length `T` during warm-up by ChEES, and integrate each transition
+    /// for a jittered `⌈u·T/h⌉` steps, `u ~ U(0, 1]` (`trajectory_adaptation.rs`); `n_leapfrog`
+    /// then only sets the starting `T`. `None` keeps `n_leapfrog` steps.
+    #[config(default = "None")]
+    pub trajectory_adaptation: Option<TrajectoryAdaptationConfig>,
 }
 
 ebm_core::json_config!(HmcConfig, required = [], template = HmcConfig::new());
@@ -121,6 +128,9 @@ impl Hmc {
         if let Some(windows) = &self.config.mass_adaptation {
             windows.validate()?;
         }
+        if let Some(trajectory) = &self.config.trajectory_adaptation {
+            trajectory.validate()?;
+        }
         if !(0.0..1.0).contains(&self.config.step_jitter) {
             return Err(invalid(
                 "step_jitter",
@@ -137,27 +147,28 @@ impl Hmc {
         }
         Ok(())
     }
+}
 
-    /// One HMC transition (also used by the leapfrog tests with fixed momenta).
-    pub(crate) fn leapfrog<B: AutodiffBackend, E: Energy<B> + ?Sized>(
-        &self,
-        energy: &E,
-        x: Tensor<Inner<B>, 2>,
-        p: Tensor<Inner<B>, 2>,
-        grad: Tensor<Inner<B>, 2>,
-        h: f64,
-        inv_mass: &Tensor<Inner<B>, 2>,
-    ) -> LeapfrogEnd<Inner<B>> {
-        leapfrog(
-            |x| energy.energy_and_grad(x),
-            x,
-            p,
-            grad,
-            h,
-            self.config.n_leapfrog,
-            inv_mass,
-        )
-    }
+/// The leapfrog trajectory of one HMC transition on `energy` (also used by the leapfrog tests
+/// with fixed momenta).
+pub(crate) fn leapfrog_on<B: AutodiffBackend, E: Energy<B> + ?Sized>(
+    energy: &E,
+    x: Tensor<Inner<B>, 2>,
+    p: Tensor<Inner<B>, 2>,
+    grad: Tensor<Inner<B>, 2>,
+    h: f64,
+    n_steps: usize,
+    inv_mass: &Tensor<Inner<B>, 2>,
+) -> LeapfrogEnd<Inner<B>> {
+    leapfrog(
+        |x| energy.energy_and_grad(x),
+        x,
+        p,
+        grad,
+        h,
+        n_steps,
+        inv_mass,
+    )
 }
 
 /// `½·Σ p²/m` per chain.
@@ -181,6 +192,10 @@ pub struct HmcState<Bk: Backend> {
     sqrt_mass: Tensor<Bk, 2>,
     /// The draws of the current mass-adaptation window.
     window: Option<WindowMoments<Bk>>,
+    /// The trajectory length, with `trajectory_adaptation`.
+    trajectory: Option<TrajectoryLength>,
+    /// The last transition's ChEES gradient estimate, `[1]`, while `trajectory` adapts.
+    chees_gradient: Option<Tensor<Bk, 1>>,
 }
 
 impl<Bk: Backend> HmcState<Bk> {
@@ -188,6 +203,12 @@ impl<Bk: Backend> HmcState<Bk> {
     /// warm-up the adapted one.
     pub fn inverse_mass(&self) -> &Tensor<Bk, 2> {
         &self.inv_mass
+    }
+
+    /// The trajectory length `T` with `trajectory_adaptation` (adapted after warm-up), else
+    /// `None`.
+    pub fn trajectory_length(&self) -> Option<f64> {
+        self.trajectory.as_ref().map(TrajectoryLength::length)
     }
 }
 
@@ -233,6 +254,11 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
                 sqrt_mass: self.sqrt_mass.tensor(&x),
                 chains: CachedGradient::new(x),
                 window: None,
+                trajectory: self.config.trajectory_adaptation.clone().map(|config| {
+                    let h = self.config.step_size.value_at(0);
+                    TrajectoryLength::new(config, self.config.n_leapfrog as f64 * h)
+                }),
+                chees_gradient: None,
             }),
         }
     }
@@ -249,6 +275,8 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
             inv_mass,
             sqrt_mass,
             window,
+            trajectory,
+            ..
         } = state;
         let (e0, g0) = chains.energy_and_grad(energy);
         let x0 = chains.x;
@@ -258,13 +286,21 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
             j if j > 0.0 => step.size * noise.uniform(1.0 - j, 1.0 + j),
             _ => step.size,
         };
+        // u in (0, 1]: the jitter of the trajectory's time.
+        let (n_steps, u) = match &trajectory {
+            Some(t) => {
+                let u = 1.0 - noise.uniform(0.0, 1.0);
+                (t.n_steps(u, h), u)
+            }
+            None => (self.config.n_leapfrog, 1.0),
+        };
         let h0 = e0.clone() + kinetic(&p0, &inv_mass);
         let LeapfrogEnd {
             x: x1,
             p: p1,
             energy: e1,
             grad: g1,
-        } = self.leapfrog::<B, E>(energy, x0.clone(), p0, g0.clone(), h, &inv_mass);
+        } = leapfrog_on::<B, E>(energy, x0.clone(), p0, g0.clone(), h, n_steps, &inv_mass);
         let h1 = e1.clone() + kinetic(&p1, &inv_mass);
         let delta = h1 - h0; // H₁ − H₀; NaN or +∞ for a diverged chain
         let divergent = delta
@@ -278,6 +314,11 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
             .log_uniform(n, &x0)
             .lower(log_alpha.clone())
             .bool_and(divergent.clone().bool_not());
+        let chees = trajectory.as_ref().filter(|t| t.adapting()).map(|t| {
+            let alpha = log_alpha.clone().clamp_max(0.0).exp();
+            let excluded = divergent.clone().bool_or(alpha.clone().is_nan());
+            chees_gradient(&x0, &x1, &p1, &inv_mass, alpha, excluded, u, t.length())
+        });
         let accept_rows = accept.clone().unsqueeze_dim::<2>(1).expand([n, d]);
         let next = HmcState {
             chains: CachedGradient {
@@ -290,6 +331,8 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
             inv_mass,
             sqrt_mass,
             window,
+            trajectory,
+            chees_gradient: chees,
         };
         (
             next,
@@ -311,6 +354,7 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
     }
 
     fn adapt_state(&self, state: Self::State, k: usize, n_warmup: usize) -> (Self::State, bool) {
+        let state = adapt_trajectory(state, k, n_warmup);
         let Some(windows) = &self.config.mass_adaptation else {
             return (state, false);
         };
@@ -339,6 +383,26 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
         };
         (state, true)
     }
+}
+
+/// Feeds warm-up step `k`'s ChEES gradient (one host read) to the trajectory length, and ends
+/// its adaptation after the last warm-up step.
+fn adapt_trajectory<Bk: Backend>(
+    mut state: HmcState<Bk>,
+    k: usize,
+    n_warmup: usize,
+) -> HmcState<Bk> {
+    if let Some(trajectory) = &mut state.trajectory {
+        if let Some(gradient) = state.chees_gradient.take() {
+            trajectory.update(burn::tensor::ElementConversion::elem(
+                gradient.into_scalar(),
+            ));
+        }
+        if k + 1 == n_warmup {
+            trajectory.finish();
+        }
+    }
+    state
 }
 
 #[cfg(test)]
@@ -401,10 +465,6 @@ mod tests {
             ],
         )
         .unwrap();
-        let hmc = HmcConfig::new()
-            .with_n_leapfrog(r.n_leapfrog_steps)
-            .init()
-            .unwrap();
         let (x0, p0) = (batch(&r.x0), batch(&r.p0));
         let inv_mass = Tensor::<TestInner, 2>::ones([1, 1], &Default::default());
         let g0 = Energy::<B>::grad_energy(&g, x0.clone());
@@ -413,7 +473,15 @@ mod tests {
             p: p1,
             energy: e1,
             ..
-        } = hmc.leapfrog::<B, _>(&g, x0.clone(), p0.clone(), g0, r.step_size, &inv_mass);
+        } = leapfrog_on::<B, _>(
+            &g,
+            x0.clone(),
+            p0.clone(),
+            g0,
+            r.step_size,
+            r.n_leapfrog_steps,
+            &inv_mass,
+        );
         close("x_final", x1, &r.x_final, 1e-5);
         close("p_final", p1.clone(), &r.p_final, 1e-5);
         let h0 = Energy::<B>::energy_value(&g, x0) + kinetic(&p0, &inv_mass);
@@ -482,7 +550,6 @@ mod tests {
         // Harmonic oscillator, h = 0.1, 100 steps (1.6 periods): |ΔH|/H < 1%; then
         // flipping the momentum and integrating back returns to the start.
         let energy = Harmonic::new(1.0).unwrap();
-        let hmc = HmcConfig::new().with_n_leapfrog(100).init().unwrap();
         let device = Default::default();
         let x0 = Tensor::<TestInner, 2>::from_data([[1.0, 0.0], [0.3, -0.7]], &device);
         let p0 = Tensor::<TestInner, 2>::from_data([[0.0, 1.0], [0.5, 0.2]], &device);
@@ -499,13 +566,77 @@ mod tests {
             p: p1,
             grad: g1,
             ..
-        } = hmc.leapfrog::<B, _>(&energy, x0.clone(), p0.clone(), g0, 0.1, &inv_mass);
+        } = leapfrog_on::<B, _>(&energy, x0.clone(), p0.clone(), g0, 0.1, 100, &inv_mass);
         for (a, b) in h(&x0, &p0).iter().zip(h(&x1, &p1)) {
             assert!(((b - a) / a).abs() < 0.01, "H drifted from {a} to {b}");
         }
         let LeapfrogEnd { x: xb, p: pb, .. } =
-            hmc.leapfrog::<B, _>(&energy, x1, p1.neg(), g1, 0.1, &inv_mass);
+            leapfrog_on::<B, _>(&energy, x1, p1.neg(), g1, 0.1, 100, &inv_mass);
         let back = (xb - x0).abs().max().into_scalar() + (pb.neg() - p0).abs().max().into_scalar();
         assert!(back < 1e-3, "not reversible: {back}");
+    }
+
+    /// ChEES on N(0, σ²I) with a unit mass: with the jitter u ~ U(0, 1], the criterion's
+    /// average `½ − σ·sin(2T/σ)/(4T)` peaks at T ≈ 2.25σ (`trajectory_adaptation.rs`). From
+    /// T = 1 the adaptation must land there for σ = 1 and σ = 3, and the jittered chains after
+    /// it must sample the variance.
+    #[test]
+    fn chees_finds_the_trajectory_length_of_a_gaussian() {
+        if ebm_testing::BACKEND_NAME != "ndarray" {
+            return; // thousands of leapfrog steps of host statistics: minutes on lavapipe
+        }
+        use crate::noise::Noise;
+        let (chains, dim) = (256, 5);
+        for sigma in [1.0, 3.0] {
+            let energy = Gaussian::new(
+                vec![0.0; dim],
+                (0..dim)
+                    .map(|i| {
+                        (0..dim)
+                            .map(|j| if i == j { sigma * sigma } else { 0.0 })
+                            .collect()
+                    })
+                    .collect(),
+            )
+            .unwrap();
+            // h = 0.2σ keeps the acceptance near 1, so the criterion is that of the dynamics.
+            let h = 0.2 * sigma;
+            let hmc = HmcConfig::new()
+                .step_size(h)
+                .with_n_leapfrog((1.0 / h).ceil() as usize)
+                .with_trajectory_adaptation(Some(TrajectoryAdaptationConfig::new()))
+                .init()
+                .unwrap();
+            let mut noise = Noise::new(5);
+            let x = noise
+                .normal(
+                    [chains, dim],
+                    &Tensor::<TestInner, 2>::zeros([1, 1], &Default::default()),
+                )
+                .mul_scalar(sigma);
+            let mut state = Transition::<B>::init_state(&hmc, x).unwrap();
+            let n_warmup = 300;
+            let mut second_moments = Vec::new();
+            for k in 0..n_warmup + 200 {
+                let step = Step { index: k, size: h };
+                state = Transition::<B>::step(&hmc, &energy, state, step, &mut noise).0;
+                if k < n_warmup {
+                    state = Transition::<B>::adapt_state(&hmc, state, k, n_warmup).0;
+                } else {
+                    second_moments
+                        .push(state.chains.x.clone().square().mean().into_scalar() as f64);
+                }
+            }
+            let t = state.trajectory_length().unwrap() / sigma;
+            assert!(
+                (1.9..2.7).contains(&t),
+                "σ = {sigma}: T/σ = {t}, expected about 2.25"
+            );
+            let variance = second_moments.iter().sum::<f64>() / second_moments.len() as f64;
+            assert!(
+                (variance / (sigma * sigma) - 1.0).abs() < 0.05,
+                "σ = {sigma}: variance {variance}"
+            );
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | [`Langevin`] | `langevin.rs` | unadjusted Langevin (Euler–Maruyama), scheduled step and noise, optional clamp |
 //! | [`Mala`] | `mala.rs` | Metropolis-adjusted Langevin, per-chain accept/reject |
-//! | [`Hmc`] | `hmc.rs` | Hamiltonian Monte Carlo, leapfrog, scalar or diagonal mass (or one estimated from the ensemble in warm-up, `mass_adaptation.rs`), step jitter, divergence guard |
+//! | [`Hmc`] | `hmc.rs` | Hamiltonian Monte Carlo, leapfrog, scalar or diagonal mass (or one estimated from the ensemble in warm-up, `mass_adaptation.rs`), step jitter, ChEES trajectory-length adaptation (`trajectory_adaptation.rs`), divergence guard |
 //! | [`NoiseLadder`] | `noise_ladder.rs` | annealed Langevin down a geometric ladder of noise levels (score-based sampling) |
 //! | [`AnnealedImportance`] | `annealed_importance.rs` | `log Z` with its standard error, annealing from a Gaussian base over any transition |
 //! | [`ReplicaExchange`] | `replica_exchange.rs` | parallel tempering around any transition: a ladder of temperatures with even–odd swaps |
@@ -49,9 +49,10 @@ mod non_finite_guard;
 mod replica_exchange;
 pub mod run;
 mod run_recorder;
+mod trajectory_adaptation;
 mod transition;
 
-pub use adaptation::{DualAveraging, DualAveragingConfig};
+pub use adaptation::{AcceptanceMean, DualAveraging, DualAveragingConfig};
 pub use annealed_importance::{
     AnnealedImportance, AnnealedImportanceConfig, AnnealingSpacing, LogPartition,
 };
@@ -72,6 +73,7 @@ pub use noise_ladder::{NoiseLadder, NoiseLadderConfig};
 pub use non_finite_guard::non_finite_chains;
 pub use replica_exchange::{Ladder, ReplicaExchange, ReplicaExchangeConfig, ReplicaSamples};
 pub use run::{NonFinitePolicy, RunConfig, Sampler, Samples};
+pub use trajectory_adaptation::TrajectoryAdaptationConfig;
 pub use transition::{CachedGradient, ChainState, Step, StepInfo, Transition};
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use ebm_core::random_stream::stream_seed;
 use ebm_core::{Energy, Inner};
 
-use crate::adaptation::{RunStepSize, mean_acceptance_probability};
+use crate::adaptation::RunStepSize;
 use crate::diagnostics::Diagnostics;
 use crate::error::{SampleError, invalid};
 use crate::noise::Noise;
@@ -268,7 +268,7 @@ fn run_chains<B: AutodiffBackend, T: Transition<B> + ?Sized, E: Energy<B> + ?Siz
             && step_size.adapts()
             && let Some(log_alpha) = &info.log_acceptance
         {
-            step_size.update(mean_acceptance_probability(log_alpha));
+            step_size.update(log_alpha);
         }
         state = guard.after_step(k, next, &mut noise)?;
         if warming {
