@@ -166,12 +166,19 @@ impl DualAveraging {
     }
 }
 
-/// The mean Metropolis acceptance probability `min(1, exp(log α))` over the chains, a NaN
-/// `log α` (a non-finite proposal) counting as 0. One host read.
+/// The Metropolis acceptance probabilities `min(1, exp(log α))`, on the device; NaN stays NaN.
+pub(crate) fn acceptance_probabilities<Bk: burn::tensor::backend::Backend>(
+    log_alpha: &burn::tensor::Tensor<Bk, 1>,
+) -> burn::tensor::Tensor<Bk, 1> {
+    log_alpha.clone().clamp_max(0.0).exp()
+}
+
+/// The mean Metropolis acceptance probability over the chains, a NaN `log α` (a non-finite
+/// proposal) counting as 0. One host read.
 pub(crate) fn mean_acceptance_probability<Bk: burn::tensor::backend::Backend>(
     log_alpha: &burn::tensor::Tensor<Bk, 1>,
 ) -> f64 {
-    let p = log_alpha.clone().clamp_max(0.0).exp();
+    let p = acceptance_probabilities(log_alpha);
     let p = p.clone().mask_fill(p.is_nan(), 0.0);
     burn::tensor::ElementConversion::elem(p.mean().into_scalar())
 }
@@ -181,7 +188,7 @@ pub(crate) fn mean_acceptance_probability<Bk: burn::tensor::backend::Backend>(
 pub(crate) fn harmonic_mean_acceptance_probability<Bk: burn::tensor::backend::Backend>(
     log_alpha: &burn::tensor::Tensor<Bk, 1>,
 ) -> f64 {
-    let p = log_alpha.clone().clamp_max(0.0).exp();
+    let p = acceptance_probabilities(log_alpha);
     let excluded = p.clone().is_nan();
     let count = excluded.clone().bool_not().float().sum();
     let inverse_sum = p.recip().mask_fill(excluded, 0.0).sum();

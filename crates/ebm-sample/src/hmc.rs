@@ -6,7 +6,7 @@ use burn::tensor::{Bool, Tensor};
 use ebm_core::schedule::Schedule;
 use ebm_core::{DeviceConstant, Energy, Inner};
 
-use crate::adaptation::{DualAveraging, DualAveragingConfig};
+use crate::adaptation::{DualAveraging, DualAveragingConfig, acceptance_probabilities};
 use crate::error::{SampleError, invalid};
 use crate::integrator::{LeapfrogEnd, leapfrog};
 use crate::mala::check_adaptation;
@@ -315,9 +315,10 @@ impl<B: AutodiffBackend> Transition<B> for Hmc {
             .lower(log_alpha.clone())
             .bool_and(divergent.clone().bool_not());
         let chees = trajectory.as_ref().filter(|t| t.adapting()).map(|t| {
-            let alpha = log_alpha.clone().clamp_max(0.0).exp();
-            let excluded = divergent.clone().bool_or(alpha.clone().is_nan());
-            chees_gradient(&x0, &x1, &p1, &inv_mass, alpha, excluded, u, t.length())
+            // A NaN log α comes from a non-finite H₁ − H₀, which `divergent` already holds.
+            let alpha = acceptance_probabilities(&log_alpha);
+            let excluded = divergent.clone();
+            chees_gradient(&x0, &x1, &p1, &inv_mass, alpha, excluded, u * t.length())
         });
         let accept_rows = accept.clone().unsqueeze_dim::<2>(1).expand([n, d]);
         let next = HmcState {

@@ -160,15 +160,14 @@ impl TrajectoryLength {
 }
 
 /// The ensemble's estimate of the ChEES criterion's gradient with respect to `log T`, `[1]` on
-/// the device, after one transition of jittered time `u·length` from `x0` to the proposals `x1`
+/// the device, after one transition of jittered time `u·T` from `x0` to the proposals `x1`
 /// with end momenta `p1` (`[N, D]`), under the diagonal inverse mass `inv_mass` (`[1, D]` or
-/// `[1, 1]`). `alpha` (`[N]`) holds the acceptance probabilities; chains in `excluded` (`[N]`,
-/// divergent or non-finite) do not count.
+/// `[1, 1]`), given `jittered_length = u·T`. `alpha` (`[N]`) holds the acceptance
+/// probabilities; chains in `excluded` (`[N]`, divergent or non-finite) do not count.
 ///
 /// Per chain, `u·T·(‖x₁ − x̄₁‖² − ‖x₀ − x̄₀‖²)·⟨x₁ − x̄₁, M⁻¹p₁⟩` in the whitened metric (norms
 /// divided by `M⁻¹`, the velocity `M⁻¹p₁` scaled by `M^{1/2}`, so the product is `⟨x₁ − x̄₁, p₁⟩`),
 /// averaged with weights `alpha`; `x̄₁` is the `alpha`-weighted mean of the proposals.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn chees_gradient<Bk: Backend>(
     x0: &Tensor<Bk, 2>,
     x1: &Tensor<Bk, 2>,
@@ -176,8 +175,7 @@ pub(crate) fn chees_gradient<Bk: Backend>(
     inv_mass: &Tensor<Bk, 2>,
     alpha: Tensor<Bk, 1>,
     excluded: Tensor<Bk, 1, Bool>,
-    u: f64,
-    length: f64,
+    jittered_length: f64,
 ) -> Tensor<Bk, 1> {
     let [n, d] = x0.dims();
     let alpha = alpha.mask_fill(excluded.clone(), 0.0);
@@ -192,7 +190,7 @@ pub(crate) fn chees_gradient<Bk: Backend>(
     let whitened_sq = |c: Tensor<Bk, 2>| (c.square() / inv_mass.clone()).sum_dim(1);
     let change = whitened_sq(x1_centred.clone()) - whitened_sq(x0_centred);
     let direction = (x1_centred * p1).sum_dim(1);
-    let per_chain = (change * direction).mul_scalar(u * length);
+    let per_chain = (change * direction).mul_scalar(jittered_length);
     (per_chain * weights).sum().reshape([1]) / total
 }
 
@@ -216,7 +214,7 @@ mod tests {
         let excluded =
             Tensor::<TestInner, 1>::from_floats([0.0, 0.0, 1.0], &device).greater_elem(0.5);
         let inv_mass = Tensor::<TestInner, 2>::ones([1, 1], &device);
-        let g = chees_gradient(&x0, &x1, &p1, &inv_mass, alpha, excluded, 0.5, 2.0);
+        let g = chees_gradient(&x0, &x1, &p1, &inv_mass, alpha, excluded, 0.5 * 2.0);
         // x̄₀ over all three = 0; x̄₁ weighted (1, 0.5) = 4/3: centred 2/3 and −4/3.
         // Chain 1: (4/9 − 1)·(2/3·0.5) = −5/27; chain 2: (16/9 − 1)·(−4/3·−1) = 28/27.
         // u·T = 1; weighted mean (1·(−5/27) + 0.5·28/27)/1.5 = 2/9.
@@ -227,7 +225,7 @@ mod tests {
         let gradient = |inv_mass: &Tensor<TestInner, 2>| {
             let alpha = Tensor::<TestInner, 1>::from_floats([1.0, 0.5, 1.0], &device);
             let none = alpha.clone().lower_elem(0.0);
-            chees_gradient(&x0, &x1, &p1, inv_mass, alpha, none, 0.5, 2.0).into_scalar()
+            chees_gradient(&x0, &x1, &p1, inv_mass, alpha, none, 0.5 * 2.0).into_scalar()
         };
         let heavy = Tensor::<TestInner, 2>::full([1, 1], 4.0, &device);
         let (g1, g4) = (gradient(&inv_mass), gradient(&heavy));
