@@ -251,15 +251,40 @@ mod tests {
         assert_eq!(t.n_steps(1.0, t.length() / 9.5), 10);
         assert_eq!(t.n_steps(1e-9, 1.0), 1);
         assert_eq!(t.n_steps(1.0, 1e-9), 1000);
-        assert!(
-            TrajectoryAdaptationConfig::new()
-                .with_beta2(1.0)
-                .validate()
-                .is_err()
-                && TrajectoryAdaptationConfig::new()
-                    .with_max_leapfrog(0)
-                    .validate()
-                    .is_err()
-        );
+    }
+
+    #[test]
+    fn each_bad_constant_is_named() {
+        let c = TrajectoryAdaptationConfig::new;
+        assert!(c().validate().is_ok());
+        for (config, name) in [
+            (
+                c().with_learning_rate(0.0),
+                "trajectory_adaptation.learning_rate",
+            ),
+            (
+                c().with_learning_rate(f64::NAN),
+                "trajectory_adaptation.learning_rate",
+            ),
+            (c().with_beta1(-0.1), "trajectory_adaptation.beta1"),
+            (c().with_beta2(1.0), "trajectory_adaptation.beta2"),
+            (
+                c().with_averaging_decay(0.0),
+                "trajectory_adaptation.averaging_decay",
+            ),
+            (
+                c().with_averaging_decay(1.5),
+                "trajectory_adaptation.averaging_decay",
+            ),
+            (
+                c().with_max_leapfrog(0),
+                "trajectory_adaptation.max_leapfrog",
+            ),
+        ] {
+            assert!(
+                matches!(config.validate(), Err(SampleError::InvalidParameter(ref p)) if p.name == name),
+                "{config:?} should be rejected as {name}"
+            );
+        }
     }
 }
