@@ -4,7 +4,8 @@
 //! - persistent contrastive divergence with a replay buffer and short-run Langevin in pixel
 //!   space (the IGEBM recipe of Du & Mordatch), and
 //! - denoising score matching over 50 noise levels σ = 1 … 0.01 (NCSN), sampled by annealed
-//!   Langevin down the levels and one denoising step (Tweedie's formula).
+//!   Langevin down the levels and one denoising step (Tweedie's formula). By default the energy
+//!   is noise-conditional: the CNN reads a second channel holding the level's code.
 //!
 //! Writes `data.png`, and per method a grid of samples and the loss curves (for DSM also noisy
 //! training images and their denoised versions, `dsm_noisy.png`, `dsm_denoised.png`); prints the time per
@@ -13,7 +14,7 @@
 //!
 //! `cargo run --release -p ebm-examples --features flex --example images -- --backend flex
 //! [--quick] [--out DIR] [--idx DIR] [--images N] [--epochs N] [--method pcd|dsm|both]
-//! [--levels N] [--steps-per-level N] [--lr RATE] [--ema DECAY]`
+//! [--levels N] [--steps-per-level N] [--lr RATE] [--ema DECAY] [--conditioning plane|scaled]`
 
 #[path = "common/mod.rs"]
 mod common;
@@ -25,6 +26,7 @@ use common::{Args, plot_images};
 use ebm::burn::optim::AdamConfig;
 use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Tensor, TensorData};
+use ebm::ebm_core::combinators::AtNoiseLevel;
 use ebm::ebm_data::digits::Digits;
 use ebm::ebm_data::idx::read_idx_images;
 use ebm::ebm_data::transforms::{resize, to_symmetric};
@@ -96,8 +98,10 @@ fn curves(path: &Path, title: &str, history: &[StepLog], negatives: bool) {
     plot_curves(path, title, "step", &series, (900, 500)).expect("plot");
 }
 
-fn model<B: AutodiffBackend>(seed: u64) -> Cnn<B> {
-    CnnConfig::new(1, SIDE, SIDE)
+/// The seeds' CNN on images of `channels` channels (2 for a noise-conditional energy: the image
+/// and its level's plane).
+fn model<B: AutodiffBackend>(channels: usize, seed: u64) -> Cnn<B> {
+    CnnConfig::new(channels, SIDE, SIDE)
         .with_seed(seed)
         .init::<B>(&Default::default())
         .expect("valid CNN")
@@ -168,7 +172,7 @@ fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) ->
         .expect("valid objective");
     let config = trainer_config(args, 30, 1e-4, 3);
     let epochs = config.epochs;
-    let mut trainer = Trainer::new(model::<B>(1), AdamConfig::new().init(), pcd, config)
+    let mut trainer = Trainer::new(model::<B>(1, 1), AdamConfig::new().init(), pcd, config)
         .expect("valid trainer")
         .with_callback(|log| {
             if log.step % 50 == 0 {
@@ -227,8 +231,19 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
         .with_sigma_max(1.0)
         .with_sigma_min(0.01)
         .with_levels(levels);
+    // `--conditioning plane` (the default) gives the CNN a second input channel holding the
+    // level's code; `scaled` trains one energy E/σ for every level.
+    let conditioning = match args.option("--conditioning").unwrap_or("plane") {
+        "plane" => LevelConditioning::Plane,
+        "scaled" => LevelConditioning::Scaled,
+        other => {
+            eprintln!("error: --conditioning is plane or scaled, not `{other}`");
+            std::process::exit(2)
+        }
+    };
     let dsm = MultiscaleDenoisingScoreMatchingConfig::new()
         .with_ladder(ladder)
+        .with_conditioning(conditioning)
         .init()
         .expect("valid objective");
     let ladder = dsm.ladder().clone();
@@ -240,13 +255,22 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
     });
     let config = trainer_config(args, 60, 1e-3, 5).with_ema_decay(ema);
     let epochs = config.epochs;
-    let mut trainer = Trainer::new(model::<B>(6), AdamConfig::new().init(), dsm, config)
-        .expect("valid trainer")
-        .with_callback(|log| {
-            if log.step % 50 == 0 {
-                println!("  DSM step {:>5}  loss {:>10.2}", log.step, log.loss);
-            }
-        });
+    let channels = match conditioning {
+        LevelConditioning::Scaled => 1,
+        LevelConditioning::Plane => 2,
+    };
+    let mut trainer = Trainer::new(
+        model::<B>(channels, 6),
+        AdamConfig::new().init(),
+        dsm,
+        config,
+    )
+    .expect("valid trainer")
+    .with_callback(|log| {
+        if log.step % 50 == 0 {
+            println!("  DSM step {:>5}  loss {:>10.2}", log.step, log.loss);
+        }
+    });
     let started = Instant::now();
     trainer
         .fit(&Tensor::from_inner(data.clone()))
@@ -263,24 +287,35 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
     } else {
         count(args, "--steps-per-level", 20)
     };
-    let langevin = ladder
-        .annealed_langevin(steps_per_level, 2e-5, None)
-        .expect("valid sampler");
     // Chains start from a Gaussian with the data's per-pixel mean and standard deviation: within
     // σ_max of the data, with no data point copied.
     let mean = data.clone().mean_dim(0);
     let std = (data.clone() - mean.clone()).square().mean_dim(0).sqrt();
     let shown = batch_size(args);
     let init = (Noise::new(11).normal([shown, SIDE * SIDE], data) * std + mean).clamp(-1.0, 1.0);
-    let samples = Sampler::<B>::sample(
-        &langevin,
-        model,
-        init,
-        &RunConfig::new(ladder.annealed_steps(steps_per_level)).with_seed(12),
-    )
-    .expect("sampling");
-    let x = samples.final_state;
-    let grad = model.grad_energy(x.clone());
+    const STEP_SCALE: f64 = 2e-5;
+    // ∇E at level σ, of the energy the objective trained.
+    let grad_at = |x: Tensor<Inner<B>, 2>, sigma: f64| match conditioning {
+        LevelConditioning::Scaled => model.grad_energy(x),
+        LevelConditioning::Plane => AtNoiseLevel::new(model, ladder.code(sigma))
+            .expect("a finite code")
+            .grad_energy(x),
+    };
+    let x = match conditioning {
+        LevelConditioning::Scaled => {
+            let langevin = ladder
+                .annealed_langevin(steps_per_level, STEP_SCALE, None)
+                .expect("valid sampler");
+            let run = RunConfig::new(ladder.annealed_steps(steps_per_level)).with_seed(12);
+            Sampler::<B>::sample(&langevin, model, init, &run)
+                .expect("sampling")
+                .final_state
+        }
+        LevelConditioning::Plane => ladder
+            .sample_conditioned(model, init, steps_per_level, STEP_SCALE, None, 12)
+            .expect("sampling"),
+    };
+    let grad = grad_at(x.clone(), ladder.sigma_min());
     grid::<B>(
         &args.out.join("dsm_samples.png"),
         ladder.denoise(x, grad).clamp(-1.0, 1.0),
@@ -293,7 +328,7 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
         + Noise::new(13)
             .normal(clean.dims(), &clean)
             .mul_scalar(SHOWN_SIGMA);
-    let grad = model.grad_energy(noisy.clone());
+    let grad = grad_at(noisy.clone(), SHOWN_SIGMA);
     let denoised = noisy.clone() - grad.mul_scalar(SHOWN_SIGMA);
     grid::<B>(&args.out.join("dsm_noisy.png"), noisy.clamp(-1.0, 1.0));
     grid::<B>(
@@ -357,6 +392,7 @@ fn main() {
             "--steps-per-level",
             "--lr",
             "--ema",
+            "--conditioning",
         ],
     );
     ebm::with_backend!(args.backend.as_str(), B => run::<B>(&args))

@@ -58,9 +58,10 @@ pub use metrics::Metrics;
 pub use objective::{LossOutput, Objective, TrainStep};
 pub use replay_buffer::ReplayBuffer;
 pub use score_matching::{
-    DenoisingScoreMatching, DenoisingScoreMatchingConfig, MultiscaleDenoisingScoreMatching,
-    MultiscaleDenoisingScoreMatchingConfig, Probe, ScoreMatching, ScoreMatchingConfig,
-    SlicedScoreMatching, SlicedScoreMatchingConfig, TraceMethod, denoising_score_matching_loss,
+    DenoisingScoreMatching, DenoisingScoreMatchingConfig, LevelConditioning,
+    MultiscaleDenoisingScoreMatching, MultiscaleDenoisingScoreMatchingConfig, Probe, ScoreMatching,
+    ScoreMatchingConfig, SlicedScoreMatching, SlicedScoreMatchingConfig, TraceMethod,
+    conditioned_denoising_score_matching_loss, denoising_score_matching_loss,
     exact_score_matching_loss, hutchinson_score_matching_loss,
     multiscale_denoising_score_matching_loss, sliced_score_matching_loss,
 };

@@ -9,8 +9,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use ebm_core::SecondOrderEnergy;
+use ebm_core::combinators::with_level_plane;
 use ebm_core::schedule::Schedule;
+use ebm_core::{Inner, SecondOrderEnergy};
 use ebm_sample::noise::Noise;
 use ebm_sample::{NoiseLadder, NoiseLadderConfig};
 
@@ -319,12 +320,28 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M> for DenoisingS
     }
 }
 
+/// How a multiscale energy knows a sample's noise level.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum LevelConditioning {
+    /// One energy for every level, scaled: the energy of level σ is `E(x)/σ` (NCSNv2). The
+    /// model reads the sample alone.
+    Scaled,
+    /// A noise-conditional energy, scaled as well: the energy of level σ is `E(x, c(σ))/σ`,
+    /// the model reading `2D` inputs, the sample and a plane of the level's code
+    /// ([`NoiseLadder::code`], [`ebm_core::combinators::with_level_plane`]); for an image, as
+    /// many more channels. Sample it with [`NoiseLadder::sample_conditioned`].
+    Plane,
+}
+
 /// Builds a [`MultiscaleDenoisingScoreMatching`] objective.
 #[derive(Config, Debug)]
 pub struct MultiscaleDenoisingScoreMatchingConfig {
     /// The noise levels; each sample of a batch draws one uniformly.
     #[config(default = "NoiseLadderConfig::new()")]
     pub ladder: NoiseLadderConfig,
+    /// Whether the model reads the level ([`LevelConditioning::Plane`]) or not.
+    #[config(default = "LevelConditioning::Scaled")]
+    pub conditioning: LevelConditioning,
 }
 
 ebm_core::json_config!(
@@ -383,12 +400,56 @@ pub fn multiscale_denoising_score_matching_loss<B: AutodiffBackend, M: SecondOrd
     half_sq_norm(g - eps).mean()
 }
 
+/// [`multiscale_denoising_score_matching_loss`] for a noise-conditional energy
+/// ([`LevelConditioning::Plane`]): `½·mean_i ‖∇ₓE(xᵢ + σᵢεᵢ, cᵢ) − εᵢ‖²`, with each sample's
+/// level code `code` (`[N, 1]`) in a plane beside it.
+pub fn conditioned_denoising_score_matching_loss<B: AutodiffBackend, M: SecondOrderEnergy<B>>(
+    model: &M,
+    x: Tensor<B, 2>,
+    eps: Tensor<B, 2>,
+    sigma: Tensor<B, 2>,
+    code: Tensor<B, 2>,
+) -> Tensor<B, 1> {
+    let [n, d] = x.dims();
+    let input = with_level_plane(x + eps.clone() * sigma, code);
+    let g = model.grad_energy_tracked(input).slice([0..n, 0..d]);
+    half_sq_norm(g - eps).mean()
+}
+
+impl MultiscaleDenoisingScoreMatching {
+    /// The width the model reads for samples of width `d`.
+    fn model_width(&self, d: usize) -> usize {
+        match self.config.conditioning {
+            LevelConditioning::Scaled => d,
+            LevelConditioning::Plane => 2 * d,
+        }
+    }
+}
+
 impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
     for MultiscaleDenoisingScoreMatching
 {
     type Record = ();
 
-    crate::energy_model_hooks!();
+    fn check_batch(&self, model: &M, [n, d]: [usize; 2]) -> Result<(), TrainError> {
+        Ok(model.check_input([n, self.model_width(d)])?)
+    }
+
+    /// The data's energy at the smallest level.
+    fn data_energy(&self, model: &M, batch: &Tensor<B, 2>) -> Option<Tensor<Inner<B>, 1>> {
+        let x = batch.clone().detach().inner();
+        Some(
+            match self.config.conditioning {
+                LevelConditioning::Scaled => model.energy_value(x),
+                LevelConditioning::Plane => {
+                    let code = self.ladder.code(self.ladder.sigma_min());
+                    let code = Tensor::full([x.dims()[0], 1], code, (&x.device(), x.dtype()));
+                    model.energy_value(with_level_plane(x, code))
+                }
+            }
+            .mean(),
+        )
+    }
 
     fn loss(
         &mut self,
@@ -397,21 +458,32 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
         step: TrainStep,
     ) -> Result<LossOutput<B>, TrainError> {
         let [n, d] = batch.dims();
-        model.check_input([n, d])?;
+        model.check_input([n, self.model_width(d)])?;
         let x = batch.detach();
         let mut noise = Noise::new(step.stream("multiscale_denoising/noise"));
         let sigmas = self.ladder.sigmas();
-        let levels: Vec<f32> = noise
-            .indices(n, sigmas.len())
-            .into_iter()
-            .map(|i| sigmas[i] as f32)
-            .collect();
-        let sigma = Tensor::from_data(
-            burn::tensor::TensorData::new(levels, [n, 1]),
-            (&x.device(), x.dtype()),
-        );
+        let levels = noise.indices(n, sigmas.len());
+        let (device, dtype) = (x.device(), x.dtype());
+        let column = |values: Vec<f32>| {
+            Tensor::<B, 2>::from_data(
+                burn::tensor::TensorData::new(values, [n, 1]),
+                (&device, dtype),
+            )
+        };
+        let sigma = column(levels.iter().map(|&i| sigmas[i] as f32).collect());
         let eps = noise.normal([n, d], &x);
-        let loss = multiscale_denoising_score_matching_loss(model, x, eps, sigma);
+        let loss = match self.config.conditioning {
+            LevelConditioning::Scaled => {
+                multiscale_denoising_score_matching_loss(model, x, eps, sigma)
+            }
+            LevelConditioning::Plane => {
+                let code = levels
+                    .iter()
+                    .map(|&i| self.ladder.code(sigmas[i]) as f32)
+                    .collect();
+                conditioned_denoising_score_matching_loss(model, x, eps, sigma, column(code))
+            }
+        };
         Ok(LossOutput::loss_only(loss))
     }
 
@@ -423,6 +495,114 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::module::Param;
+    use ebm_core::neural::Quadratic;
+    use ebm_testing::TestBackend as B;
+
+    /// `½(z − m)ᵀP(z − m)` with the given mean and (symmetric) precision, row-major.
+    fn quadratic(mean: Vec<f32>, precision: Vec<f32>) -> Quadratic<B> {
+        let device = Default::default();
+        let d = mean.len();
+        Quadratic {
+            mean: Param::from_tensor(Tensor::from_data(
+                burn::tensor::TensorData::new(mean, [d]),
+                &device,
+            )),
+            precision: Param::from_tensor(Tensor::from_data(
+                burn::tensor::TensorData::new(precision, [d, d]),
+                &device,
+            )),
+        }
+    }
+
+    fn scalar(t: Tensor<B, 1>) -> f64 {
+        t.into_data().convert::<f64>().to_vec::<f64>().unwrap()[0]
+    }
+
+    /// On `E(x, c) = ½[x c]P[x c]ᵀ` with `P = [[a, b], [b, e]]`, `∂E/∂x = a·x̃ + b·c`: the loss
+    /// is `½·mean (a·x̃ᵢ + b·cᵢ − εᵢ)²` with `x̃ = x + σε`, by hand in f64.
+    #[test]
+    fn the_conditioned_loss_reads_each_samples_code_beside_it() {
+        let (a, b, e) = (1.5f64, -0.75f64, 2.0f64);
+        let model = quadratic(vec![0.0, 0.0], [a, b, b, e].map(|v| v as f32).to_vec());
+        let x = [0.5f64, -1.0, 2.0];
+        let eps = [1.0f64, 0.25, -0.5];
+        let sigma = [1.0f64, 0.1, 0.5];
+        let code = [1.0f64, -1.0, 0.25];
+        let column = |v: [f64; 3]| {
+            Tensor::<B, 2>::from_data(
+                burn::tensor::TensorData::new(v.map(|v| v as f32).to_vec(), [3, 1]),
+                &Default::default(),
+            )
+        };
+        let loss = conditioned_denoising_score_matching_loss(
+            &model,
+            column(x),
+            column(eps),
+            column(sigma),
+            column(code),
+        );
+        let want = (0..3)
+            .map(|i| {
+                let noisy = x[i] + sigma[i] * eps[i];
+                0.5 * (a * noisy + b * code[i] - eps[i]).powi(2)
+            })
+            .sum::<f64>()
+            / 3.0;
+        assert!((scalar(loss) - want).abs() < 1e-5 * want, "vs {want}");
+    }
+
+    /// A conditional model that ignores its plane (`P` block-diagonal) has, step for step, the
+    /// loss of the scaled objective on its sample block: the same levels and noise are drawn,
+    /// so the conditioned objective inherits the scaled one's Gaussian recovery test.
+    #[test]
+    fn a_model_that_ignores_the_plane_has_the_scaled_loss() {
+        let ladder = NoiseLadderConfig::new().with_levels(4);
+        let objective = |conditioning| {
+            MultiscaleDenoisingScoreMatchingConfig::new()
+                .with_ladder(ladder.clone())
+                .with_conditioning(conditioning)
+                .init()
+                .unwrap()
+        };
+        let sample_block = quadratic(vec![0.5, -0.25], vec![2.0, 0.5, 0.5, 1.0]);
+        #[rustfmt::skip]
+        let with_plane = quadratic(
+            vec![0.5, -0.25, 3.0, 3.0],
+            vec![
+                2.0, 0.5, 0.0, 0.0,
+                0.5, 1.0, 0.0, 0.0,
+                0.0, 0.0, 4.0, 1.0,
+                0.0, 0.0, 1.0, 4.0,
+            ],
+        );
+        let batch = ebm_testing::normal::<B, 2>([16, 2], 1.0, 9, &Default::default());
+        let step = TrainStep::new(7, 42);
+        let scaled = objective(LevelConditioning::Scaled)
+            .loss(&sample_block, batch.clone(), step)
+            .unwrap();
+        let plane = objective(LevelConditioning::Plane)
+            .loss(&with_plane, batch.clone(), step)
+            .unwrap();
+        let (scaled, plane) = (scalar(scaled.loss), scalar(plane.loss));
+        assert!(
+            (scaled - plane).abs() < 1e-5 * scaled,
+            "{scaled} vs {plane}"
+        );
+        // The conditioned objective wants the doubled width and refuses the sample's own.
+        let refused = Objective::<B, _>::check_batch(
+            &objective(LevelConditioning::Plane),
+            &sample_block,
+            [16, 2],
+        );
+        assert!(refused.is_err(), "{refused:?}");
+        let accepted = Objective::<B, _>::check_batch(
+            &objective(LevelConditioning::Plane),
+            &with_plane,
+            [16, 2],
+        );
+        assert!(accepted.is_ok(), "{accepted:?}");
+    }
 
     #[test]
     fn a_bad_ladder_is_a_typed_error_naming_its_field() {

@@ -80,9 +80,9 @@ pub mod prelude {
     };
     pub use ebm_train::{
         ChainStart, ContrastiveDivergenceConfig, DenoisingScoreMatchingConfig, EpochLog,
-        MultiscaleDenoisingScoreMatchingConfig, Objective, PersistentContrastiveDivergenceConfig,
-        Probe, ScoreMatchingConfig, SlicedScoreMatchingConfig, StepLog, TraceMethod, Trainer,
-        TrainerConfig,
+        LevelConditioning, MultiscaleDenoisingScoreMatchingConfig, Objective,
+        PersistentContrastiveDivergenceConfig, Probe, ScoreMatchingConfig,
+        SlicedScoreMatchingConfig, StepLog, TraceMethod, Trainer, TrainerConfig,
     };
 }
 

@@ -27,6 +27,7 @@
 //! assert_eq!(energy.num_params(), params);
 //! ```
 
+mod at_noise_level;
 mod composite;
 mod log_density;
 mod mixture;
@@ -34,6 +35,7 @@ mod module_of_parts;
 mod parts;
 mod spherical;
 
+pub use at_noise_level::{AtNoiseLevel, with_level_plane};
 pub use composite::{Composite, Operation};
 pub use log_density::FromLogDensity;
 pub use mixture::Mixture;
