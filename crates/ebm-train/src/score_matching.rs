@@ -9,9 +9,9 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use ebm_core::combinators::with_level_plane;
+use ebm_core::combinators::{AtNoiseLevel, with_level_plane};
 use ebm_core::schedule::Schedule;
-use ebm_core::{Inner, SecondOrderEnergy};
+use ebm_core::{Energy, Inner, SecondOrderEnergy};
 use ebm_sample::noise::Noise;
 use ebm_sample::{NoiseLadder, NoiseLadderConfig};
 
@@ -442,9 +442,9 @@ impl<B: AutodiffBackend, M: SecondOrderEnergy<B>> Objective<B, M>
             match self.config.conditioning {
                 LevelConditioning::Scaled => model.energy_value(x),
                 LevelConditioning::Plane => {
-                    let code = self.ladder.code(self.ladder.sigma_min());
-                    let code = Tensor::full([x.dims()[0], 1], code, (&x.device(), x.dtype()));
-                    model.energy_value(with_level_plane(x, code))
+                    AtNoiseLevel::new(model, self.ladder.code(self.ladder.sigma_min()))
+                        .ok()?
+                        .energy_value(x)
                 }
             }
             .mean(),
