@@ -28,7 +28,7 @@ impl<B: Backend> MlpModel<B> {
     }
 }
 
-impl<B: AutodiffBackend> Energy<B> for MlpModel<B> {
+impl<B: EbmBackend> Energy<B> for MlpModel<B> {
     fn input_dim(&self) -> Option<usize> {
         Some(self.layers[0].weight.dims()[0])
     }

@@ -10,13 +10,12 @@ use std::time::Instant;
 
 use common::{Args, plot_images};
 use ebm::burn::optim::AdamConfig;
-use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::ebm_core::neural::ConvLayerConfig;
 use ebm::ebm_data::digits::Digits;
 use ebm::ebm_data::transforms::to_symmetric;
 use ebm::prelude::*;
 
-fn run<B: AutodiffBackend>(args: &Args) {
+fn run<B: EbmBackend>(args: &Args) {
     let started = Instant::now();
     let device = Default::default();
     let all = to_symmetric(Digits::load().to_tensor::<B>(&device));

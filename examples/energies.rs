@@ -15,7 +15,7 @@ use ebm::prelude::*;
 type Named<IB> = (&'static str, Box<dyn Energy<Autodiff<IB>>>);
 
 /// Prints one energy's rows and appends them to `csv`.
-fn show<B: AutodiffBackend>(
+fn show<B: EbmBackend>(
     name: &str,
     energy: &dyn Energy<B>,
     points: &[[f32; 2]],
@@ -56,7 +56,7 @@ fn show<B: AutodiffBackend>(
 }
 
 /// Generic over the inner backend `IB`: the analytic energies are energies on `Autodiff<IB>`.
-fn run<IB: Backend>(args: &common::Args) -> Result<(), Box<dyn std::error::Error>> {
+fn run<IB: CpuKernels>(args: &common::Args) -> Result<(), Box<dyn std::error::Error>> {
     let points = [[0.0, 0.0], [1.0, -1.0], [0.5, 2.0], [-2.0, 3.0]];
     let points = if args.quick {
         &points[..1]

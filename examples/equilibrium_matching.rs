@@ -12,7 +12,6 @@ use std::time::Instant;
 use common::{Args, pairs, rows};
 use ebm::burn::module::AutodiffModule;
 use ebm::burn::optim::AdamConfig;
-use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Tensor, TensorData};
 use ebm::ebm_core::neural::{ConditionedMlp, ConditionedMlpConfig, FieldModel};
 use ebm::ebm_data::synthetic::CheckerboardConfig;
@@ -25,7 +24,7 @@ use ebm::prelude::*;
 const RANGE: f64 = 3.0;
 
 /// `‖f(x, 0)‖` on a square grid: the field vanishes where descent stops, on the data.
-fn field_magnitude<Bk: Backend>(field: &ConditionedMlp<Bk>, resolution: usize) -> EnergyGrid {
+fn field_magnitude<Bk: CpuKernels>(field: &ConditionedMlp<Bk>, resolution: usize) -> EnergyGrid {
     let device = Default::default();
     let axis: Vec<f64> = (0..resolution)
         .map(|i| -RANGE + 2.0 * RANGE * i as f64 / (resolution - 1) as f64)
@@ -45,7 +44,7 @@ fn field_magnitude<Bk: Backend>(field: &ConditionedMlp<Bk>, resolution: usize) -
     }
 }
 
-fn run<B: AutodiffBackend>(args: &Args) {
+fn run<B: EbmBackend>(args: &Args) {
     let started = Instant::now();
     let device = Default::default();
     // Cells of side ½ in [−2, 2]², about the noise's scale.

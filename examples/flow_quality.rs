@@ -18,7 +18,6 @@ use std::time::Instant;
 
 use common::{Args, pairs, rows, tensor};
 use ebm::burn::module::AutodiffModule;
-use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::ebm_core::neural::ConditionedMlpConfig;
 use ebm::ebm_data::PointDataset;
 use ebm::ebm_eval::{median_bandwidth, mmd_squared};
@@ -156,7 +155,7 @@ fn points(d: &PointDataset) -> Vec<Vec<f64>> {
 }
 
 impl Set {
-    fn new<Bk: Backend>(name: &'static str, s: &Settings, index: u64) -> Self {
+    fn new<Bk: CpuKernels>(name: &'static str, s: &Settings, index: u64) -> Self {
         let train = points(&generate(name, s.n_train, 100 + index));
         let held_out = points(&generate(name, s.n_eval, 200 + index));
         let like = Tensor::<Bk, 2>::zeros([1, 2], &Default::default());
@@ -209,7 +208,7 @@ const METHODS: [(&str, &str); 3] = [
     ("em", "Energy Matching"),
 ];
 
-fn energies<B: AutodiffBackend, E: Energy<B>>(
+fn energies<B: EbmBackend, E: Energy<B>>(
     model: &E,
     set: &Set,
     device: &ebm::burn::tensor::Device<Inner<B>>,
@@ -238,7 +237,7 @@ fn trainer_config(s: &Settings, seed: u64) -> TrainerConfig {
 }
 
 /// Trains and samples the three methods with ebm.
-fn run_ebm<B: AutodiffBackend>(s: &Settings, set: &Set) -> Vec<Outcome> {
+fn run_ebm<B: EbmBackend>(s: &Settings, set: &Set) -> Vec<Outcome> {
     let device = Default::default();
     let data = tensor::<B>(&set.train, &device);
     let noise = tensor::<Inner<B>>(&set.noise, &device);
@@ -410,7 +409,7 @@ fn score_mmd(samples: &[Vec<f64>], held_out: &[Vec<f64>], bandwidth: f64) -> (f6
     (mmd, lost)
 }
 
-fn run<B: AutodiffBackend>(args: &Args) {
+fn run<B: EbmBackend>(args: &Args) {
     let mut s = Settings::new(args.quick);
     if let Some(list) = args.option("--sets") {
         let known = s.sets.clone();

@@ -24,7 +24,6 @@ use std::time::Instant;
 
 use common::{Args, plot_images};
 use ebm::burn::optim::AdamConfig;
-use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Tensor, TensorData};
 use ebm::ebm_core::combinators::AtNoiseLevel;
 use ebm::ebm_data::digits::Digits;
@@ -44,7 +43,7 @@ fn batch_size(args: &Args) -> usize {
 }
 
 /// Training images `[N, 784]` in `[−1, 1]`.
-fn load_images<B: AutodiffBackend>(args: &Args) -> Result<Tensor<Inner<B>, 2>, String> {
+fn load_images<B: EbmBackend>(args: &Args) -> Result<Tensor<Inner<B>, 2>, String> {
     let device = Default::default();
     let limit = match args.option("--images") {
         Some(n) => Some(
@@ -77,7 +76,7 @@ fn load_images<B: AutodiffBackend>(args: &Args) -> Result<Tensor<Inner<B>, 2>, S
     Ok(to_symmetric(images))
 }
 
-fn grid<B: AutodiffBackend>(path: &Path, images: Tensor<Inner<B>, 2>) {
+fn grid<B: EbmBackend>(path: &Path, images: Tensor<Inner<B>, 2>) {
     plot_images(path, images, [1, SIDE, SIDE], 3);
 }
 
@@ -100,7 +99,7 @@ fn curves(path: &Path, title: &str, history: &[StepLog], negatives: bool) {
 
 /// The seeds' CNN on images of `channels` channels (2 for a noise-conditional energy: the image
 /// and its level's plane).
-fn model<B: AutodiffBackend>(channels: usize, seed: u64) -> Cnn<B> {
+fn model<B: EbmBackend>(channels: usize, seed: u64) -> Cnn<B> {
     CnnConfig::new(channels, SIDE, SIDE)
         .with_seed(seed)
         .init::<B>(&Default::default())
@@ -154,7 +153,7 @@ fn per_epoch(started: Instant, epochs: usize) -> f64 {
 }
 
 /// PCD with a replay buffer: returns the seconds per epoch.
-fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64 {
+fn persistent_cd<B: EbmBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64 {
     // Short-run Langevin in pixel space (Du & Mordatch): a large step on the gradient and small
     // noise, σ·√(2η) = 0.01, clamped to the pixel range.
     let sampler = LangevinConfig::new()
@@ -223,7 +222,7 @@ fn persistent_cd<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) ->
 
 /// Denoising score matching over a ladder of noise levels, sampled by annealed Langevin: returns
 /// the seconds per epoch.
-fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64 {
+fn denoising<B: EbmBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64 {
     // σ_max = 1 reaches from the chains' start (a Gaussian with the data's per-pixel mean and
     // standard deviation) to the digits; σ_min = 0.01 is below what the eye sees.
     let levels = count(args, "--levels", if args.quick { 10 } else { 50 });
@@ -344,7 +343,7 @@ fn denoising<B: AutodiffBackend>(args: &Args, data: &Tensor<Inner<B>, 2>) -> f64
     seconds
 }
 
-fn run<B: AutodiffBackend>(args: &Args) {
+fn run<B: EbmBackend>(args: &Args) {
     let started = Instant::now();
     let data = load_images::<B>(args).unwrap_or_else(|e| {
         eprintln!("error: {e}");

@@ -7,7 +7,6 @@ mod common;
 
 use common::Args;
 use ebm::burn::backend::Autodiff;
-use ebm::burn::tensor::backend::Backend;
 use ebm::ebm_plot::{LandscapeOptions, plot_landscape};
 use ebm::prelude::*;
 
@@ -15,7 +14,7 @@ use ebm::prelude::*;
 type Plot<IB> = (&'static str, Box<dyn Energy<Autodiff<IB>>>, f64, f64);
 
 /// Generic over the inner backend `IB`: the analytic energies are energies on `Autodiff<IB>`.
-fn run<IB: Backend>(args: &Args) {
+fn run<IB: CpuKernels>(args: &Args) {
     let device = Default::default();
     let resolution = if args.quick { 60 } else { 300 };
     let gaussian =

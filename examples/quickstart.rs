@@ -12,14 +12,13 @@ use std::time::Instant;
 
 use common::{Args, evaluate, mixture_energy, model_samples, pairs, rows, tensor};
 use ebm::burn::optim::AdamConfig;
-use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::ebm_data::synthetic::GaussianMixtureConfig;
 use ebm::ebm_plot::{LandscapeOptions, Series, plot_curves, plot_landscape};
 use ebm::prelude::*;
 
 const RANGE: f64 = 3.0;
 
-fn run<B: AutodiffBackend>(args: &Args)
+fn run<B: EbmBackend>(args: &Args)
 where
     Gaussian: Energy<B>,
 {

@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use common::{Args, evaluate, mixture_energy, model_samples, pairs, rows};
 use ebm::burn::optim::AdamConfig;
-use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::ebm_data::synthetic::GaussianMixtureConfig;
 use ebm::ebm_plot::{LandscapeOptions, plot_landscape};
 use ebm::ebm_train::Objective;
@@ -18,11 +17,8 @@ use ebm::prelude::*;
 
 const RANGE: f64 = 3.0;
 
-fn train_and_report<B: AutodiffBackend, L: Objective<B, Mlp<B>>>(
-    name: &str,
-    objective: L,
-    args: &Args,
-) where
+fn train_and_report<B: EbmBackend, L: Objective<B, Mlp<B>>>(name: &str, objective: L, args: &Args)
+where
     Gaussian: Energy<B>,
 {
     let started = Instant::now();
@@ -84,7 +80,7 @@ fn train_and_report<B: AutodiffBackend, L: Objective<B, Mlp<B>>>(
     ));
 }
 
-fn run<B: AutodiffBackend>(args: &Args)
+fn run<B: EbmBackend>(args: &Args)
 where
     Gaussian: Energy<B>,
 {

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Tensor, TensorData};
 use ebm::ebm_core::combinators::Mixture;
 use ebm::ebm_data::synthetic::GaussianMixtureConfig;
@@ -145,7 +144,7 @@ pub struct Report {
 }
 
 /// Computes the [`Report`] on the square `[−range, range]²`.
-pub fn evaluate<B: AutodiffBackend, E: Energy<B>, T: Energy<B>>(
+pub fn evaluate<B: EbmBackend, E: Energy<B>, T: Energy<B>>(
     model: &E,
     truth: &T,
     samples: &[Vec<f64>],
@@ -184,9 +183,7 @@ impl Report {
 }
 
 /// The true density of the generator's Gaussian mixture as an energy.
-pub fn mixture_energy<B: AutodiffBackend>(
-    mixture: &GaussianMixtureConfig,
-) -> Mixture<B, Vec<Gaussian>>
+pub fn mixture_energy<B: EbmBackend>(mixture: &GaussianMixtureConfig) -> Mixture<B, Vec<Gaussian>>
 where
     Gaussian: Energy<B>,
 {
@@ -202,7 +199,7 @@ where
 
 /// 1000 samples of a 2-D model: fresh MALA chains (step 0.02; 1000 steps, 100 with `quick`)
 /// from N(0, 1.5²·I), not a replay buffer, so that they show the model's own density.
-pub fn model_samples<B: AutodiffBackend, E: Energy<B>>(
+pub fn model_samples<B: EbmBackend, E: Energy<B>>(
     model: &E,
     quick: bool,
     device: &ebm::burn::tensor::Device<Inner<B>>,

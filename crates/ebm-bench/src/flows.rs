@@ -3,7 +3,7 @@
 //! Adam), and Dopri5 sampling of a flow field.
 
 use ebm::burn::module::{Module, ModuleMapper, Param};
-use ebm::burn::tensor::backend::{AutodiffBackend, Backend};
+
 use ebm::burn::tensor::{Distribution, Tensor, TensorData};
 use ebm::ebm_core::neural::{ConditionedMlp, ConditionedMlpConfig};
 use ebm::ebm_sample::FlowSamplerConfig;
@@ -22,7 +22,7 @@ const BATCH: usize = 256;
 /// that adaptive integrators take comparable steps on both sides.
 struct Deterministic;
 
-impl<Bk: Backend> ModuleMapper<Bk> for Deterministic {
+impl<Bk: CpuKernels> ModuleMapper<Bk> for Deterministic {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<Bk, D>>) -> Param<Tensor<Bk, D>> {
         let dims = param.val().dims();
         let device = param.val().device();
@@ -44,7 +44,7 @@ impl<Bk: Backend> ModuleMapper<Bk> for Deterministic {
     }
 }
 
-fn field<Bk: Backend>(time: bool, device: &ebm::burn::tensor::Device<Bk>) -> ConditionedMlp<Bk> {
+fn field<Bk: CpuKernels>(time: bool, device: &ebm::burn::tensor::Device<Bk>) -> ConditionedMlp<Bk> {
     ConditionedMlpConfig::new(2, vec![256, 256])
         .with_time(time)
         .init::<Bk>(device)
@@ -52,7 +52,7 @@ fn field<Bk: Backend>(time: bool, device: &ebm::burn::tensor::Device<Bk>) -> Con
 }
 
 /// Runs the flow benchmarks whose names contain the filter.
-pub fn run<B: AutodiffBackend>(
+pub fn run<B: EbmBackend>(
     options: &Options,
     device: &ebm::burn::tensor::Device<Inner<B>>,
 ) -> Vec<Record> {

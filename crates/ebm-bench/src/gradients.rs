@@ -1,7 +1,6 @@
 //! Input-gradient benchmarks: the closed-form (hand-written) gradient paths against Burn's
 //! autodiff on the same energy, showing what the fast paths buy.
 
-use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Distribution, Tensor};
 use ebm::prelude::*;
 use serde_json::json;
@@ -10,7 +9,7 @@ use crate::Options;
 use crate::record::{Record, print_row, throughput};
 
 /// Runs every gradient benchmark whose name contains the filter, printing markdown rows.
-pub fn run<B: AutodiffBackend>(
+pub fn run<B: EbmBackend>(
     options: &Options,
     device: &ebm::burn::tensor::Device<Inner<B>>,
 ) -> Vec<Record>

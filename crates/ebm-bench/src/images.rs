@@ -1,7 +1,6 @@
 //! Image-scale benchmarks: the seeds' CNN (3×3 convs 32-32/2-64-64/2-128-128/2, SELU, head
 //! 2048→128→1) on 1×28×28 images, batch 64.
 
-use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Distribution, Tensor};
 use ebm::ebm_sample::{LangevinConfig, RunConfig, Sampler};
 use ebm::ebm_train::{ContrastiveDivergenceConfig, DenoisingScoreMatchingConfig};
@@ -15,7 +14,7 @@ use crate::training::time_steps;
 const BATCH: usize = 64;
 const PIXELS: usize = 28 * 28;
 
-fn model<B: AutodiffBackend>(device: &ebm::burn::tensor::Device<B>) -> Cnn<B> {
+fn model<B: EbmBackend>(device: &ebm::burn::tensor::Device<B>) -> Cnn<B> {
     CnnConfig::new(1, 28, 28)
         .init::<B>(device)
         .expect("valid CNN")
@@ -30,7 +29,7 @@ fn params(extra: serde_json::Value) -> serde_json::Value {
 }
 
 /// Runs the CNN benchmarks whose names contain the filter.
-pub fn run<B: AutodiffBackend>(
+pub fn run<B: EbmBackend>(
     options: &Options,
     device: &ebm::burn::tensor::Device<Inner<B>>,
 ) -> Vec<Record> {

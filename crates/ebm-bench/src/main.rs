@@ -70,7 +70,7 @@ fn parse_options() -> Result<Options, String> {
 
 /// Every benchmark group on backend `B` (an `Autodiff<_>` backend, on which the analytic
 /// energies are defined).
-fn suite<B: ebm::burn::tensor::backend::AutodiffBackend>(options: &Options) -> Vec<Record>
+fn suite<B: ebm::backend::EbmBackend>(options: &Options) -> Vec<Record>
 where
     ebm::prelude::Gaussian: ebm::prelude::Energy<B>,
     ebm::prelude::DoubleWell: ebm::prelude::Energy<B>,

@@ -45,7 +45,7 @@ const INITIAL_STEP: f64 = 0.1;
 const HMC_STEP_JITTER: f64 = 0.6;
 
 /// A target with its exact per-coordinate means and variances.
-struct Target<B: AutodiffBackend> {
+struct Target<B: EbmBackend> {
     name: &'static str,
     energy: Box<dyn Energy<B>>,
     means: Vec<f64>,
@@ -59,7 +59,7 @@ fn gaussian_variances() -> Vec<f64> {
         .collect()
 }
 
-fn targets<B: AutodiffBackend>() -> Vec<Target<B>>
+fn targets<B: EbmBackend>() -> Vec<Target<B>>
 where
     Gaussian: Energy<B>,
     Funnel: Energy<B>,
@@ -204,7 +204,7 @@ struct GradientCount<'a, B: AutodiffBackend> {
     rows: AtomicUsize,
 }
 
-impl<B: AutodiffBackend> Energy<B> for GradientCount<'_, B> {
+impl<B: EbmBackend> Energy<B> for GradientCount<'_, B> {
     fn input_dim(&self) -> Option<usize> {
         self.inner.input_dim()
     }
@@ -245,7 +245,7 @@ struct SampleRun {
     grad_evals: usize,
 }
 
-fn sample_once<B: AutodiffBackend, S: Sampler<B>>(
+fn sample_once<B: EbmBackend, S: Sampler<B>>(
     sampler: &S,
     target: &Target<B>,
     run: &RunConfig,
@@ -276,7 +276,7 @@ fn sample_once<B: AutodiffBackend, S: Sampler<B>>(
 
 /// Runs the efficiency cases whose names pass the filter, on `B` and, with `--blackjax`, from
 /// blackjax's draws.
-pub fn run<B: AutodiffBackend>(
+pub fn run<B: EbmBackend>(
     options: &Options,
     device: &ebm::burn::tensor::Device<Inner<B>>,
 ) -> Vec<Record>
@@ -389,7 +389,7 @@ where
 
 /// blackjax's record of case `name`, scored from its draws in `dir` (written by
 /// `bench/blackjax_reference.py`).
-fn blackjax_record<B: AutodiffBackend>(
+fn blackjax_record<B: EbmBackend>(
     dir: &Path,
     name: &str,
     target: &Target<B>,

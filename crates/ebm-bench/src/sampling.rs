@@ -1,6 +1,5 @@
 //! Sampler benchmarks, with the names and parameters of the benchmark issue.
 
-use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Distribution, Tensor};
 use ebm::ebm_sample::{HmcConfig, LangevinConfig, RunConfig, Sampler};
 use ebm::prelude::*;
@@ -20,7 +19,7 @@ type LangevinCase<'a, B> = (
 );
 
 /// Runs the Langevin and HMC benchmarks whose names contain the filter.
-pub fn run<B: AutodiffBackend>(
+pub fn run<B: EbmBackend>(
     options: &Options,
     device: &ebm::burn::tensor::Device<Inner<B>>,
 ) -> Vec<Record>

@@ -1,7 +1,6 @@
 //! Optimiser-step benchmarks of the learners (MLP 2-64-64-1 SELU, batch 128, Adam).
 
 use ebm::burn::optim::AdamConfig;
-use ebm::burn::tensor::backend::AutodiffBackend;
 use ebm::burn::tensor::{Distribution, Tensor};
 use ebm::ebm_sample::LangevinConfig;
 use ebm::ebm_train::{
@@ -29,7 +28,7 @@ pub fn time_steps<B, M, L>(
     params: serde_json::Value,
 ) -> Record
 where
-    B: AutodiffBackend,
+    B: EbmBackend,
     M: ebm::burn::module::AutodiffModule<B> + ebm::burn::module::ModuleDisplay,
     L: Objective<B, M> + Clone,
 {
@@ -61,7 +60,7 @@ where
 
 /// Reads the model's first parameter back to the host: the clock then sees all the device work
 /// that produced it.
-pub fn read_back<B: AutodiffBackend, M: ebm::burn::module::Module<B>>(model: &M) {
+pub fn read_back<B: EbmBackend, M: ebm::burn::module::Module<B>>(model: &M) {
     struct FirstParameter(bool);
     impl<B: ebm::burn::tensor::backend::Backend> ebm::burn::module::ModuleVisitor<B>
         for FirstParameter
@@ -77,7 +76,7 @@ pub fn read_back<B: AutodiffBackend, M: ebm::burn::module::Module<B>>(model: &M)
 }
 
 /// Runs the training-step benchmarks whose names contain the filter.
-pub fn run<B: AutodiffBackend>(
+pub fn run<B: EbmBackend>(
     options: &Options,
     device: &ebm::burn::tensor::Device<Inner<B>>,
 ) -> Vec<Record> {

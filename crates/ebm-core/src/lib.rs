@@ -24,12 +24,11 @@
 pub mod analytic;
 pub mod check;
 pub mod combinators;
+pub mod cpu_kernels;
 mod device_constant;
 pub mod energy;
 pub mod error;
 pub mod grid;
-#[cfg(any(feature = "ndarray", feature = "flex"))]
-mod host_tensor;
 pub mod interpolant;
 pub mod json_config;
 pub mod neural;
@@ -38,6 +37,7 @@ pub mod schedule;
 
 /// The Burn this crate is built on (the pinned version), for macros and users' own modules.
 pub use burn;
+pub use cpu_kernels::{CpuKernels, EbmBackend, HostKernels, HostValues};
 pub use device_constant::DeviceConstant;
 pub use energy::{
     Energy, Inner, SecondOrderEnergy, assert_batch, assert_probes, autodiff_energy_and_grad,

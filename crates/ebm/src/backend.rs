@@ -3,7 +3,11 @@
 //!
 //! Every alias is Burn's `Autodiff<_>` over a compute backend, so the same model code trains and
 //! samples on all of them; the analytic energies are energies on exactly these
-//! (`Autodiff<IB>` for any inner backend `IB`).
+//! (`Autodiff<IB>` for any inner backend `IB`). Generic code bounds its backend by
+//! [`EbmBackend`]: every alias here is one, and it is what the neural energies need (the CPU
+//! kernels each backend runs, declared by [`CpuKernels`]).
+
+pub use ebm_core::cpu_kernels::{CpuKernels, EbmBackend, HostKernels};
 
 /// NdArray on the CPU, with autodiff.
 #[cfg(feature = "ndarray")]
@@ -50,10 +54,9 @@ pub struct UnknownBackend {
 /// lacks. Each enabled arm compiles `expr` once with its concrete backend.
 ///
 /// ```
-/// use ebm::burn::tensor::backend::AutodiffBackend;
 /// use ebm::prelude::*;
 ///
-/// fn energy_at<B: AutodiffBackend>(point: [f32; 2]) -> f32 {
+/// fn energy_at<B: EbmBackend>(point: [f32; 2]) -> f32 {
 ///     let x = ebm::burn::tensor::Tensor::<Inner<B>, 2>::from_data([point], &Default::default());
 ///     let e = MlpConfig::new(2, vec![8]).init::<B>(&Default::default()).unwrap().energy_value(x);
 ///     e.into_data().to_vec::<f32>().unwrap()[0]

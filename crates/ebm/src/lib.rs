@@ -68,7 +68,7 @@ pub mod prelude {
     pub use ebm_core::neural::{Activation, Cnn, CnnConfig, Hybrid, HybridConfig, Mlp, MlpConfig};
     pub use ebm_core::random_stream::{data_seed, model_seed};
     pub use ebm_core::schedule::Schedule;
-    pub use ebm_core::{Energy, EnergyError, Inner, SecondOrderEnergy};
+    pub use ebm_core::{CpuKernels, EbmBackend, Energy, EnergyError, Inner, SecondOrderEnergy};
     pub use ebm_data::synthetic::{
         CheckerboardConfig, CircleConfig, EightGaussiansConfig, GaussianMixtureConfig, GridConfig,
         PinwheelConfig, SwissRollConfig, TwoMoonsConfig,

@@ -1,7 +1,7 @@
 //! Ackley energy `E(x) = −a·exp(−b·√(Σxᵢ²/d)) − exp(Σcos(c·xᵢ)/d) + a + e`.
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use super::{AnalyticEnergy, row_sum};
 use crate::error::{Result, require_positive};
@@ -27,7 +27,7 @@ impl Ackley {
         Ok(Self { a, b, c })
     }
 
-    fn radius<Bk: Backend>(&self, x: &Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn radius<Bk: CpuKernels>(&self, x: &Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         let d = x.dims()[1] as f64;
         x.clone().square().sum_dim(1).div_scalar(d).sqrt()
     }
@@ -49,7 +49,7 @@ impl AnalyticEnergy for Ackley {
         None
     }
 
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         let d = x.dims()[1] as f64;
         let r = self.radius(&x).reshape([x.dims()[0]]);
         let cos_mean = row_sum(x.mul_scalar(self.c).cos()).div_scalar(d);
@@ -57,7 +57,7 @@ impl AnalyticEnergy for Ackley {
             + (self.a + std::f64::consts::E)
     }
 
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         let d = x.dims()[1] as f64;
         let r = self.radius(&x);
         // a·b·e^{−b r}·xᵢ/(d·r); at r = 0 every xᵢ is 0, so clamping r gives the 0 subgradient.

@@ -1,7 +1,7 @@
 //! The banana (Haario et al. 1999's twisted Gaussian): a Gaussian bent along a parabola.
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use super::{AnalyticEnergy, column, row_sum};
 use crate::error::{Result, require_finite, require_positive};
@@ -41,7 +41,7 @@ impl Banana {
     }
 
     /// `(x₁ [N, 1], r = x₂ − b·x₁² + b·s² [N, 1])`.
-    fn pieces<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+    fn pieces<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
         let x1 = column(&x, 0);
         let r = column(&x, 1) - x1.clone().square().mul_scalar(self.twist)
             + self.twist * self.scale * self.scale;
@@ -54,17 +54,17 @@ impl AnalyticEnergy for Banana {
         Some(2)
     }
 
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         let (x1, r) = self.pieces(x);
         let s2 = self.scale * self.scale;
         row_sum(x1.square().div_scalar(2.0 * s2) + r.square().mul_scalar(0.5))
     }
 
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         self.energy_and_grad(x).1
     }
 
-    fn energy_and_grad<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
+    fn energy_and_grad<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
         let (x1, r) = self.pieces(x);
         let s2 = self.scale * self.scale;
         let e =

@@ -1,7 +1,7 @@
 //! Booth's function `E(x, y) = (x + 2y − 7)² + (2x + y − 5)²`.
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use super::{AnalyticEnergy, AnalyticHessian, column};
 
@@ -10,7 +10,7 @@ use super::{AnalyticEnergy, AnalyticHessian, column};
 pub struct Booth;
 
 impl Booth {
-    fn residuals<Bk: Backend>(x: &Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+    fn residuals<Bk: CpuKernels>(x: &Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
         let (x1, x2) = (column(x, 0), column(x, 1));
         let p = x1.clone() + x2.clone().mul_scalar(2.0) - 7.0;
         let q = x1.mul_scalar(2.0) + x2 - 5.0;
@@ -23,13 +23,13 @@ impl AnalyticEnergy for Booth {
         Some(2)
     }
 
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         let n = x.dims()[0];
         let (p, q) = Self::residuals(&x);
         (p.square() + q.square()).reshape([n])
     }
 
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         let (p, q) = Self::residuals(&x);
         let g1 = p.clone().mul_scalar(2.0) + q.clone().mul_scalar(4.0);
         let g2 = p.mul_scalar(4.0) + q.mul_scalar(2.0);
@@ -38,7 +38,7 @@ impl AnalyticEnergy for Booth {
 }
 
 impl AnalyticHessian for Booth {
-    fn hvp<Bk: Backend>(&self, _x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn hvp<Bk: CpuKernels>(&self, _x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         // The Hessian is the constant [[10, 8], [8, 10]]; scalar ops need no upload.
         let (v1, v2) = (column(&v, 0), column(&v, 1));
         Tensor::cat(

@@ -1,7 +1,7 @@
 //! Separable double well `E(x) = h·Σᵢ (xᵢ² − b²)²`.
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use super::{AnalyticEnergy, AnalyticHessian, row_sum};
 use crate::error::{Result, require_positive};
@@ -51,19 +51,18 @@ impl AnalyticEnergy for DoubleWell {
         None
     }
 
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         let b2 = self.well_position * self.well_position;
         row_sum(x.square().sub_scalar(b2).square()).mul_scalar(self.barrier_height)
     }
 
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         let b2 = self.well_position * self.well_position;
         // On NdArray, one pass instead of four tensor ops (the same float32 operations, in the
         // same order); `energy_and_grad` takes the same path, so every sampler runs this code.
-        #[cfg(feature = "ndarray")]
         {
             let (b2, k) = (b2 as f32, (4.0 * self.barrier_height) as f32);
-            if let Some(grad) = crate::host_tensor::map_f32(&x, |v| v * (v * v - b2) * k) {
+            if let Some(grad) = crate::cpu_kernels::map_f32(&x, |v| v * (v * v - b2) * k) {
                 return grad;
             }
         }
@@ -71,9 +70,8 @@ impl AnalyticEnergy for DoubleWell {
         (x * t).mul_scalar(4.0 * self.barrier_height)
     }
 
-    fn energy_and_grad<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
+    fn energy_and_grad<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
         let b2 = self.well_position * self.well_position;
-        #[cfg(feature = "ndarray")]
         {
             let (b2, k) = (b2 as f32, (4.0 * self.barrier_height) as f32);
             let h = self.barrier_height as f32;
@@ -86,7 +84,7 @@ impl AnalyticEnergy for DoubleWell {
                 }
                 e * h
             };
-            if let Some(both) = crate::host_tensor::rows_energy_and_grad_f32(&x, row) {
+            if let Some(both) = crate::cpu_kernels::rows_energy_and_grad_f32(&x, row) {
                 return both;
             }
         }
@@ -97,7 +95,7 @@ impl AnalyticEnergy for DoubleWell {
 }
 
 impl AnalyticHessian for DoubleWell {
-    fn hvp<Bk: Backend>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn hvp<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         let b2 = self.well_position * self.well_position;
         let diag = x
             .square()

@@ -1,8 +1,8 @@
 //! Neal's funnel: `v ~ N(0, σ²)` and, given `v`, `zᵢ ~ N(0, eᵛ)` for the other `d − 1`
 //! coordinates.
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use super::{AnalyticEnergy, column};
 use crate::error::{EnergyError, Result, require_positive};
@@ -47,7 +47,7 @@ impl Funnel {
     }
 
     /// `(v [N, 1], z [N, d − 1], e^{−v} [N, 1])`.
-    fn pieces<Bk: Backend>(
+    fn pieces<Bk: CpuKernels>(
         &self,
         x: Tensor<Bk, 2>,
     ) -> (Tensor<Bk, 2>, Tensor<Bk, 2>, Tensor<Bk, 2>) {
@@ -63,7 +63,7 @@ impl AnalyticEnergy for Funnel {
         Some(self.dim)
     }
 
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         let n = x.dims()[0];
         let (v, z, inv_scale) = self.pieces(x);
         let half_z2 = z.square().sum_dim(1).mul_scalar(0.5) * inv_scale;
@@ -73,11 +73,11 @@ impl AnalyticEnergy for Funnel {
         e.reshape([n])
     }
 
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         self.energy_and_grad(x).1
     }
 
-    fn energy_and_grad<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
+    fn energy_and_grad<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
         let n = x.dims()[0];
         let (v, z, inv_scale) = self.pieces(x);
         let half_z2 = z.clone().square().sum_dim(1).mul_scalar(0.5) * inv_scale.clone();

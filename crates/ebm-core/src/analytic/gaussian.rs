@@ -1,7 +1,7 @@
 //! Multivariate Gaussian energy `E(x) = ½ (x − μ)ᵀ Σ⁻¹ (x − μ)`.
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use super::{AnalyticEnergy, AnalyticHessian, row_sum};
 use crate::DeviceConstant;
@@ -102,7 +102,10 @@ impl Gaussian {
 
     /// Fits mean and unbiased covariance to `samples` `[N, D]` (N ≥ 2), adding `regularization·I`
     /// to the covariance so that it stays positive definite.
-    pub fn from_samples<Bk: Backend>(samples: Tensor<Bk, 2>, regularization: f64) -> Result<Self> {
+    pub fn from_samples<Bk: CpuKernels>(
+        samples: Tensor<Bk, 2>,
+        regularization: f64,
+    ) -> Result<Self> {
         if !(regularization.is_finite() && regularization >= 0.0) {
             return Err(EnergyError::InvalidParameter(crate::InvalidParameter::new(
                 "regularization",
@@ -167,7 +170,7 @@ impl Gaussian {
     }
 
     /// `x − μ`, skipping the subtraction when `μ = 0`.
-    fn centre<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn centre<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         match &self.mean_row {
             Some(mean) => {
                 let mean: Tensor<Bk, 2> = mean.tensor(&x);
@@ -178,7 +181,7 @@ impl Gaussian {
     }
 
     /// `v·Σ⁻¹`.
-    fn apply_precision<Bk: Backend>(&self, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn apply_precision<Bk: CpuKernels>(&self, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         match &self.precision_op {
             PrecisionOp::Identity => v,
             PrecisionOp::Diagonal(diagonal) => {
@@ -198,15 +201,15 @@ impl AnalyticEnergy for Gaussian {
         Some(self.dim())
     }
 
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         self.energy_and_grad(x).0
     }
 
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         self.apply_precision(self.centre(x))
     }
 
-    fn energy_and_grad<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
+    fn energy_and_grad<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
         let diff = self.centre(x);
         let grad = self.apply_precision(diff.clone());
         (row_sum(grad.clone() * diff).mul_scalar(0.5), grad)
@@ -214,7 +217,7 @@ impl AnalyticEnergy for Gaussian {
 }
 
 impl AnalyticHessian for Gaussian {
-    fn hvp<Bk: Backend>(&self, _x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn hvp<Bk: CpuKernels>(&self, _x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         self.apply_precision(v)
     }
 }

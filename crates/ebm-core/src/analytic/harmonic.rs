@@ -1,7 +1,7 @@
 //! Harmonic (isotropic quadratic) energy `E(x) = ½·k·‖x‖²`.
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use super::{AnalyticEnergy, AnalyticHessian, row_sum};
 use crate::error::{Result, require_positive};
@@ -30,17 +30,17 @@ impl AnalyticEnergy for Harmonic {
         None
     }
 
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         row_sum(x.square()).mul_scalar(0.5 * self.k)
     }
 
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         x.mul_scalar(self.k)
     }
 }
 
 impl AnalyticHessian for Harmonic {
-    fn hvp<Bk: Backend>(&self, _x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn hvp<Bk: CpuKernels>(&self, _x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         v.mul_scalar(self.k)
     }
 }

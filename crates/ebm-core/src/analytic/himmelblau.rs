@@ -1,7 +1,7 @@
 //! Himmelblau's function `E(x, y) = (x² + y − 11)² + (x + y² − 7)²`.
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use super::{AnalyticEnergy, column};
 
@@ -10,7 +10,7 @@ use super::{AnalyticEnergy, column};
 pub struct Himmelblau;
 
 impl Himmelblau {
-    fn residuals<Bk: Backend>(
+    fn residuals<Bk: CpuKernels>(
         x: &Tensor<Bk, 2>,
     ) -> (Tensor<Bk, 2>, Tensor<Bk, 2>, Tensor<Bk, 2>, Tensor<Bk, 2>) {
         let (x1, x2) = (column(x, 0), column(x, 1));
@@ -25,13 +25,13 @@ impl AnalyticEnergy for Himmelblau {
         Some(2)
     }
 
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         let n = x.dims()[0];
         let (_, _, u, w) = Self::residuals(&x);
         (u.square() + w.square()).reshape([n])
     }
 
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         let (x1, x2, u, w) = Self::residuals(&x);
         let g1 = (x1 * u.clone()).mul_scalar(4.0) + w.clone().mul_scalar(2.0);
         let g2 = u.mul_scalar(2.0) + (x2 * w).mul_scalar(4.0);

@@ -59,6 +59,8 @@ use burn::backend::Autodiff;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+use crate::cpu_kernels::CpuKernels;
+
 use crate::energy::{Energy, SecondOrderEnergy};
 
 /// An energy given by a closed-form formula and closed-form gradient, on any backend.
@@ -67,13 +69,13 @@ pub trait AnalyticEnergy: Send + Sync + std::fmt::Debug {
     fn input_dim(&self) -> Option<usize>;
 
     /// `E(x)`, `[N, D] → [N]`.
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1>;
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1>;
 
     /// `+∇ₓE(x)`, `[N, D] → [N, D]`, in closed form.
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2>;
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2>;
 
     /// `E(x)` and `+∇ₓE(x)`; override when the two share work.
-    fn energy_and_grad<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
+    fn energy_and_grad<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 1>, Tensor<Bk, 2>) {
         (self.energy(x.clone()), self.grad_energy(x))
     }
 }
@@ -82,10 +84,10 @@ pub trait AnalyticEnergy: Send + Sync + std::fmt::Debug {
 /// score-matching objectives, e.g. as the analytic part of a [`crate::neural::Hybrid`]).
 pub trait AnalyticHessian: AnalyticEnergy {
     /// `∇ₓ²E(x)·v` for each row.
-    fn hvp<Bk: Backend>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2>;
+    fn hvp<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2>;
 }
 
-impl<IB: Backend, A: AnalyticEnergy> Energy<Autodiff<IB>> for A {
+impl<IB: CpuKernels, A: AnalyticEnergy> Energy<Autodiff<IB>> for A {
     fn input_dim(&self) -> Option<usize> {
         AnalyticEnergy::input_dim(self)
     }
@@ -127,7 +129,7 @@ impl<IB: Backend, A: AnalyticEnergy> Energy<Autodiff<IB>> for A {
     }
 }
 
-impl<IB: Backend, A: AnalyticHessian> SecondOrderEnergy<Autodiff<IB>> for A {
+impl<IB: CpuKernels, A: AnalyticHessian> SecondOrderEnergy<Autodiff<IB>> for A {
     fn grad_energy_tracked(&self, x: Tensor<Autodiff<IB>, 2>) -> Tensor<Autodiff<IB>, 2> {
         crate::assert_batch(
             std::any::type_name::<Self>(),
@@ -225,13 +227,13 @@ parameter_free_module!(
 );
 
 /// Row sums `[N, D] → [N]`.
-pub(crate) fn row_sum<Bk: Backend>(x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+pub(crate) fn row_sum<Bk: CpuKernels>(x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
     let n = x.dims()[0];
     x.sum_dim(1).reshape([n])
 }
 
 /// Column `j` of a batch as `[N, 1]`.
-pub(crate) fn column<Bk: Backend>(x: &Tensor<Bk, 2>, j: usize) -> Tensor<Bk, 2> {
+pub(crate) fn column<Bk: CpuKernels>(x: &Tensor<Bk, 2>, j: usize) -> Tensor<Bk, 2> {
     x.clone().narrow(1, j, 1)
 }
 

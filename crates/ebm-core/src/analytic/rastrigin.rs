@@ -2,8 +2,8 @@
 
 use std::f64::consts::TAU;
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use super::{AnalyticEnergy, AnalyticHessian, row_sum};
 use crate::error::{Result, require_positive};
@@ -34,19 +34,19 @@ impl AnalyticEnergy for Rastrigin {
         None
     }
 
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         let d = x.dims()[1] as f64;
         let terms = x.clone().square() - x.mul_scalar(TAU).cos().mul_scalar(self.a);
         row_sum(terms).add_scalar(self.a * d)
     }
 
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         x.clone().mul_scalar(2.0) + x.mul_scalar(TAU).sin().mul_scalar(TAU * self.a)
     }
 }
 
 impl AnalyticHessian for Rastrigin {
-    fn hvp<Bk: Backend>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn hvp<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         let diag = x
             .mul_scalar(TAU)
             .cos()

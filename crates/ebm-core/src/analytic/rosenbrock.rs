@@ -1,7 +1,7 @@
 //! Chained Rosenbrock energy `E(x) = Σ_{i<d} (a − xᵢ)² + b·(xᵢ₊₁ − xᵢ²)²`.
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use super::{AnalyticEnergy, row_sum};
 use crate::error::{EnergyError, Result, require_finite, require_positive};
@@ -35,7 +35,7 @@ impl Rosenbrock {
         Self::new(dim, 1.0, 100.0)
     }
 
-    fn pieces<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
+    fn pieces<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> (Tensor<Bk, 2>, Tensor<Bk, 2>) {
         let lo = x.clone().narrow(1, 0, self.dim - 1);
         let hi = x.narrow(1, 1, self.dim - 1);
         let r = hi - lo.clone().square();
@@ -48,12 +48,12 @@ impl AnalyticEnergy for Rosenbrock {
         Some(self.dim)
     }
 
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         let (lo, r) = self.pieces(x);
         row_sum(lo.neg().add_scalar(self.a).square() + r.square().mul_scalar(self.b))
     }
 
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         let [n, _] = x.dims();
         let device = x.device();
         let (lo, r) = self.pieces(x);

@@ -1,7 +1,7 @@
 //! Styblinski–Tang function `E(x) = ½·Σᵢ (xᵢ⁴ − 16xᵢ² + 5xᵢ)`.
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 use super::{AnalyticEnergy, AnalyticHessian, row_sum};
 
@@ -15,18 +15,18 @@ impl AnalyticEnergy for StyblinskiTang {
         None
     }
 
-    fn energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
+    fn energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 1> {
         let x2 = x.clone().square();
         row_sum(x2.clone().square() - x2.mul_scalar(16.0) + x.mul_scalar(5.0)).mul_scalar(0.5)
     }
 
-    fn grad_energy<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn grad_energy<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         x.clone().powi_scalar(3).mul_scalar(2.0) - x.mul_scalar(16.0) + 2.5
     }
 }
 
 impl AnalyticHessian for StyblinskiTang {
-    fn hvp<Bk: Backend>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn hvp<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>, v: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         x.square().mul_scalar(6.0).sub_scalar(16.0) * v
     }
 }

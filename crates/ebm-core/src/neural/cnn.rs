@@ -5,7 +5,9 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::Tensor;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
+
+use crate::cpu_kernels::{CpuKernels, EbmBackend};
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
@@ -227,16 +229,14 @@ pub(super) struct ConvWeights<Bk: Backend> {
     pub(super) input_size: [usize; 2],
 }
 
-impl<Bk: Backend> ConvWeights<Bk> {
+impl<Bk: CpuKernels> ConvWeights<Bk> {
     fn options(&self) -> ConvOptions<2> {
         ConvOptions::new([self.stride; 2], [1, 1], [1, 1], 1)
     }
 
     /// `z = W ⋆ x + b`.
     pub(super) fn forward(&self, x: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
-        #[cfg(any(feature = "ndarray", feature = "flex"))]
-        if let Some(z) = super::host_autodiff::conv(&x, &self.weight, Some(&self.bias), self.stride)
-        {
+        if let Some(z) = Bk::conv3x3_tracked(&x, &self.weight, Some(&self.bias), self.stride) {
             return z;
         }
         conv2d(
@@ -249,8 +249,7 @@ impl<Bk: Backend> ConvWeights<Bk> {
 
     /// `W ⋆ ẋ`, the linear part (tangents carry no bias).
     pub(super) fn tangent(&self, x_dot: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
-        #[cfg(any(feature = "ndarray", feature = "flex"))]
-        if let Some(z) = super::host_autodiff::conv(&x_dot, &self.weight, None, self.stride) {
+        if let Some(z) = Bk::conv3x3_tracked(&x_dot, &self.weight, None, self.stride) {
             return z;
         }
         conv2d(x_dot, self.weight.clone(), None, self.options())
@@ -260,9 +259,8 @@ impl<Bk: Backend> ConvWeights<Bk> {
     /// A strided convolution drops the last rows and columns when `in + 2 − 3` is odd; the
     /// output padding restores the input size exactly.
     pub(super) fn backward(&self, g: Tensor<Bk, 4>) -> Tensor<Bk, 4> {
-        #[cfg(any(feature = "ndarray", feature = "flex"))]
         if let Some(y) =
-            super::host_autodiff::conv_transpose(&g, &self.weight, self.stride, self.input_size)
+            Bk::conv3x3_transpose_tracked(&g, &self.weight, self.stride, self.input_size)
         {
             return y;
         }
@@ -295,7 +293,7 @@ struct CnnWeights<Bk: Backend> {
 }
 
 /// Applies a function of `[rows, cols]` tensors to a `[N, C, H, W]` one.
-fn per_element<Bk: Backend, R>(
+fn per_element<Bk: CpuKernels, R>(
     z: Tensor<Bk, 4>,
     f: impl FnOnce(Tensor<Bk, 2>) -> R,
 ) -> (R, [usize; 4]) {
@@ -303,7 +301,7 @@ fn per_element<Bk: Backend, R>(
     (f(z.reshape([dims[0], dims[1] * dims[2] * dims[3]])), dims)
 }
 
-impl<Bk: Backend> CnnWeights<Bk> {
+impl<Bk: CpuKernels> CnnWeights<Bk> {
     fn energy(&self, act: Activation, images: Tensor<Bk, 4>) -> Tensor<Bk, 1> {
         let n = images.dims()[0];
         let features = self
@@ -422,7 +420,7 @@ pub struct ConvParameters<B: Backend> {
     pub stride: usize,
 }
 
-impl<B: Backend> Cnn<B> {
+impl<B: CpuKernels> Cnn<B> {
     /// A CNN from explicit parameters, for weights ported from PyTorch: images of
     /// `image_shape = [C, H, W]`, the convolutions in order, then the head's hidden layer
     /// (`[features, hidden]`, the transpose of PyTorch's `nn.Linear.weight`, and `[hidden]`) and
@@ -532,7 +530,7 @@ impl<B: Backend> Cnn<B> {
         Ok(self.tracked().energy(self.activation, images))
     }
 
-    fn weights_with<Bk: Backend>(
+    fn weights_with<Bk: CpuKernels>(
         &self,
         map4: impl Fn(Tensor<B, 4>) -> Tensor<Bk, 4>,
         map2: impl Fn(Tensor<B, 2>) -> Tensor<Bk, 2>,
@@ -569,14 +567,14 @@ impl<B: Backend> Cnn<B> {
         self.weights_with(|t| t, |t| t, |t| t)
     }
 
-    fn images<Bk: Backend>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 4> {
+    fn images<Bk: CpuKernels>(&self, x: Tensor<Bk, 2>) -> Tensor<Bk, 4> {
         let n = x.dims()[0];
         let [c, h, w] = self.image_shape;
         x.reshape([n, c, h, w])
     }
 }
 
-impl<B: AutodiffBackend> Cnn<B> {
+impl<B: EbmBackend> Cnn<B> {
     /// The parameters on the inner backend: cheap (shared storage) and outside any graph.
     fn untracked(&self) -> CnnWeights<Inner<B>> {
         self.weights_with(|t| t.inner(), |t| t.inner(), |t| t.inner())
@@ -616,7 +614,7 @@ impl<B: AutodiffBackend> Cnn<B> {
     }
 }
 
-impl<B: AutodiffBackend> Energy<B> for Cnn<B> {
+impl<B: EbmBackend> Energy<B> for Cnn<B> {
     fn input_dim(&self) -> Option<usize> {
         Some(self.image_shape.iter().product())
     }
@@ -665,7 +663,7 @@ impl<B: AutodiffBackend> Energy<B> for Cnn<B> {
     }
 }
 
-impl<B: AutodiffBackend> SecondOrderEnergy<B> for Cnn<B> {
+impl<B: EbmBackend> SecondOrderEnergy<B> for Cnn<B> {
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         crate::assert_batch(
             std::any::type_name::<Self>(),

@@ -5,11 +5,11 @@
 //! return wrong numbers (tracel-ai/burn#5122). It showed here as wrong CNN energies on fused
 //! WGPU (docs/gpu.md). Every other shape stays a matmul.
 
+use crate::cpu_kernels::CpuKernels;
 use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 
 /// `x·w` for `x` `[N, K]` and `w` `[K, M]`: `[N, M]`.
-pub(crate) fn column_product<Bk: Backend>(x: Tensor<Bk, 2>, w: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+pub(crate) fn column_product<Bk: CpuKernels>(x: Tensor<Bk, 2>, w: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
     let [k, m] = w.dims();
     if m == 1 {
         (x * w.reshape([1, k])).sum_dim(1)

@@ -3,7 +3,7 @@
 
 use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::Activation;
@@ -13,6 +13,7 @@ use super::init::ParamInit;
 use super::layers::{self, SecondOrderLayer};
 use super::mlp::Dense;
 use super::time_embedding::{TimeEmbedding, TimeEmbeddingConfig};
+use crate::cpu_kernels::{CpuKernels, EbmBackend};
 use crate::energy::{Energy, SecondOrderEnergy, assert_batch, assert_probes};
 use crate::error::{EnergyError, InvalidParameter, MAX_TENSOR_ELEMENTS, Result, require_size};
 
@@ -193,7 +194,7 @@ impl ConditionedMlpConfig {
     }
 }
 
-impl<B: Backend> ConditionedMlp<B> {
+impl<B: CpuKernels> ConditionedMlp<B> {
     /// Outputs per sample.
     pub fn output_dim(&self) -> usize {
         self.output.bias.dims()[0]
@@ -377,7 +378,7 @@ impl<B: Backend> ConditionedMlp<B> {
     }
 }
 
-impl<B: Backend> FieldModel<B> for ConditionedMlp<B> {
+impl<B: CpuKernels> FieldModel<B> for ConditionedMlp<B> {
     fn input_dim(&self) -> usize {
         self.input_dim
     }
@@ -414,7 +415,7 @@ pub struct AtCondition<'a, B: Backend> {
     label: Option<usize>,
 }
 
-impl<B: Backend> AtCondition<'_, B> {
+impl<B: CpuKernels> AtCondition<'_, B> {
     fn joined(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let n = x.dims()[0];
         let t = Tensor::full([n], self.t, &x.device());
@@ -423,7 +424,7 @@ impl<B: Backend> AtCondition<'_, B> {
     }
 }
 
-impl<B: AutodiffBackend> Energy<B> for AtCondition<'_, B> {
+impl<B: EbmBackend> Energy<B> for AtCondition<'_, B> {
     fn input_dim(&self) -> Option<usize> {
         Some(self.model.input_dim)
     }
@@ -438,7 +439,7 @@ impl<B: AutodiffBackend> Energy<B> for AtCondition<'_, B> {
     }
 }
 
-impl<B: AutodiffBackend> SecondOrderEnergy<B> for AtCondition<'_, B> {
+impl<B: EbmBackend> SecondOrderEnergy<B> for AtCondition<'_, B> {
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         assert_batch(
             std::any::type_name::<Self>(),

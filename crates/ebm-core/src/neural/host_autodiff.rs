@@ -10,13 +10,13 @@
 //! convolution, its transpose and its kernel gradient are the panel products of the graph-free
 //! kernel, split across cores, and an activation with its slope is one pass.
 //!
-//! Only the two CPU autodiff backends with float32 take this path (every function here returns
-//! `None` otherwise, and the caller uses Burn's ops). The tests check each operation and its
-//! gradients against Burn's.
+//! These are what `Autodiff<I>`'s [`CpuKernels`] implementation runs when `I` has the CNN's host
+//! kernel (`crate::cpu_kernels`); on any other backend, or another dtype, the caller uses Burn's
+//! ops. The tests check each operation and its gradients against Burn's.
 
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::tensor::backend::Backend;
@@ -26,72 +26,17 @@ use burn::tensor::{DType, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 use super::Activation;
 use super::cores::{cores, for_each_split};
 use super::host_cnn::{HostConv, Kernel, dispatch, host_values, with_values};
-use crate::host_tensor::{cast, is_backend};
+use crate::cpu_kernels::CpuKernels;
 
-/// `W ⋆ x + b` (stride `stride`, padding 1) when `Bk` is a CPU autodiff backend with float32
-/// tensors; `None` otherwise.
-pub(super) fn conv<Bk: Backend>(
-    x: &Tensor<Bk, 4>,
-    weight: &Tensor<Bk, 4>,
-    bias: Option<&Tensor<Bk, 1>>,
-    stride: usize,
-) -> Option<Tensor<Bk, 4>> {
-    if x.dtype() != DType::F32 {
-        return None;
-    }
-    macro_rules! on {
-        ($inner:ty) => {
-            if is_backend::<Bk, Autodiff<$inner>>() {
-                let bias = bias.map(|b| cast(b.clone()));
-                let z = conv_tracked::<$inner>(cast(x.clone()), cast(weight.clone()), bias, stride);
-                return Some(cast(z));
-            }
-        };
-    }
-    #[cfg(feature = "ndarray")]
-    on!(burn::backend::NdArray);
-    #[cfg(feature = "flex")]
-    on!(burn::backend::Flex);
-    None
-}
+/// A tensor on the autodiff backend over `I` with checkpointing `C`.
+type Tracked<I, C, const D: usize> = Tensor<Autodiff<I, C>, D>;
 
-/// `Wᵀ ⋆ g`, the adjoint of [`conv`]'s linear part for inputs of `input_size`, on the same
-/// backends; `None` otherwise.
-pub(super) fn conv_transpose<Bk: Backend>(
-    g: &Tensor<Bk, 4>,
-    weight: &Tensor<Bk, 4>,
-    stride: usize,
-    input_size: [usize; 2],
-) -> Option<Tensor<Bk, 4>> {
-    if g.dtype() != DType::F32 {
-        return None;
-    }
-    macro_rules! on {
-        ($inner:ty) => {
-            if is_backend::<Bk, Autodiff<$inner>>() {
-                let y = conv_transpose_tracked::<$inner>(
-                    cast(g.clone()),
-                    cast(weight.clone()),
-                    stride,
-                    input_size,
-                );
-                return Some(cast(y));
-            }
-        };
-    }
-    #[cfg(feature = "ndarray")]
-    on!(burn::backend::NdArray);
-    #[cfg(feature = "flex")]
-    on!(burn::backend::Flex);
-    None
-}
-
-/// `(f(z), f′(z))`, both differentiable in `z`, when `Bk` is a CPU autodiff backend with
-/// float32 tensors and the host kernels take `activation`; `None` otherwise.
-pub(super) fn activation_and_slope<Bk: Backend, const D: usize>(
-    z: &Tensor<Bk, D>,
+/// `(f(z), f′(z))`, both differentiable in `z`, on an autodiff backend over `I`, when the host
+/// kernels take `activation` and `z` is large enough to gain; `None` otherwise.
+pub(crate) fn activation_and_slope<I: CpuKernels, C: CheckpointStrategy, const D: usize>(
+    z: &Tensor<Autodiff<I, C>, D>,
     activation: Activation,
-) -> Option<(Tensor<Bk, D>, Tensor<Bk, D>)> {
+) -> Option<(Tracked<I, C, D>, Tracked<I, C, D>)> {
     // Below this size the host pass's fixed costs (a copy out of the tensor, the hand-off to the
     // second core) outweigh the tensor-op passes it saves: on the MLP benchmarks' [128, 64]
     // activations, sm_exact_step took 22% longer through it.
@@ -102,19 +47,7 @@ pub(super) fn activation_and_slope<Bk: Backend, const D: usize>(
     {
         return None;
     }
-    macro_rules! on {
-        ($inner:ty) => {
-            if is_backend::<Bk, Autodiff<$inner>>() {
-                let (f, slope) = activation_tracked::<$inner, D>(cast(z.clone()), activation);
-                return Some((cast(f), cast(slope)));
-            }
-        };
-    }
-    #[cfg(feature = "ndarray")]
-    on!(burn::backend::NdArray);
-    #[cfg(feature = "flex")]
-    on!(burn::backend::Flex);
-    None
+    Some(activation_tracked::<I, C, D>(z.clone(), activation))
 }
 
 /// The geometry of one convolution, from its kernel `[C_out, C_in, 3, 3]`.
@@ -162,7 +95,7 @@ fn per_image(
 }
 
 /// `W ⋆ x + b` on the inner backend.
-fn conv_host<I: Backend>(
+fn conv_host<I: CpuKernels>(
     x: Tensor<I, 4>,
     weight: Tensor<I, 4>,
     bias: Option<Tensor<I, 1>>,
@@ -182,7 +115,7 @@ fn conv_host<I: Backend>(
 }
 
 /// `Wᵀ ⋆ g` on the inner backend.
-fn conv_transpose_host<I: Backend>(
+fn conv_transpose_host<I: CpuKernels>(
     g: Tensor<I, 4>,
     weight: Tensor<I, 4>,
     stride: usize,
@@ -204,7 +137,7 @@ fn conv_transpose_host<I: Backend>(
 }
 
 /// `∂/∂W` and `∂/∂b` of `⟨δ, W ⋆ x + b⟩` on the inner backend, the batch split across cores.
-fn conv_weight_grad_host<I: Backend>(
+fn conv_weight_grad_host<I: CpuKernels>(
     x: Tensor<I, 4>,
     delta: Tensor<I, 4>,
     dims: [usize; 4],
@@ -220,7 +153,7 @@ fn conv_weight_grad_host<I: Backend>(
 }
 
 /// [`conv_weight_grad_host`] on the values of `x` and `δ`.
-fn conv_weight_grad_values<I: Backend>(
+fn conv_weight_grad_values<I: CpuKernels>(
     conv: &HostConv,
     x: &[f32],
     delta: &[f32],
@@ -281,7 +214,7 @@ fn elementwise(
 #[derive(Debug)]
 struct ActivationBackward;
 
-impl<I: Backend> Backward<I, 1> for ActivationBackward {
+impl<I: CpuKernels> Backward<I, 1> for ActivationBackward {
     /// `f′(z)`.
     type State = FloatTensor<I>;
 
@@ -298,7 +231,7 @@ impl<I: Backend> Backward<I, 1> for ActivationBackward {
 #[derive(Debug)]
 struct SlopeBackward;
 
-impl<I: Backend> Backward<I, 1> for SlopeBackward {
+impl<I: CpuKernels> Backward<I, 1> for SlopeBackward {
     /// `z` and the activation.
     type State = (FloatTensor<I>, Activation);
 
@@ -319,10 +252,10 @@ impl<I: Backend> Backward<I, 1> for SlopeBackward {
     }
 }
 
-fn activation_tracked<I: Backend, const D: usize>(
-    z: Tensor<Autodiff<I>, D>,
+fn activation_tracked<I: CpuKernels, C: CheckpointStrategy, const D: usize>(
+    z: Tensor<Autodiff<I, C>, D>,
     activation: Activation,
-) -> (Tensor<Autodiff<I>, D>, Tensor<Autodiff<I>, D>) {
+) -> (Tracked<I, C, D>, Tracked<I, C, D>) {
     let z = primitive(z);
     let inner: Tensor<I, D> = tensor(z.primitive.clone());
     let (shape, device) = (inner.shape(), inner.device());
@@ -340,7 +273,7 @@ fn activation_tracked<I: Backend, const D: usize>(
         &device,
     ));
     let value = match ActivationBackward
-        .prepare::<NoCheckpointing>([z.node.clone()])
+        .prepare::<C>([z.node.clone()])
         .compute_bound()
         .stateful()
     {
@@ -348,7 +281,7 @@ fn activation_tracked<I: Backend, const D: usize>(
         OpsKind::UnTracked(prep) => prep.finish(f),
     };
     let slope = match SlopeBackward
-        .prepare::<NoCheckpointing>([z.node.clone()])
+        .prepare::<C>([z.node.clone()])
         .compute_bound()
         .stateful()
     {
@@ -362,7 +295,7 @@ fn activation_tracked<I: Backend, const D: usize>(
 #[derive(Debug)]
 struct ConvBackward;
 
-impl<I: Backend> Backward<I, 3> for ConvBackward {
+impl<I: CpuKernels> Backward<I, 3> for ConvBackward {
     /// `x`, `W`, the stride.
     type State = (FloatTensor<I>, FloatTensor<I>, usize);
 
@@ -393,7 +326,7 @@ impl<I: Backend> Backward<I, 3> for ConvBackward {
 #[derive(Debug)]
 struct ConvTransposeBackward;
 
-impl<I: Backend> Backward<I, 2> for ConvTransposeBackward {
+impl<I: CpuKernels> Backward<I, 2> for ConvTransposeBackward {
     /// `g`, `W`, the stride.
     type State = (FloatTensor<I>, FloatTensor<I>, usize);
 
@@ -412,12 +345,12 @@ impl<I: Backend> Backward<I, 2> for ConvTransposeBackward {
     }
 }
 
-fn conv_tracked<I: Backend>(
-    x: Tensor<Autodiff<I>, 4>,
-    weight: Tensor<Autodiff<I>, 4>,
-    bias: Option<Tensor<Autodiff<I>, 1>>,
+pub(crate) fn conv_tracked<I: CpuKernels, C: CheckpointStrategy>(
+    x: Tensor<Autodiff<I, C>, 4>,
+    weight: Tensor<Autodiff<I, C>, 4>,
+    bias: Option<Tensor<Autodiff<I, C>, 1>>,
     stride: usize,
-) -> Tensor<Autodiff<I>, 4> {
+) -> Tensor<Autodiff<I, C>, 4> {
     let device = x.device();
     let c_out = weight.dims()[0];
     let bias = bias.unwrap_or_else(|| Tensor::zeros([c_out], &device));
@@ -429,7 +362,7 @@ fn conv_tracked<I: Backend>(
         stride,
     ));
     let prep = ConvBackward
-        .prepare::<NoCheckpointing>([x.node.clone(), weight.node.clone(), bias.node.clone()])
+        .prepare::<C>([x.node.clone(), weight.node.clone(), bias.node.clone()])
         .compute_bound()
         .stateful();
     let out = match prep {
@@ -439,12 +372,12 @@ fn conv_tracked<I: Backend>(
     tensor(out)
 }
 
-fn conv_transpose_tracked<I: Backend>(
-    g: Tensor<Autodiff<I>, 4>,
-    weight: Tensor<Autodiff<I>, 4>,
+pub(crate) fn conv_transpose_tracked<I: CpuKernels, C: CheckpointStrategy>(
+    g: Tensor<Autodiff<I, C>, 4>,
+    weight: Tensor<Autodiff<I, C>, 4>,
     stride: usize,
     input: [usize; 2],
-) -> Tensor<Autodiff<I>, 4> {
+) -> Tensor<Autodiff<I, C>, 4> {
     let (g, weight) = (primitive(g), primitive(weight));
     let y = primitive(conv_transpose_host::<I>(
         tensor(g.primitive.clone()),
@@ -453,7 +386,7 @@ fn conv_transpose_tracked<I: Backend>(
         input,
     ));
     let prep = ConvTransposeBackward
-        .prepare::<NoCheckpointing>([g.node.clone(), weight.node.clone()])
+        .prepare::<C>([g.node.clone(), weight.node.clone()])
         .compute_bound()
         .stateful();
     let out = match prep {
@@ -515,7 +448,8 @@ mod tests {
                 leaf([c_out], case * 10 + 2),
             );
             let r = leaf([n, c_out, ho, wo], case * 10 + 3).detach();
-            let ours = conv(&x, &weight, Some(&bias), s).expect("host path on Autodiff<NdArray>");
+            let ours = A::conv3x3_tracked(&x, &weight, Some(&bias), s)
+                .expect("host path on Autodiff<NdArray>");
             let options = ConvOptions::new([s, s], [1, 1], [1, 1], 1);
             let burn = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options);
             assert_close(&what("conv"), ours.clone(), burn.clone());
@@ -538,7 +472,7 @@ mod tests {
                 leaf([c_out, c_in, 3, 3], case * 10 + 6),
             );
             let r = leaf([n, c_in, h, w], case * 10 + 5).detach();
-            let ours = conv_transpose(&g, &weight, s, [h, w]).expect("host path");
+            let ours = A::conv3x3_transpose_tracked(&g, &weight, s, [h, w]).expect("host path");
             let pad_out = |input: usize, out: usize| input + 2 - ((out - 1) * s + 3);
             let options = ConvTransposeOptions::new(
                 [s, s],
@@ -571,10 +505,10 @@ mod tests {
                 .require_grad();
             let (r1, r2) = (leaf(shape, 200).detach(), leaf(shape, 300).detach());
             if matches!(act, Activation::Gelu) {
-                assert!(activation_and_slope(&z, act).is_none());
+                assert!(A::activation_and_slope_tracked(&z, act).is_none());
                 continue;
             }
-            let (f, slope) = activation_and_slope(&z, act).expect("host path");
+            let (f, slope) = A::activation_and_slope_tracked(&z, act).expect("host path");
             let z_ref = z.clone().detach().require_grad();
             let (f_ref, slope_ref, _) = act.derivatives(z_ref.clone().reshape([3 * 70, 331]));
             let (f_ref, slope_ref) = (f_ref.reshape(shape), slope_ref.reshape(shape));
@@ -596,10 +530,14 @@ mod tests {
         let device = Default::default();
         let x = Tensor::<burn::backend::NdArray, 4>::zeros([1, 1, 4, 4], &device);
         let w = Tensor::<burn::backend::NdArray, 4>::zeros([2, 1, 3, 3], &device);
-        assert!(conv(&x, &w, None, 1).is_none());
-        assert!(conv_transpose(&x, &w, 1, [4, 4]).is_none());
-        assert!(activation_and_slope(&x, Activation::Selu).is_none());
+        type Plain = burn::backend::NdArray;
+        assert!(Plain::conv3x3_tracked(&x, &w, None, 1).is_none());
+        assert!(Plain::conv3x3_transpose_tracked(&x, &w, 1, [4, 4]).is_none());
+        assert!(Plain::activation_and_slope_tracked(&x, Activation::Selu).is_none());
         let small = Tensor::<A, 2>::zeros([128, 64], &device);
-        assert!(activation_and_slope(&small, Activation::Selu).is_none());
+        assert!(A::activation_and_slope_tracked(&small, Activation::Selu).is_none());
+        let double = Tensor::<A, 4>::zeros([1, 1, 4, 4], (&device, DType::F64));
+        let w64 = Tensor::<A, 4>::zeros([2, 1, 3, 3], (&device, DType::F64));
+        assert!(A::conv3x3_tracked(&double, &w64, None, 1).is_none());
     }
 }

@@ -11,7 +11,6 @@
 //! split across the cores. The generic tensor-op path of [`super::Cnn`] stays the definition: the
 //! tests check this kernel against it.
 
-use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData};
 
 use super::Activation;
@@ -20,18 +19,12 @@ use super::host_activation::{activate, curvature};
 #[cfg(target_arch = "x86_64")]
 use super::panel_product::{Avx2, Avx512};
 use super::panel_product::{Lanes, PANEL, Scalar, Strided, product, product_cols, scale_rows};
-use crate::host_tensor::is_backend;
+use crate::cpu_kernels::CpuKernels;
 
-/// Whether tensors of `Bk` with this dtype live in host memory this kernel may read: NdArray or
-/// Flex with float32 (never an autodiff wrapper, whose graph must see every op).
-pub(super) fn applies<Bk: Backend>(dtype: DType, activation: Activation) -> bool {
-    #[cfg(feature = "ndarray")]
-    let host = is_backend::<Bk, burn::backend::NdArray>();
-    #[cfg(not(feature = "ndarray"))]
-    let host = false;
-    #[cfg(feature = "flex")]
-    let host = host || is_backend::<Bk, burn::backend::Flex>();
-    dtype == DType::F32 && host && !matches!(activation, Activation::Gelu)
+/// Whether `Bk` runs this kernel on tensors of this dtype: a backend whose [`CpuKernels`] says
+/// so (NdArray, Flex; never an autodiff wrapper, whose graph must see every op), float32.
+pub(super) fn applies<Bk: CpuKernels>(dtype: DType, activation: Activation) -> bool {
+    Bk::KERNELS.cnn && dtype == DType::F32 && !matches!(activation, Activation::Gelu)
 }
 
 /// One 3×3 convolution with padding 1.
@@ -70,35 +63,19 @@ pub(super) struct HostCnn {
 }
 
 /// Reads a float32 tensor's values (a copy).
-pub(super) fn host_values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<f32> {
+pub(super) fn host_values<Bk: CpuKernels, const D: usize>(t: Tensor<Bk, D>) -> Vec<f32> {
     with_values(t, <[f32]>::to_vec)
 }
 
-/// Runs `f` on a float32 tensor's values, read in place where the backend's storage allows it
-/// (NdArray; Flex when contiguous), else from a copy.
-pub(super) fn with_values<Bk: Backend, const D: usize, R>(
+/// Runs `f` on a float32 tensor's values, read in place where the backend lends its storage
+/// (NdArray; Flex when contiguous), else from a copy. NdArray's own `into_data` copies element by
+/// element through an iterator (a fifth of a call on the seeds' CNN), and Flex's copies every
+/// tensor whose storage is shared.
+pub(super) fn with_values<Bk: CpuKernels, const D: usize, R>(
     t: Tensor<Bk, D>,
     f: impl FnOnce(&[f32]) -> R,
 ) -> R {
-    // NdArray's `into_data` copies element by element through an iterator (a fifth of a call
-    // on the seeds' CNN), and Flex's copies every tensor whose storage is shared.
-    #[cfg(feature = "ndarray")]
-    if crate::host_tensor::is_ndarray_f32::<Bk>(t.dtype()) {
-        return f(&crate::host_tensor::HostF32::new(t).values());
-    }
-    #[cfg(feature = "flex")]
-    if is_backend::<Bk, burn::backend::Flex>() {
-        let flex: burn::backend::flex::FlexTensor =
-            crate::host_tensor::cast(t.into_primitive().tensor());
-        if let Some(values) = flex.as_slice::<f32>() {
-            return f(values);
-        }
-        let data = flex.into_data().into_vec::<f32>();
-        return f(&data.expect("checked by `applies`: float32"));
-    }
-    f(&t.into_data()
-        .into_vec::<f32>()
-        .expect("checked by `applies`: float32"))
+    f(&Bk::host_f32(t).values())
 }
 
 /// One image's state through the sweeps.
@@ -114,7 +91,7 @@ pub(super) struct Image {
 impl HostCnn {
     /// Energies `[N]` and, if `with_grad`, input gradients `[N, C·H·W]` of the flattened images
     /// in `x` (`[N, C·H·W]`, channel-major as the tensors are).
-    pub(super) fn run<Bk: Backend>(
+    pub(super) fn run<Bk: CpuKernels>(
         &self,
         x: Tensor<Bk, 2>,
         with_grad: bool,

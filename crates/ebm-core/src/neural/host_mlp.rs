@@ -12,7 +12,6 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData};
 
 use super::Activation;
@@ -21,7 +20,7 @@ use super::host_activation::activate;
 #[cfg(target_arch = "x86_64")]
 use super::panel_product::{Avx2, Avx512};
 use super::panel_product::{Lanes, PANEL, Scalar, Strided, product, scale_rows};
-use crate::host_tensor::{HostF32, is_ndarray_f32};
+use crate::cpu_kernels::{CpuKernels, HostValues};
 
 /// Work (multiply-adds) below which splitting the batch across threads costs more than it saves.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
@@ -34,8 +33,8 @@ thread_local! {
 
 /// One dense layer: `w` is `[d_in, d_out]`, row-major.
 struct HostLayer {
-    w: HostF32,
-    b: HostF32,
+    w: HostValues,
+    b: HostValues,
     d_in: usize,
     d_out: usize,
 }
@@ -43,14 +42,15 @@ struct HostLayer {
 /// The parameters of an MLP on the host, ready for [`HostMlp::run`].
 pub(super) struct HostMlp {
     hidden: Vec<HostLayer>,
-    out_w: HostF32,
+    out_w: HostValues,
     out_b: f32,
     activation: Activation,
 }
 
-/// Whether tensors of `Bk` with this dtype live in host memory that this kernel may use.
-pub(super) fn applies<Bk: Backend>(dtype: DType, activation: Activation) -> bool {
-    is_ndarray_f32::<Bk>(dtype) && !matches!(activation, Activation::Gelu)
+/// Whether `Bk` runs this kernel on tensors of this dtype: a backend whose [`CpuKernels`] says
+/// so (NdArray), float32, a supported activation.
+pub(super) fn applies<Bk: CpuKernels>(dtype: DType, activation: Activation) -> bool {
+    Bk::KERNELS.mlp && dtype == DType::F32 && !matches!(activation, Activation::Gelu)
 }
 
 /// One hidden layer's parameters borrowed as slices for one call.
@@ -71,7 +71,7 @@ struct Layers<'a> {
 
 impl HostMlp {
     /// Takes the parameters (`(W, b)` per hidden layer, then the output layer) without copying.
-    pub(super) fn new<Bk: Backend>(
+    pub(super) fn new<Bk: CpuKernels>(
         hidden: &[(Tensor<Bk, 2>, Tensor<Bk, 1>)],
         out_w: &Tensor<Bk, 2>,
         out_b: &Tensor<Bk, 1>,
@@ -82,8 +82,8 @@ impl HostMlp {
             .map(|(w, b)| {
                 let [d_in, d_out] = w.dims();
                 HostLayer {
-                    w: HostF32::new(w.clone()),
-                    b: HostF32::new(b.clone()),
+                    w: Bk::host_f32(w.clone()),
+                    b: Bk::host_f32(b.clone()),
                     d_in,
                     d_out,
                 }
@@ -91,21 +91,21 @@ impl HostMlp {
             .collect();
         Self {
             hidden,
-            out_w: HostF32::new(out_w.clone()),
-            out_b: HostF32::new(out_b.clone()).values()[0],
+            out_w: Bk::host_f32(out_w.clone()),
+            out_b: Bk::host_f32(out_b.clone()).values()[0],
             activation,
         }
     }
 
     /// Energies `[N]` and, if `with_grad`, input gradients `[N, D]` of the rows of `x`.
-    pub(super) fn run<Bk: Backend>(
+    pub(super) fn run<Bk: CpuKernels>(
         &self,
         x: Tensor<Bk, 2>,
         with_grad: bool,
     ) -> (Tensor<Bk, 1>, Option<Tensor<Bk, 2>>) {
         let device = x.device();
         let [n, d] = x.dims();
-        let x = HostF32::new(x);
+        let x = Bk::host_f32(x);
         let layers = Layers {
             hidden: self
                 .hidden

@@ -4,10 +4,11 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 
 use super::{Mlp, MlpConfig};
 use crate::analytic::{AnalyticEnergy, AnalyticHessian};
+use crate::cpu_kernels::{CpuKernels, EbmBackend};
 use crate::energy::{Energy, Inner, SecondOrderEnergy};
 use crate::error::{EnergyError, Result};
 
@@ -84,7 +85,7 @@ impl<B: Backend, A: AnalyticEnergy + Clone, N: Module<B>> Hybrid<B, A, N> {
 }
 
 /// Mixes two per-sample quantities with weight `w = σ(α)` of shape `[1]`.
-fn mix<Bk: Backend, const D: usize>(
+fn mix<Bk: CpuKernels, const D: usize>(
     w: Tensor<Bk, 1>,
     analytic: Tensor<Bk, D>,
     neural: Tensor<Bk, D>,
@@ -95,7 +96,7 @@ fn mix<Bk: Backend, const D: usize>(
 
 impl<B, A, N> Energy<B> for Hybrid<B, A, N>
 where
-    B: AutodiffBackend,
+    B: EbmBackend,
     A: AnalyticEnergy + Clone,
     N: Energy<B> + Module<B>,
 {
@@ -149,7 +150,7 @@ where
 
 impl<B, A, N> SecondOrderEnergy<B> for Hybrid<B, A, N>
 where
-    B: AutodiffBackend,
+    B: EbmBackend,
     A: AnalyticHessian + Clone,
     N: SecondOrderEnergy<B> + Module<B>,
 {

@@ -10,6 +10,10 @@
 //! single first-order backward pass then gives every score-matching loss's parameter gradients,
 //! on every backend.
 //!
+//! A module built from them is generic over the backend as any Burn module is; the code that runs
+//! its layers is generic over [`EbmBackend`](crate::EbmBackend), the backends whose host kernels
+//! `ebm` knows (every alias in `ebm::backend`), as in the example below.
+//!
 //! Layers take and give flattened rows `[N, features]`; [`Conv3x3`] reads its rows as
 //! `[C, H, W]` images, channel-major.
 //!
@@ -20,7 +24,7 @@
 //! use burn::tensor::backend::Backend;
 //! use ebm_core::neural::layers::{Conv3x3, Conv3x3Config, DenseConfig, SecondOrderLayer};
 //! use ebm_core::neural::{Activation, Dense};
-//! use ebm_core::SecondOrderEnergy;
+//! use ebm_core::{EbmBackend, SecondOrderEnergy};
 //!
 //! /// A user's own energy: conv → SiLU → dense → SiLU → dense. (Burn's `Module` derive needs the
 //! /// backend parameter to be called `B`.)
@@ -31,7 +35,7 @@
 //!     out: Dense<B>,
 //! }
 //!
-//! impl<B: Backend> MyEnergy<B> {
+//! impl<B: EbmBackend> MyEnergy<B> {
 //!     fn layers(&self) -> impl SecondOrderLayer<B> + '_ {
 //!         let act = Activation::Silu;
 //!         (&self.conv, act, &self.hidden, act, &self.out)
@@ -66,6 +70,7 @@ use super::cnn::ConvWeights;
 use super::column_product::column_product;
 use super::init::ParamInit;
 use super::mlp::Dense;
+use crate::cpu_kernels::CpuKernels;
 use crate::energy::probes_per_row;
 use crate::error::{EnergyError, Result};
 
@@ -102,7 +107,7 @@ pub trait SecondOrderLayer<B: Backend> {
 #[macro_export]
 macro_rules! layer_energy {
     ($ty:ident) => {
-        impl<B: $crate::burn::tensor::backend::AutodiffBackend> $crate::Energy<B> for $ty<B> {
+        impl<B: $crate::EbmBackend> $crate::Energy<B> for $ty<B> {
             fn input_dim(&self) -> Option<usize> {
                 Some($ty::input_dim(self))
             }
@@ -120,9 +125,7 @@ macro_rules! layer_energy {
             }
         }
 
-        impl<B: $crate::burn::tensor::backend::AutodiffBackend> $crate::SecondOrderEnergy<B>
-            for $ty<B>
-        {
+        impl<B: $crate::EbmBackend> $crate::SecondOrderEnergy<B> for $ty<B> {
             fn grad_energy_tracked(
                 &self,
                 x: $crate::burn::tensor::Tensor<B, 2>,
@@ -212,7 +215,7 @@ fn times_per_sample<B: Backend>(t: Tensor<B, 2>, f: Tensor<B, 2>) -> Tensor<B, 2
     (t.reshape([p, n, w]) * f.unsqueeze_dim::<3>(0)).reshape([rows, w])
 }
 
-impl<B: Backend> SecondOrderLayer<B> for Activation {
+impl<B: CpuKernels> SecondOrderLayer<B> for Activation {
     /// `f′(z)`, and with an input tangent `ż` also `f″(z)` and `ż` (only the tangent's sweep
     /// needs them).
     type Cache = (Tensor<B, 2>, Option<(Tensor<B, 2>, Tensor<B, 2>)>);
@@ -252,7 +255,7 @@ impl<B: Backend> SecondOrderLayer<B> for Activation {
     }
 }
 
-impl<B: Backend> SecondOrderLayer<B> for Dense<B> {
+impl<B: CpuKernels> SecondOrderLayer<B> for Dense<B> {
     type Cache = ();
 
     fn forward(
@@ -552,7 +555,7 @@ impl<B: Backend> Conv3x3<B> {
     }
 }
 
-impl<B: Backend> SecondOrderLayer<B> for Conv3x3<B> {
+impl<B: CpuKernels> SecondOrderLayer<B> for Conv3x3<B> {
     type Cache = ();
 
     fn forward(

@@ -3,7 +3,9 @@
 use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::Tensor;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
+
+use crate::cpu_kernels::{CpuKernels, EbmBackend};
 
 use super::Activation;
 use super::column_product::column_product;
@@ -126,7 +128,7 @@ struct Weights<Bk: Backend> {
     out_b: Tensor<Bk, 1>,
 }
 
-impl<Bk: Backend> Weights<Bk> {
+impl<Bk: CpuKernels> Weights<Bk> {
     fn affine(w: &Tensor<Bk, 2>, b: &Tensor<Bk, 1>, x: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         column_product(x, w.clone()) + b.clone().unsqueeze_dim(0)
     }
@@ -216,7 +218,7 @@ impl<Bk: Backend> Weights<Bk> {
     }
 }
 
-impl<B: Backend> Mlp<B> {
+impl<B: CpuKernels> Mlp<B> {
     /// An MLP from explicit parameters: `weights[l]` is `[in, out]` (the transpose of PyTorch's
     /// `nn.Linear.weight`) and `biases[l]` is `[out]`; the last layer must have one output.
     pub fn from_parameters(
@@ -287,7 +289,7 @@ impl<B: Backend> Mlp<B> {
         self.activation
     }
 
-    fn weights_with<Bk: Backend>(
+    fn weights_with<Bk: CpuKernels>(
         &self,
         map: impl Fn(Tensor<B, 2>) -> Tensor<Bk, 2>,
         map1: impl Fn(Tensor<B, 1>) -> Tensor<Bk, 1>,
@@ -308,14 +310,14 @@ impl<B: Backend> Mlp<B> {
     }
 }
 
-impl<B: AutodiffBackend> Mlp<B> {
+impl<B: EbmBackend> Mlp<B> {
     /// The parameters on the inner backend: cheap (shared storage) and outside any graph.
     fn untracked(&self) -> Weights<Inner<B>> {
         self.weights_with(|t| t.inner(), |t| t.inner())
     }
 }
 
-impl<B: AutodiffBackend> Energy<B> for Mlp<B> {
+impl<B: EbmBackend> Energy<B> for Mlp<B> {
     fn input_dim(&self) -> Option<usize> {
         Some(self.input_dim)
     }
@@ -361,7 +363,7 @@ impl<B: AutodiffBackend> Energy<B> for Mlp<B> {
 }
 
 #[cfg(feature = "ndarray")]
-impl<B: AutodiffBackend> Mlp<B> {
+impl<B: EbmBackend> Mlp<B> {
     /// The fused host kernel, where it applies (NdArray, float32, a supported activation).
     fn host_kernel(&self, x: &Tensor<Inner<B>, 2>) -> Option<super::host_mlp::HostMlp> {
         if self.hidden.is_empty()
@@ -379,7 +381,7 @@ impl<B: AutodiffBackend> Mlp<B> {
     }
 }
 
-impl<B: AutodiffBackend> SecondOrderEnergy<B> for Mlp<B> {
+impl<B: EbmBackend> SecondOrderEnergy<B> for Mlp<B> {
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         crate::assert_batch(
             std::any::type_name::<Self>(),

@@ -21,7 +21,7 @@ mod field_model;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 mod host_activation;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
-mod host_autodiff;
+pub(crate) mod host_autodiff;
 #[cfg(any(feature = "ndarray", feature = "flex"))]
 mod host_cnn;
 #[cfg(feature = "ndarray")]

@@ -3,8 +3,9 @@
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 
+use crate::cpu_kernels::{CpuKernels, EbmBackend};
 use crate::energy::{Energy, Inner, SecondOrderEnergy};
 use crate::error::{EnergyError, Result};
 
@@ -51,7 +52,7 @@ pub struct Quadratic<B: Backend> {
     pub precision: Param<Tensor<B, 2>>,
 }
 
-impl<B: Backend> Quadratic<B> {
+impl<B: CpuKernels> Quadratic<B> {
     /// The symmetric precision `(P + Pᵀ)/2` as row-major host values.
     pub fn precision_matrix(&self) -> Vec<f64> {
         self.sym_precision(self.precision.val())
@@ -61,11 +62,11 @@ impl<B: Backend> Quadratic<B> {
             .expect("float data")
     }
 
-    fn sym_precision<Bk: Backend>(&self, p: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
+    fn sym_precision<Bk: CpuKernels>(&self, p: Tensor<Bk, 2>) -> Tensor<Bk, 2> {
         (p.clone() + p.transpose()).mul_scalar(0.5)
     }
 
-    fn parts<Bk: Backend>(
+    fn parts<Bk: CpuKernels>(
         &self,
         mean: Tensor<Bk, 1>,
         p: Tensor<Bk, 2>,
@@ -84,7 +85,7 @@ impl<B: Backend> Quadratic<B> {
     }
 }
 
-impl<B: AutodiffBackend> Energy<B> for Quadratic<B> {
+impl<B: EbmBackend> Energy<B> for Quadratic<B> {
     fn input_dim(&self) -> Option<usize> {
         Some(self.mean.dims()[0])
     }
@@ -111,7 +112,7 @@ impl<B: AutodiffBackend> Energy<B> for Quadratic<B> {
     }
 }
 
-impl<B: AutodiffBackend> SecondOrderEnergy<B> for Quadratic<B> {
+impl<B: EbmBackend> SecondOrderEnergy<B> for Quadratic<B> {
     fn grad_energy_tracked(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         crate::assert_batch(
             std::any::type_name::<Self>(),

@@ -10,6 +10,7 @@ use super::Activation;
 use super::init::ParamInit;
 use super::layers::SecondOrderLayer;
 use super::mlp::Dense;
+use crate::cpu_kernels::CpuKernels;
 use crate::error::{EnergyError, Result, require_positive};
 
 /// Builds a [`TimeEmbedding`].
@@ -79,7 +80,7 @@ impl TimeEmbeddingConfig {
     }
 }
 
-impl<B: Backend> TimeEmbedding<B> {
+impl<B: CpuKernels> TimeEmbedding<B> {
     /// Width of the embedding.
     pub fn width(&self) -> usize {
         self.second.bias.dims()[0]

@@ -16,7 +16,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use ebm_core::neural::layers::{Conv3x3, SecondOrderLayer};
 use ebm_core::neural::{Activation, Cnn, ConvParameters, Dense};
-use ebm_core::{Energy, SecondOrderEnergy};
+use ebm_core::{EbmBackend, Energy, SecondOrderEnergy};
 use ebm_reference::mlp::flatten;
 use ebm_testing::{TestBackend, TestInner};
 use serde::Deserialize;
@@ -249,7 +249,7 @@ struct UserEnergy<B: Backend> {
     l2: Dense<B>,
 }
 
-impl<B: Backend> UserEnergy<B> {
+impl<B: EbmBackend> UserEnergy<B> {
     fn layers(&self) -> impl SecondOrderLayer<B> + '_ {
         let act = Activation::Selu;
         (&self.c1, act, &self.c2, act, &self.l1, act, &self.l2)

@@ -11,7 +11,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use ebm_core::neural::layers::{Conv3x3, Conv3x3Config, DenseConfig, SecondOrderLayer};
 use ebm_core::neural::{Activation, Cnn, CnnConfig, ConvLayerConfig, Dense};
-use ebm_core::{Energy, SecondOrderEnergy};
+use ebm_core::{EbmBackend, Energy, SecondOrderEnergy};
 use ebm_testing::{TestBackend, TestInner};
 use ebm_train::*;
 use rand::rngs::SmallRng;
@@ -126,7 +126,7 @@ struct UserEnergy<B: Backend> {
     out: Dense<B>,
 }
 
-impl<B: Backend> UserEnergy<B> {
+impl<B: EbmBackend> UserEnergy<B> {
     fn new(device: &B::Device) -> Self {
         let conv1 = Conv3x3Config::new([1, 4, 4], 8)
             .with_seed(1)
