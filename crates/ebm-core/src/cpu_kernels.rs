@@ -23,6 +23,10 @@
 //!
 //! [`EbmBackend`] is the bound generic code writes: an autodiff backend whose both levels
 //! implement [`CpuKernels`]. The neural energies are energies on exactly these.
+//!
+//! The CPU's instruction set is detected in one place, `detected_arch` (pulp's detection,
+//! cached): the kernels choose their vector type from it (`neural/instruction_set.rs`), and
+//! [`vectorize`] compiles other host loops, such as the samplers' Gaussian noise, for it.
 
 use std::borrow::Cow;
 
@@ -30,6 +34,59 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{DType, Tensor};
 
 use crate::neural::Activation;
+
+/// The widest instruction set this CPU has (AVX-512, AVX2 with FMA, or none on x86-64), as pulp
+/// detects it once per process: the one CPU-feature detection of the workspace.
+pub(crate) fn detected_arch() -> pulp::Arch {
+    pulp::Arch::new()
+}
+
+/// A host loop that [`vectorize`] compiles for the widest instruction set the CPU has.
+///
+/// Implement [`VectorLoop::run`] with `#[inline(always)]`, and write the loop in
+/// `#[inline(always)]` functions: only code inlined into it is compiled with the instruction
+/// set's target features (a closure would be an ordinary function, compiled for the baseline).
+pub trait VectorLoop {
+    /// What the loop returns.
+    type Output;
+    /// Runs the loop.
+    fn run(self) -> Self::Output;
+}
+
+/// Runs `op` compiled for the widest instruction set this CPU has, so that the loops it inlines
+/// are vectorised for it.
+///
+/// ```
+/// use ebm_core::cpu_kernels::{VectorLoop, vectorize};
+///
+/// struct Affine<'a>(&'a mut [f32]);
+///
+/// impl VectorLoop for Affine<'_> {
+///     type Output = ();
+///     #[inline(always)]
+///     fn run(self) {
+///         self.0.iter_mut().for_each(|x| *x = *x * 2.0 + 1.0);
+///     }
+/// }
+///
+/// let mut v = vec![1.0f32; 1024];
+/// vectorize(Affine(&mut v));
+/// assert!(v.iter().all(|&x| x == 3.0));
+/// ```
+pub fn vectorize<Op: VectorLoop>(op: Op) -> Op::Output {
+    detected_arch().dispatch(InTargetFeatures(op))
+}
+
+/// A [`VectorLoop`] as pulp's entry point takes it.
+struct InTargetFeatures<Op>(Op);
+
+impl<Op: VectorLoop> pulp::WithSimd for InTargetFeatures<Op> {
+    type Output = Op::Output;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> Op::Output {
+        self.0.run()
+    }
+}
 
 /// The host kernels a backend runs on its float32 tensors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 //! to float32 rounding, except that the radius is cut at √(2·32·ln 2) ≈ 6.66 (32-bit uniforms),
 //! a tail of probability 2.7·10⁻¹¹.
 
+use ebm_core::cpu_kernels::VectorLoop;
 use rand::RngCore;
 
 /// Pairs computed per block: the uniforms of one block fit in L1 next to the output.
@@ -28,32 +29,24 @@ pub(crate) fn fill_normal(rng: &mut impl RngCore, out: &mut [f32], scale: f32) {
     }
 }
 
-/// Box–Muller on pairs of 32-bit uniforms, compiled for the widest vector unit the CPU has.
+/// Box–Muller on pairs of 32-bit uniforms, compiled for the widest instruction set the CPU has.
 fn transform(bits: &[u32], out: &mut [f32], scale: f32) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked above).
-            return unsafe { transform_avx512(bits, out, scale) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked above).
-            return unsafe { transform_avx2(bits, out, scale) };
-        }
+    ebm_core::cpu_kernels::vectorize(Transform { bits, out, scale })
+}
+
+/// The arguments of [`transform_generic`], as the vectorised entry point takes them.
+struct Transform<'a> {
+    bits: &'a [u32],
+    out: &'a mut [f32],
+    scale: f32,
+}
+
+impl VectorLoop for Transform<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        transform_generic(self.bits, self.out, self.scale)
     }
-    transform_generic(bits, out, scale)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn transform_avx512(bits: &[u32], out: &mut [f32], scale: f32) {
-    transform_generic(bits, out, scale)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn transform_avx2(bits: &[u32], out: &mut [f32], scale: f32) {
-    transform_generic(bits, out, scale)
 }
 
 /// `(r cos θ, r sin θ)` with `r = √(−2 ln u₁)`, `θ = 2π u₂`, for `u₁ = (k₁ + ½)/2³²` in (0, 1) and

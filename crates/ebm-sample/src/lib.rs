@@ -26,6 +26,7 @@
 //! diagnostics, NaN/Inf handling and warm-up adaptation. The exact semantics of a run are in
 //! [`run`]. Chains never build an autodiff graph: samplers call only the graph-free methods of
 //! [`ebm_core::Energy`], which analytic energies answer in closed form.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod adaptation;

@@ -2,7 +2,7 @@
 //! vectorisable `exp`.
 
 use super::Activation;
-use super::panel_product::MulAdd;
+use super::instruction_set::MulAdd;
 
 const SELU_ALPHA: f32 = 1.673_263_3;
 const SELU_LAMBDA: f32 = 1.050_701;
@@ -128,7 +128,7 @@ fn exp<M: MulAdd>(x: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::panel_product::{Fused, Unfused};
+    use super::super::instruction_set::{Fused, Unfused};
     use super::*;
 
     /// Both roundings of the polynomial: plain (scalar fallback) and fused (vector builds;

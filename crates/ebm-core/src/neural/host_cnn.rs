@@ -16,9 +16,8 @@ use burn::tensor::{DType, Tensor, TensorData};
 use super::Activation;
 use super::cores::for_each_split;
 use super::host_activation::{activate, curvature};
-#[cfg(target_arch = "x86_64")]
-use super::panel_product::{Avx2, Avx512};
-use super::panel_product::{Lanes, PANEL, Scalar, Strided, product, product_cols, scale_rows};
+use super::instruction_set::{self, Lanes, Vectorized};
+use super::panel_product::{PANEL, Strided, product, product_cols, scale_rows};
 use crate::cpu_kernels::CpuKernels;
 
 /// Whether `Bk` runs this kernel on tensors of this dtype: a backend whose [`CpuKernels`] says
@@ -124,43 +123,50 @@ impl HostCnn {
     }
 }
 
-/// Runs `f` with the widest vector unit the CPU has.
+/// Runs `f` with the kernel for the widest instruction set the CPU has.
 pub(super) fn dispatch<R>(f: impl FnOnce(&dyn Kernel) -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return f(&Build::<Avx512, 12, 2>::new());
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return f(&Build::<Avx2, 6, 2>::new());
-        }
+    instruction_set::dispatch(WithKernel(f))
+}
+
+/// `f` given the kernel of the instruction set [`instruction_set::dispatch`] chose.
+struct WithKernel<F>(F);
+
+impl<R, F: FnOnce(&dyn Kernel) -> R> Vectorized for WithKernel<F> {
+    type Output = R;
+    #[inline(always)]
+    unsafe fn run<V: Lanes, const MR: usize, const NV: usize>(self) -> R {
+        (self.0)(&Build::<V, MR, NV>::new())
     }
-    f(&Build::<Scalar, 1, PANEL>::new())
 }
 
 /// The kernel's sweeps over a whole CNN, and its single-layer operations, for one instruction
 /// set.
 pub(super) trait Kernel {
     /// The convolutions forward on one image, keeping `f′(z)` when a gradient is wanted.
-    fn forward(&self, cnn: &HostCnn, image: &mut Image, with_grad: bool);
+    fn forward<'a>(&self, cnn: &'a HostCnn, image: &'a mut Image, with_grad: bool);
     /// The head over all images: their energies, and the gradient with respect to each image's
     /// last activations when wanted.
-    fn head(&self, cnn: &HostCnn, images: &mut [Image], with_grad: bool) -> Vec<f32>;
+    fn head<'a>(&self, cnn: &'a HostCnn, images: &'a mut [Image], with_grad: bool) -> Vec<f32>;
     /// The convolutions backward on one image, leaving the input gradient in `image.grad`.
-    fn backward(&self, cnn: &HostCnn, image: &mut Image);
+    fn backward<'a>(&self, cnn: &'a HostCnn, image: &'a mut Image);
     /// `W ⋆ x + b` of one image: `[C_in, H·W]` in, `[C_out, H'·W']` written to `out`.
-    fn conv(&self, conv: &HostConv, x: &[f32], out: &mut [f32]);
+    fn conv<'a>(&self, conv: &'a HostConv, x: &'a [f32], out: &'a mut [f32]);
     /// The adjoint of the convolution's linear part, `Wᵀ ⋆ g`: `[C_out, H'·W']` in,
     /// `[C_in, H·W]` written to `out`.
-    fn conv_transpose(&self, conv: &HostConv, g: &[f32], out: &mut [f32]);
+    fn conv_transpose<'a>(&self, conv: &'a HostConv, g: &'a [f32], out: &'a mut [f32]);
     /// Adds one image's kernel gradient `Σ δ ⊗ patches(x)` to `weight` (`[C_out, C_in·9]`),
     /// for the input `x` (`[C_in, H·W]`) and the output signal `δ` (`[C_out, H'·W']`).
-    fn conv_weight_grad(&self, conv: &HostConv, x: &[f32], delta: &[f32], weight: &mut [f32]);
+    fn conv_weight_grad<'a>(
+        &self,
+        conv: &'a HostConv,
+        x: &'a [f32],
+        delta: &'a [f32],
+        weight: &'a mut [f32],
+    );
     /// `z ← f(z)` and `slope ← f′(z)` element-wise.
-    fn activate(&self, activation: Activation, z: &mut [f32], slope: &mut [f32]);
+    fn activate<'a>(&self, activation: Activation, z: &'a mut [f32], slope: &'a mut [f32]);
     /// `out ← f″(z)` element-wise.
-    fn curvature(&self, activation: Activation, z: &[f32], out: &mut [f32]);
+    fn curvature<'a>(&self, activation: Activation, z: &'a [f32], out: &'a mut [f32]);
 }
 
 /// One instruction set: `MR × NV` accumulators of vector type `V`. Constructed only after
@@ -528,49 +534,51 @@ impl<V: Lanes, const MR: usize, const NV: usize> Build<V, MR, NV> {
     }
 }
 
-/// One method of [`Kernel`], run through a function compiled for the instruction set.
+/// One method of [`Kernel`]: its arguments become a call that [`Lanes::enter`] runs inside the
+/// instruction set's target features, where the `#[inline(always)]` implementation is compiled.
 macro_rules! kernel_method {
-    ($(#[$isa:meta])* $build:ty, fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $imp:ident) => {
-        fn $name(&self, $($arg: $ty),*) $(-> $ret)? {
-            $(#[$isa])*
-            unsafe fn run($($arg: $ty),*) $(-> $ret)? {
-                // SAFETY: `Build` for an instruction set exists only on CPUs that have it.
-                unsafe { <$build>::$imp($($arg),*) }
+    (fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $imp:ident) => {
+        fn $name<'a>(&self, $($arg: $ty),*) $(-> $ret)? {
+            struct Call<'a, V, const MR: usize, const NV: usize> {
+                $($arg: $ty,)*
+                lanes: std::marker::PhantomData<V>,
             }
+            impl<'a, V: Lanes, const MR: usize, const NV: usize> pulp::WithSimd
+                for Call<'a, V, MR, NV>
+            {
+                type Output = kernel_method!(@output $($ret)?);
+                #[inline(always)]
+                fn with_simd<S: pulp::Simd>(self, _: S) -> Self::Output {
+                    // SAFETY: a `Build` exists only for an instruction set the CPU has.
+                    unsafe { Build::<V, MR, NV>::$imp($(self.$arg),*) }
+                }
+            }
+            let call = Call::<V, MR, NV> {
+                $($arg,)*
+                lanes: std::marker::PhantomData,
+            };
             // SAFETY: as above.
-            unsafe { run($($arg),*) }
+            unsafe { V::enter(call) }
         }
     };
+    (@output) => { () };
+    (@output $ret:ty) => { $ret };
 }
 
-macro_rules! kernel_for {
-    ($(#[$isa:meta])* $build:ty) => {
-        impl Kernel for $build {
-            kernel_method!($(#[$isa])* $build,
-                fn forward(cnn: &HostCnn, image: &mut Image, with_grad: bool) = forward_impl);
-            kernel_method!($(#[$isa])* $build,
-                fn head(cnn: &HostCnn, images: &mut [Image], with_grad: bool) -> Vec<f32> = head_impl);
-            kernel_method!($(#[$isa])* $build,
-                fn backward(cnn: &HostCnn, image: &mut Image) = backward_impl);
-            kernel_method!($(#[$isa])* $build,
-                fn conv(conv: &HostConv, x: &[f32], out: &mut [f32]) = conv_impl);
-            kernel_method!($(#[$isa])* $build,
-                fn conv_transpose(conv: &HostConv, g: &[f32], out: &mut [f32])
-                    = conv_transpose_impl);
-            kernel_method!($(#[$isa])* $build,
-                fn conv_weight_grad(conv: &HostConv, x: &[f32], delta: &[f32], weight: &mut [f32])
-                    = conv_weight_grad_impl);
-            kernel_method!($(#[$isa])* $build,
-                fn activate(activation: Activation, z: &mut [f32], slope: &mut [f32])
-                    = activate_impl);
-            kernel_method!($(#[$isa])* $build,
-                fn curvature(activation: Activation, z: &[f32], out: &mut [f32]) = curvature_impl);
-        }
-    };
+impl<V: Lanes, const MR: usize, const NV: usize> Kernel for Build<V, MR, NV> {
+    kernel_method!(fn forward(cnn: &'a HostCnn, image: &'a mut Image, with_grad: bool)
+        = forward_impl);
+    kernel_method!(fn head(cnn: &'a HostCnn, images: &'a mut [Image], with_grad: bool) -> Vec<f32>
+        = head_impl);
+    kernel_method!(fn backward(cnn: &'a HostCnn, image: &'a mut Image) = backward_impl);
+    kernel_method!(fn conv(conv: &'a HostConv, x: &'a [f32], out: &'a mut [f32]) = conv_impl);
+    kernel_method!(fn conv_transpose(conv: &'a HostConv, g: &'a [f32], out: &'a mut [f32])
+        = conv_transpose_impl);
+    kernel_method!(fn conv_weight_grad(
+        conv: &'a HostConv, x: &'a [f32], delta: &'a [f32], weight: &'a mut [f32]
+    ) = conv_weight_grad_impl);
+    kernel_method!(fn activate(activation: Activation, z: &'a mut [f32], slope: &'a mut [f32])
+        = activate_impl);
+    kernel_method!(fn curvature(activation: Activation, z: &'a [f32], out: &'a mut [f32])
+        = curvature_impl);
 }
-
-#[cfg(target_arch = "x86_64")]
-kernel_for!(#[target_feature(enable = "avx512f")] Build<Avx512, 12, 2>);
-#[cfg(target_arch = "x86_64")]
-kernel_for!(#[target_feature(enable = "avx2,fma")] Build<Avx2, 6, 2>);
-kernel_for!(Build<Scalar, 1, PANEL>);

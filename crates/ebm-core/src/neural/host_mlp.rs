@@ -17,9 +17,8 @@ use burn::tensor::{DType, Tensor, TensorData};
 use super::Activation;
 use super::cores::for_each_split;
 use super::host_activation::activate;
-#[cfg(target_arch = "x86_64")]
-use super::panel_product::{Avx2, Avx512};
-use super::panel_product::{Lanes, PANEL, Scalar, Strided, product, scale_rows};
+use super::instruction_set::{Lanes, Vectorized, dispatch};
+use super::panel_product::{PANEL, Strided, product, scale_rows};
 use crate::cpu_kernels::{CpuKernels, HostValues};
 
 /// Work (multiply-adds) below which splitting the batch across threads costs more than it saves.
@@ -161,6 +160,33 @@ impl HostMlp {
     }
 }
 
+/// One call of [`Layers::panels`], for [`dispatch`].
+struct Rows<'a> {
+    layers: &'a Layers<'a>,
+    x: &'a [f32],
+    d: usize,
+    energy: &'a mut [f32],
+    grad: Option<&'a mut [f32]>,
+    work: &'a mut [f32],
+}
+
+impl Vectorized for Rows<'_> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: Lanes, const MR: usize, const NV: usize>(self) {
+        let Self {
+            layers,
+            x,
+            d,
+            energy,
+            grad,
+            work,
+        } = self;
+        // SAFETY: the caller's guarantee.
+        unsafe { layers.panels::<V, MR, NV>(x, d, energy, grad, work) }
+    }
+}
+
 impl Layers<'_> {
     fn widest(&self) -> usize {
         self.hidden.iter().map(|l| l.d_out).max().unwrap_or(0)
@@ -179,7 +205,7 @@ impl Layers<'_> {
         PANEL * (d + 2 * self.widest() + backward)
     }
 
-    /// [`Layers::panels`] compiled for the widest vector unit the CPU has.
+    /// [`Layers::panels`] on the widest instruction set the CPU has.
     fn run_rows(
         &self,
         x: &[f32],
@@ -188,51 +214,14 @@ impl Layers<'_> {
         grad: Option<&mut [f32]>,
         work: &mut [f32],
     ) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F (checked above).
-                return unsafe { self.rows_avx512(x, d, energy, grad, work) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                // SAFETY: the CPU has AVX2 and FMA (checked above).
-                return unsafe { self.rows_avx2(x, d, energy, grad, work) };
-            }
-        }
-        // SAFETY: scalar code runs on every CPU.
-        unsafe { self.panels::<Scalar, 1, PANEL>(x, d, energy, grad, work) }
-    }
-
-    /// 12 × 2 accumulators of 16 lanes: 24 of the 32 vector registers.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn rows_avx512(
-        &self,
-        x: &[f32],
-        d: usize,
-        energy: &mut [f32],
-        grad: Option<&mut [f32]>,
-        work: &mut [f32],
-    ) {
-        // SAFETY: this function only runs on CPUs with AVX-512F.
-        unsafe { self.panels::<Avx512, 12, 2>(x, d, energy, grad, work) }
-    }
-
-    /// 3 × 4 accumulators of 8 lanes: 12 of the 16 vector registers.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn rows_avx2(
-        &self,
-        x: &[f32],
-        d: usize,
-        energy: &mut [f32],
-        grad: Option<&mut [f32]>,
-        work: &mut [f32],
-    ) {
-        // SAFETY: this function only runs on CPUs with AVX2 and FMA.
-        unsafe { self.panels::<Avx2, 6, 2>(x, d, energy, grad, work) }
+        dispatch(Rows {
+            layers: self,
+            x,
+            d,
+            energy,
+            grad,
+            work,
+        })
     }
 
     /// The rows of `x` in panels of [`PANEL`]: each panel goes forward (keeping `f′(z)` when a

@@ -28,6 +28,8 @@ mod host_cnn;
 mod host_mlp;
 mod hybrid;
 mod init;
+#[cfg(any(feature = "ndarray", feature = "flex"))]
+mod instruction_set;
 pub mod layers;
 mod mlp;
 #[cfg(any(feature = "ndarray", feature = "flex"))]

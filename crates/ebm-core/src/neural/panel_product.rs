@@ -1,10 +1,12 @@
 //! A register-tiled matrix product over a panel of [`PANEL`] columns, written once for any
-//! vector width ([`Lanes`]): AVX-512, AVX2 with FMA, or scalar code.
+//! vector width ([`Lanes`], `instruction_set.rs`): AVX-512, AVX2 with FMA, or scalar code.
 //!
 //! Why: the host MLP kernel multiplies a small weight matrix by a narrow panel of activations that
 //! sits in the L1 cache. A general GEMM (matrixmultiply) first copies both operands into packed
 //! buffers and reached 50–65 GFLOP/s per core on these shapes; reading the panel in place and
 //! broadcasting weights straight from memory keeps the FMA units busy instead.
+
+use super::instruction_set::Lanes;
 
 /// Columns of a panel: batch rows processed together. Two AVX-512 vectors.
 pub(super) const PANEL: usize = 32;
@@ -12,155 +14,6 @@ pub(super) const PANEL: usize = 32;
 /// Depth of one pass over the panel: 128 rows of 32 floats (16 KiB) stay in a 32 KiB L1 cache
 /// while every tile of the output reads them.
 const DEPTH: usize = 128;
-
-/// A vector of `f32` lanes with the operations the product needs.
-///
-/// Every method is `unsafe` because it may use instructions the CPU lacks: callers guarantee
-/// that the CPU supports the instruction set the type names.
-pub(super) trait Lanes: Copy {
-    /// Floats in one vector.
-    const WIDTH: usize;
-    /// # Safety
-    /// The CPU supports the instruction set of `Self`.
-    unsafe fn splat(x: f32) -> Self;
-    /// # Safety
-    /// As [`Lanes::splat`], and `p` points at `WIDTH` readable floats.
-    unsafe fn load(p: *const f32) -> Self;
-    /// # Safety
-    /// As [`Lanes::splat`], and `p` points at `WIDTH` writable floats.
-    unsafe fn store(self, p: *mut f32);
-    /// `self · b + c`, fused where the instruction set has it.
-    ///
-    /// # Safety
-    /// As [`Lanes::splat`].
-    unsafe fn mul_add(self, b: Self, c: Self) -> Self;
-    /// `self · b`, lane by lane.
-    ///
-    /// # Safety
-    /// As [`Lanes::splat`].
-    unsafe fn mul(self, b: Self) -> Self;
-    /// How scalar code compiled beside these vectors computes `a · b + c`.
-    type MulAdd: MulAdd;
-}
-
-/// Scalar `a · b + c`, for element-wise code (activations) that the compiler vectorises.
-pub(super) trait MulAdd {
-    fn mul_add(a: f32, b: f32, c: f32) -> f32;
-}
-
-/// A multiply, then an add: for CPUs without FMA, where `f32::mul_add` is a slow library call.
-pub(super) struct Unfused;
-
-impl MulAdd for Unfused {
-    #[inline(always)]
-    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
-        a * b + c
-    }
-}
-
-/// One fused multiply-add (`vfmadd` once inlined into code built with FMA): one rounding, and
-/// half the latency in the polynomial chains of the activations.
-pub(super) struct Fused;
-
-impl MulAdd for Fused {
-    #[inline(always)]
-    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
-        a.mul_add(b, c)
-    }
-}
-
-/// One float: the portable fallback.
-#[derive(Clone, Copy)]
-pub(super) struct Scalar(f32);
-
-impl Lanes for Scalar {
-    const WIDTH: usize = 1;
-    #[inline(always)]
-    unsafe fn splat(x: f32) -> Self {
-        Self(x)
-    }
-    #[inline(always)]
-    unsafe fn load(p: *const f32) -> Self {
-        // SAFETY: the caller guarantees `p` is readable.
-        Self(unsafe { *p })
-    }
-    #[inline(always)]
-    unsafe fn store(self, p: *mut f32) {
-        // SAFETY: the caller guarantees `p` is writable.
-        unsafe { *p = self.0 }
-    }
-    #[inline(always)]
-    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
-        Self(Unfused::mul_add(self.0, b.0, c.0))
-    }
-    #[inline(always)]
-    unsafe fn mul(self, b: Self) -> Self {
-        Self(self.0 * b.0)
-    }
-    type MulAdd = Unfused;
-}
-
-#[cfg(target_arch = "x86_64")]
-pub(super) use x86::{Avx2, Avx512};
-
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use std::arch::x86_64::{
-        __m256, __m512, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps,
-        _mm256_storeu_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps,
-        _mm512_storeu_ps,
-    };
-
-    use super::{Fused, Lanes};
-
-    /// A [`Lanes`] type over one vector register, from its intrinsics.
-    macro_rules! vector_lanes {
-        ($(#[$doc:meta])* $name:ident($register:ty), $width:expr, $set1:ident, $load:ident,
-         $store:ident, $fmadd:ident, $mul:ident) => {
-            $(#[$doc])*
-            #[derive(Clone, Copy)]
-            pub(in crate::neural) struct $name($register);
-
-            // SAFETY (all methods): the trait's contract is that the CPU has the instruction
-            // set the type names.
-            impl Lanes for $name {
-                const WIDTH: usize = $width;
-                #[inline(always)]
-                unsafe fn splat(x: f32) -> Self {
-                    Self(unsafe { $set1(x) })
-                }
-                #[inline(always)]
-                unsafe fn load(p: *const f32) -> Self {
-                    Self(unsafe { $load(p) })
-                }
-                #[inline(always)]
-                unsafe fn store(self, p: *mut f32) {
-                    unsafe { $store(p, self.0) }
-                }
-                #[inline(always)]
-                unsafe fn mul_add(self, b: Self, c: Self) -> Self {
-                    Self(unsafe { $fmadd(self.0, b.0, c.0) })
-                }
-                #[inline(always)]
-                unsafe fn mul(self, b: Self) -> Self {
-                    Self(unsafe { $mul(self.0, b.0) })
-                }
-                type MulAdd = Fused;
-            }
-        };
-    }
-
-    vector_lanes!(
-        /// Sixteen floats in an AVX-512 register; needs AVX-512F.
-        Avx512(__m512), 16, _mm512_set1_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps,
-        _mm512_mul_ps
-    );
-    vector_lanes!(
-        /// Eight floats in an AVX register; needs AVX2 and FMA.
-        Avx2(__m256), 8, _mm256_set1_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps,
-        _mm256_mul_ps
-    );
-}
 
 /// A matrix read through strides: element `(i, p)` is `values[i * row_stride + p * col_stride]`.
 #[derive(Clone, Copy)]
@@ -334,6 +187,7 @@ unsafe fn tile<V: Lanes, const MR: usize, const NV: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::instruction_set::Vector;
     use super::*;
 
     /// `product` against a plain triple loop, over shapes that exercise every tile size, the
@@ -380,19 +234,21 @@ mod tests {
 
     #[test]
     fn scalar_product_matches_a_triple_loop() {
-        check::<Scalar, 1, PANEL>();
+        check::<Vector<pulp::Scalar>, 1, PANEL>();
     }
 
+    /// Each vector instruction set the CPU has, in the tile shapes of `dispatch` and AVX2's
+    /// 3 × 4.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn vector_products_match_a_triple_loop() {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            check::<Avx512, 12, 2>();
+        use pulp::x86::{V3, V4};
+        if V4::is_available() {
+            check::<Vector<V4>, 12, 2>();
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            check::<Avx2, 6, 2>();
-            check::<Avx2, 3, 4>();
+        if V3::is_available() {
+            check::<Vector<V3>, 6, 2>();
+            check::<Vector<V3>, 3, 4>();
         }
     }
 }
