@@ -79,7 +79,7 @@ pub fn run<B: EbmBackend>(
             json!({"model": "time-conditioned mlp 2(+256)-256-256-2 silu, concat", "interpolant": "linear", "coupling": "independent"}),
         );
         push(
-            time_steps::<B, _, _>("fm_step", options, &model, fm, &data, BATCH, steps, params),
+            time_steps::<B, _, _>("fm_step", options, &model, fm, &data, BATCH, params),
             "s/step",
         );
     }
@@ -90,15 +90,15 @@ pub fn run<B: EbmBackend>(
             json!({"model": "mlp 2-256-256-2 silu", "energy": "implicit", "target_scale": "truncated 0.8 x 4"}),
         );
         push(
-            time_steps::<B, _, _>(
-                "eqm_step", options, &model, eqm, &data, BATCH, steps, params,
-            ),
+            time_steps::<B, _, _>("eqm_step", options, &model, eqm, &data, BATCH, params),
             "s/step",
         );
     }
     if options.selected("em_step") {
         // Phase 2: the OT flow term and the contrastive term with its 200-step Langevin chains.
+        // Five steps (TorchEBM's figure is five too): each runs 2 × 200 Langevin steps.
         let em_steps = if options.quick { 1 } else { 5 };
+        let em_data = data.clone().narrow(0, 0, BATCH * em_steps);
         let em = EnergyMatchingConfig::new().init().expect("valid");
         let model = MlpConfig::new(2, vec![256, 256])
             .init::<B>(&Default::default())
@@ -107,9 +107,7 @@ pub fn run<B: EbmBackend>(
             json!({"model": "mlp 2-256-256-1 silu", "coupling": "exact ot", "langevin_steps": 200, "phase": 2}),
         );
         push(
-            time_steps::<B, _, _>(
-                "em_step", options, &model, em, &data, BATCH, em_steps, params,
-            ),
+            time_steps::<B, _, _>("em_step", options, &model, em, &em_data, BATCH, params),
             "s/step",
         );
     }

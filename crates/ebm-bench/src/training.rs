@@ -14,9 +14,8 @@ use serde_json::json;
 use crate::Options;
 use crate::record::{Record, print_row, throughput};
 
-/// Times `steps` optimiser steps of Adam on `model` (one epoch of `steps` batches of `batch`
-/// rows of `data`) and records seconds per step.
-#[allow(clippy::too_many_arguments)]
+/// Times one epoch of Adam on `model` over `data` in batches of `batch` rows (so `data` holds
+/// the steps: its rows are a whole number of batches) and records seconds per step.
 pub fn time_steps<B, M, L>(
     name: &str,
     options: &Options,
@@ -24,7 +23,6 @@ pub fn time_steps<B, M, L>(
     objective: L,
     data: &Tensor<Inner<B>, 2>,
     batch: usize,
-    steps: usize,
     params: serde_json::Value,
 ) -> Record
 where
@@ -33,6 +31,13 @@ where
     L: Objective<B, M> + Clone,
 {
     let repeats = if options.quick { 3 } else { 5 };
+    let rows = data.dims()[0];
+    assert!(
+        rows > 0 && rows.is_multiple_of(batch),
+        "{name}: {rows} rows are not whole batches of {batch}"
+    );
+    // Counted from the data, so the divisor is the number of steps the epoch ran.
+    let steps = rows / batch;
     let data = Tensor::<B, 2>::from_inner(data.clone());
     let times = crate::record::time_runs(repeats, || {
         let config = TrainerConfig::new(1)
@@ -50,7 +55,7 @@ where
         // Reading a result back makes the clock see all the device work.
         read_back(trainer.model());
     });
-    // One repeat is `steps` steps: report seconds per step.
+    // One repeat is one epoch of `steps` steps: report seconds per step.
     let per_step = times.per(steps);
     let mut record = throughput(name, &options.backend, "s_per_step", 1.0, &per_step, params);
     record.value = record.median_s;
@@ -113,7 +118,6 @@ pub fn run<B: EbmBackend>(
             cd,
             &data,
             128,
-            steps,
             with(json!({"k": 10, "sampler": "langevin 0.01"})),
         ));
     }
@@ -129,7 +133,6 @@ pub fn run<B: EbmBackend>(
             pcd,
             &data,
             128,
-            steps,
             with(json!({"k": 10, "buffer": 10000})),
         ));
     }
@@ -142,7 +145,6 @@ pub fn run<B: EbmBackend>(
             sm,
             &data,
             128,
-            steps,
             with(json!({"trace": "exact"})),
         ));
     }
@@ -158,7 +160,6 @@ pub fn run<B: EbmBackend>(
             ssm,
             &data,
             128,
-            steps,
             with(json!({"projections": 5})),
         ));
     }
@@ -171,7 +172,6 @@ pub fn run<B: EbmBackend>(
             dsm,
             &data,
             128,
-            steps,
             with(json!({"sigma": 0.1})),
         ));
     }
