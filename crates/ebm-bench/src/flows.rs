@@ -95,8 +95,8 @@ pub fn run<B: EbmBackend>(
         );
     }
     if options.selected("em_step") {
-        // Phase 2: the OT flow term and the contrastive term with its 200-step Langevin chains.
-        // Five steps (TorchEBM's figure is five too): each runs 2 × 200 Langevin steps.
+        // Phase 2: the OT flow term and the contrastive term with its 200-step Langevin chains;
+        // five steps, as TorchEBM's reference times.
         let em_steps = if options.quick { 1 } else { 5 };
         let em_data = data.clone().narrow(0, 0, BATCH * em_steps);
         let em = EnergyMatchingConfig::new().init().expect("valid");
